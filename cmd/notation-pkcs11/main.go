@@ -1,0 +1,100 @@
+// Command notation-pkcs11 is a Notation signing plugin for keys held in a
+// PKCS#11 hardware security module.
+//
+// Installed as $NOTATION_LIBEXEC/plugins/pkcs11/notation-pkcs11 (use
+// `notation plugin install --file notation-pkcs11`), notation runs it with
+// one protocol command and a JSON request on stdin. Run by a person, it
+// prints its version or help.
+//
+// Exit codes: 0 success; 1 the request failed (the JSON error is on
+// stderr); 2 usage error.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/notation-pkcs11/notation-pkcs11/plugin"
+)
+
+const version = "0.1.0"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if plugin.IsCommand(args[0]) {
+		return protocol(ctx, args, stdin, stdout, stderr)
+	}
+	switch args[0] {
+	case "version", "--version":
+		fmt.Fprintf(stdout, "notation-pkcs11 %s (Notation plugin %q, contract 1.0)\n", version, plugin.Name)
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "notation-pkcs11: error: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+// protocol answers one plugin protocol command with fds 1 and 2 silenced
+// for the module's sake; the real outputs are duplicates.
+func protocol(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	if len(args) != 1 {
+		fmt.Fprintf(stderr, `{"errorCode":"VALIDATION_ERROR","errorMessage":"%s takes no arguments; the request comes on stdin"}`, args[0])
+		return 1
+	}
+	if f, ok := stdout.(*os.File); ok && f == os.Stdout {
+		out, errOut, err := silenceDescriptors()
+		if err != nil {
+			fmt.Fprintf(stderr, `{"errorCode":"ERROR","errorMessage":%q}`, err.Error())
+			return 1
+		}
+		defer out.Close()
+		defer errOut.Close()
+		stdout, stderr = out, errOut
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, `{"errorCode":"ERROR","errorMessage":%q}`, fmt.Sprintf("internal error: %v", r))
+			code = 1
+		}
+	}()
+	p := plugin.New(plugin.Options{
+		Version: version,
+		Cache:   &plugin.KeyCache{Dir: plugin.DefaultKeyCacheDir(os.Getenv)},
+	})
+	return p.Run(ctx, args[0], stdin, stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `notation-pkcs11: a Notation signing plugin for keys in a PKCS#11 HSM
+
+Install:   notation plugin install --file ./notation-pkcs11
+Sign:      NOTATION_PKCS11_PIN=... notation sign --plugin pkcs11 \
+             --id 'pkcs11:token=TOKEN;object=KEY?module-path=/path/to/module.so' REF
+
+Key URI (RFC 7512): token=, serial= or slot-id= select the token; object= and/or
+  id= select the key; module-path= names the module; pin-source=file:/abs/path
+  names a PIN file (mode 0600). pin-value is refused.
+pluginConfig: module_path, certificate_chain (PEM bundle), timeout (e.g. 30s),
+  key_cache (on|off).
+Environment: NOTATION_PKCS11_PIN, NOTATION_PKCS11_MODULE, NOTATION_PKCS11_CACHE.
+
+Commands: version, help; protocol commands are for notation.
+Exit codes: 0 ok, 1 request failed (JSON error on stderr), 2 usage error.
+`)
+}

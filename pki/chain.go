@@ -1,0 +1,123 @@
+package pki
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+)
+
+// maxChainLength bounds how far BuildChain walks towards a root, so that a
+// cycle of cross-signed certificates cannot loop forever.
+const maxChainLength = 10
+
+// ErrCertificateMismatch is returned when a certificate offered as the
+// signing certificate does not hold the signing key's public key.
+var ErrCertificateMismatch = errors.New("certificate does not match the signing key")
+
+// ErrIncompleteChain is returned when no issuer can be found for a
+// certificate that is not self-signed.
+var ErrIncompleteChain = errors.New("incomplete certificate chain")
+
+// IssuerFinder returns the candidate issuers of a certificate: every known
+// certificate whose subject equals rawIssuer (the DER of the issuer name).
+// Implementations look in a PEM bundle, on a token, or both.
+type IssuerFinder func(rawIssuer []byte) ([]*x509.Certificate, error)
+
+// PublicKeyEqual reports whether two public keys are the same key.
+func PublicKeyEqual(a, b crypto.PublicKey) bool {
+	ka, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && ka.Equal(b)
+}
+
+// FindLeaf returns the first certificate in certs that holds pub.
+func FindLeaf(pub crypto.PublicKey, certs []*x509.Certificate) (*x509.Certificate, error) {
+	for _, c := range certs {
+		if PublicKeyEqual(pub, c.PublicKey) {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: none of the %d certificates holds the key's public key", ErrCertificateMismatch, len(certs))
+}
+
+// BuildChain orders a chain from leaf to a self-signed root, asking find for
+// each certificate's issuer. A candidate is accepted only if its subject is
+// the certificate's issuer and its key verifies the certificate's signature.
+func BuildChain(leaf *x509.Certificate, find IssuerFinder) ([]*x509.Certificate, error) {
+	chain := []*x509.Certificate{leaf}
+	for cur := leaf; !isSelfSigned(cur); {
+		if len(chain) >= maxChainLength {
+			return nil, fmt.Errorf("%w: no self-signed root within %d certificates above %q", ErrIncompleteChain, maxChainLength, leaf.Subject)
+		}
+		candidates, err := find(cur.RawIssuer)
+		if err != nil {
+			return nil, fmt.Errorf("failed to look up the issuer of %q: %w", cur.Subject, err)
+		}
+		var issuer *x509.Certificate
+		for _, c := range candidates {
+			if bytes.Equal(c.RawSubject, cur.RawIssuer) && cur.CheckSignatureFrom(c) == nil && !inChain(chain, c) {
+				issuer = c
+				break
+			}
+		}
+		if issuer == nil {
+			return nil, fmt.Errorf("%w: no certificate for issuer %q of %q; add the issuing CA certificate (and the ones above it, up to the root)", ErrIncompleteChain, cur.Issuer, cur.Subject)
+		}
+		chain = append(chain, issuer)
+		cur = issuer
+	}
+	return chain, nil
+}
+
+// PoolFinder returns an IssuerFinder over a fixed set of certificates.
+func PoolFinder(certs []*x509.Certificate) IssuerFinder {
+	bySubject := make(map[string][]*x509.Certificate, len(certs))
+	for _, c := range certs {
+		bySubject[string(c.RawSubject)] = append(bySubject[string(c.RawSubject)], c)
+	}
+	return func(rawIssuer []byte) ([]*x509.Certificate, error) {
+		return bySubject[string(rawIssuer)], nil
+	}
+}
+
+func isSelfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil
+}
+
+func inChain(chain []*x509.Certificate, c *x509.Certificate) bool {
+	for _, x := range chain {
+		if x.Equal(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseCertificates parses every CERTIFICATE block of a PEM bundle; other
+// block types are an error, so that a private key pasted into a chain file
+// is noticed rather than ignored.
+func ParseCertificates(pemBytes []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	rest := bytes.TrimSpace(pemBytes)
+	for len(rest) > 0 {
+		block, next := pem.Decode(rest)
+		if block == nil {
+			return nil, fmt.Errorf("certificate %d: not PEM (expected -----BEGIN CERTIFICATE-----)", len(certs)+1)
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("certificate %d: PEM block %q is not a CERTIFICATE", len(certs)+1, block.Type)
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", len(certs)+1, err)
+		}
+		certs = append(certs, c)
+		rest = bytes.TrimSpace(next)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("no certificate found")
+	}
+	return certs, nil
+}

@@ -1,0 +1,262 @@
+package pkcs11
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/ThalesGroup/crypto11"
+	p11 "github.com/miekg/pkcs11"
+)
+
+// DefaultTimeout bounds every call into the module when Options.Timeout is 0.
+const DefaultTimeout = 30 * time.Second
+
+// Options says how to open a token.
+type Options struct {
+	// ModulePath is the PKCS#11 library to load. The URI's module-path
+	// overrides it; one of the two is required.
+	ModulePath string
+	// Timeout bounds each call into the module (loading it included);
+	// DefaultTimeout when zero.
+	Timeout time.Duration
+}
+
+// Token is one token, selected by a key URI, in a loaded module. It reads
+// public objects without logging in; Login gives the private key as a
+// crypto.Signer.
+//
+// A Token is not safe for concurrent use, but the Key that Login returns is.
+// Close it when done: it logs out and unloads the module.
+type Token struct {
+	m       *module
+	info    TokenInfo
+	uri     *URI
+	timeout time.Duration
+	c11     *crypto11.Context
+	stuck   bool // a call timed out and may still be running in the module
+}
+
+// Open loads the module and selects the one token the URI names, without
+// logging in. Errors wrap ErrModule, ErrTokenNotFound, ErrAmbiguous or
+// ErrTimeout.
+func Open(ctx context.Context, u *URI, opts Options) (*Token, error) {
+	path := u.ModulePath
+	if path == "" {
+		path = opts.ModulePath
+	}
+	if path == "" {
+		return nil, fmt.Errorf("%w: no module path given", ErrModule)
+	}
+	t := &Token{uri: u, timeout: opts.Timeout}
+	if t.timeout <= 0 {
+		t.timeout = DefaultTimeout
+	}
+	err := t.do(ctx, "loading "+path, func() error {
+		m, err := loadModule(path)
+		if err != nil {
+			return err
+		}
+		tokens, err := m.tokens()
+		if err == nil {
+			t.info, err = selectToken(tokens, u)
+		}
+		if err != nil {
+			m.close(true)
+			return err
+		}
+		t.m = m
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Info describes the selected token.
+func (t *Token) Info() TokenInfo { return t.info }
+
+// URI returns the key URI the token was opened with.
+func (t *Token) URI() *URI { return t.uri }
+
+// do runs fn with the token's time bound. The module cannot be interrupted,
+// so on time-out fn is left running, the Token is marked stuck, and the
+// caller is expected to give up (the plugin process exits).
+func (t *Token) do(ctx context.Context, what string, fn func() error) error {
+	if t.stuck {
+		return fmt.Errorf("%w: an earlier call is still running", ErrTimeout)
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		t.stuck = true
+		return fmt.Errorf("%w: %s took longer than %s (is the HSM reachable? raise pluginConfig timeout to wait longer)", ErrTimeout, what, t.timeout)
+	}
+}
+
+func (t *Token) withSession(ctx context.Context, what string, fn func(*session) error) error {
+	return t.do(ctx, what, func() error {
+		s, err := t.m.openSession(t.info.Slot)
+		if err != nil {
+			return err
+		}
+		defer s.close()
+		return fn(s)
+	})
+}
+
+// PublicKey returns the public key the URI names and its CKA_ID, read
+// without logging in (from a public-key object, else from a certificate with
+// the key's id). Tokens that keep public keys private answer ErrKeyNotFound.
+func (t *Token) PublicKey(ctx context.Context) (pub crypto.PublicKey, id []byte, err error) {
+	err = t.withSession(ctx, "reading the public key", func(s *session) error {
+		pub, id, err = s.publicKey(t.uri)
+		return err
+	})
+	return pub, id, err
+}
+
+// CertificatesByID returns the certificates stored with the given CKA_ID.
+func (t *Token) CertificatesByID(ctx context.Context, id []byte) (certs []*x509.Certificate, err error) {
+	err = t.withSession(ctx, "reading certificates", func(s *session) error {
+		certs, err = s.certificates(p11.NewAttribute(p11.CKA_ID, id))
+		return err
+	})
+	return certs, err
+}
+
+// CertificatesBySubject returns the certificates whose subject is the given
+// DER name; it serves as a pki.IssuerFinder over the token.
+func (t *Token) CertificatesBySubject(ctx context.Context, rawSubject []byte) (certs []*x509.Certificate, err error) {
+	err = t.withSession(ctx, "reading certificates", func(s *session) error {
+		certs, err = s.certificates(p11.NewAttribute(p11.CKA_SUBJECT, rawSubject))
+		return err
+	})
+	return certs, err
+}
+
+// Key is a private key on a token, as a crypto.Signer. Sign hashes nothing:
+// it takes a digest, and ignores rand (the HSM brings its own randomness).
+// ECDSA signatures are ASN.1 DER; RSA takes *rsa.PSSOptions with
+// rsa.PSSSaltLengthEqualsHash (PSSSaltLengthAuto is refused by crypto11) or
+// a plain crypto.Hash for PKCS #1 v1.5. Safe for concurrent use.
+type Key struct {
+	signer crypto11.Signer
+	id     []byte
+	t      *Token
+}
+
+var _ crypto.Signer = (*Key)(nil)
+
+// Public returns the key's public half, read when the key was found.
+func (k *Key) Public() crypto.PublicKey { return k.signer.Public() }
+
+// ID returns the key's CKA_ID.
+func (k *Key) ID() []byte { return k.id }
+
+// Sign signs digest in the HSM within the token's time bound.
+func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) (sig []byte, err error) {
+	err = k.t.do(context.Background(), "signing", func() error {
+		sig, err = k.signer.Sign(nil, digest, opts)
+		return err
+	})
+	return sig, err
+}
+
+// Login logs in with pin and finds the one private key the URI names. The
+// module keeps the login for the life of the Token. Errors wrap ErrLogin,
+// ErrKeyNotFound, ErrAmbiguous or ErrTimeout, and never contain the PIN.
+func (t *Token) Login(ctx context.Context, pin PIN) (*Key, error) {
+	if t.c11 == nil {
+		err := t.do(ctx, "logging in", func() error {
+			slot := int(t.info.Slot)
+			t.m.handOver()
+			c, err := crypto11.Configure(&crypto11.Config{
+				Path:            t.m.path,
+				SlotNumber:      &slot,
+				Pin:             pin.v,
+				MaxSessions:     2,
+				PoolWaitTimeout: t.timeout,
+			})
+			if err != nil {
+				// Give the module back to the public-object reader.
+				_ = t.m.ctx.Initialize()
+				if isLoginCode(err) {
+					return loginError(t.info.Label, err)
+				}
+				return fmt.Errorf("%w: failed to open token %q: %w", ErrModule, t.info.Label, err)
+			}
+			t.c11 = c
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	var key *Key
+	err := t.do(ctx, "finding the private key", func() error {
+		var id, label []byte
+		if len(t.uri.ID) > 0 {
+			id = t.uri.ID
+		}
+		if t.uri.Object != "" {
+			label = []byte(t.uri.Object)
+		}
+		signers, err := t.c11.FindKeyPairs(id, label)
+		if err != nil {
+			return fmt.Errorf("failed to search private keys on token %q: %w", t.info.Label, err)
+		}
+		switch {
+		case len(signers) == 0:
+			return fmt.Errorf("%w: no private key with %s on token %q (a key needs a CKA_ID and a public key or certificate with the same id)", ErrKeyNotFound, t.uri.KeyDescription(), t.info.Label)
+		case len(signers) > 1:
+			return fmt.Errorf("%w: %d private keys match %s on token %q; add id= to the URI", ErrAmbiguous, len(signers), t.uri.KeyDescription(), t.info.Label)
+		}
+		attr, err := t.c11.GetAttribute(signers[0], crypto11.CkaId)
+		if err != nil {
+			return fmt.Errorf("failed to read the key's CKA_ID: %w", err)
+		}
+		key = &Key{signer: signers[0], id: attr.Value, t: t}
+		return nil
+	})
+	return key, err
+}
+
+func isLoginCode(err error) bool {
+	for _, c := range []uint{p11.CKR_PIN_INCORRECT, p11.CKR_PIN_INVALID, p11.CKR_PIN_LEN_RANGE, p11.CKR_PIN_LOCKED, p11.CKR_PIN_EXPIRED, p11.CKR_USER_PIN_NOT_INITIALIZED} {
+		if isCode(err, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// Close logs out and unloads the module. After a time-out it leaves the
+// module alone, since a call may still be running inside it.
+func (t *Token) Close() error {
+	if t.m == nil || t.stuck {
+		return nil
+	}
+	var err error
+	if t.c11 != nil {
+		err = t.c11.Close()
+		t.m.close(false)
+	} else {
+		t.m.close(true)
+	}
+	t.m = nil
+	if err != nil {
+		return fmt.Errorf("failed to close token %q: %w", t.info.Label, err)
+	}
+	return nil
+}
+

@@ -1,0 +1,281 @@
+package pkcs11
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// ErrInvalidURI is wrapped by every error ParseURI returns.
+var ErrInvalidURI = errors.New("invalid PKCS#11 URI")
+
+// URI is a parsed RFC 7512 PKCS#11 URI naming one private key on one token,
+// e.g. "pkcs11:token=release;object=signing-key?pin-source=file:/etc/pin".
+//
+// Token selectors (Token, Serial, SlotID, Manufacturer, Model) narrow the
+// slots; key selectors (Object, ID) narrow the private keys on the token.
+// A PIN value is never held: pin-value is refused by ParseURI.
+type URI struct {
+	Token        string // token label (CK_TOKEN_INFO.label)
+	Manufacturer string // token manufacturerID
+	Model        string // token model
+	Serial       string // token serialNumber
+	SlotID       *uint  // slot-id
+	Object       string // CKA_LABEL of the key
+	ID           []byte // CKA_ID of the key
+	Type         string // object type: empty or "private"
+	ModulePath   string // module-path query attribute
+	PINSource    string // pin-source query attribute, an absolute file path
+}
+
+var pathAttrs = map[string]bool{
+	"token": true, "manufacturer": true, "model": true, "serial": true, "slot-id": true,
+	"object": true, "id": true, "type": true,
+	"library-manufacturer": true, "library-description": true, "library-version": true,
+	"slot-description": true, "slot-manufacturer": true,
+}
+
+var queryAttrs = map[string]bool{"module-path": true, "module-name": true, "pin-source": true, "pin-value": true}
+
+// ParseURI parses and validates a key URI. Errors name the attribute and say
+// what would be valid; none of them repeats a pin-value.
+func ParseURI(s string) (*URI, error) {
+	const scheme = "pkcs11:"
+	if !strings.HasPrefix(strings.ToLower(s), scheme) {
+		return nil, fmt.Errorf("%w: %q does not start with %q; use e.g. pkcs11:token=release;object=signing-key", ErrInvalidURI, redactURI(s), scheme)
+	}
+	body := s[len(scheme):]
+	path, query, _ := strings.Cut(body, "?")
+	u := &URI{}
+	seen := map[string]bool{}
+	if err := eachAttr(path, ";", pathAttrs, seen, u.setPath); err != nil {
+		return nil, err
+	}
+	if err := eachAttr(query, "&", queryAttrs, seen, u.setQuery); err != nil {
+		return nil, err
+	}
+	return u, u.validate()
+}
+
+func eachAttr(part, sep string, known, seen map[string]bool, set func(k, v string) error) error {
+	if part == "" {
+		return nil
+	}
+	for _, attr := range strings.Split(part, sep) {
+		if attr == "" {
+			continue
+		}
+		k, raw, ok := strings.Cut(attr, "=")
+		if !ok {
+			return fmt.Errorf("%w: attribute %q has no value (want name=value)", ErrInvalidURI, k)
+		}
+		k = strings.ToLower(k)
+		if !known[k] {
+			if strings.HasPrefix(k, "x-") {
+				continue // vendor attribute (RFC 7512 section 2.3): ignored
+			}
+			return fmt.Errorf("%w: unknown attribute %q; valid here: %s", ErrInvalidURI, k, strings.Join(sortedKeys(known), ", "))
+		}
+		if seen[k] {
+			return fmt.Errorf("%w: attribute %q given twice", ErrInvalidURI, k)
+		}
+		seen[k] = true
+		if k == "pin-value" {
+			return fmt.Errorf("%w: pin-value is refused: notation stores the key id in plaintext (signingkeys.json) and prints it with -d; "+
+				"use pin-source=file:/absolute/path (a file only its owner can read) or the NOTATION_PKCS11_PIN environment variable", ErrInvalidURI)
+		}
+		// RFC 7512 values are percent-encoded; '+' is a literal plus, so
+		// PathUnescape (not QueryUnescape) is the right decoder.
+		v, err := url.PathUnescape(raw)
+		if err != nil {
+			return fmt.Errorf("%w: attribute %q: bad percent-encoding in %q", ErrInvalidURI, k, raw)
+		}
+		if err := set(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (u *URI) setPath(k, v string) error {
+	switch k {
+	case "token":
+		u.Token = v
+	case "manufacturer":
+		u.Manufacturer = v
+	case "model":
+		u.Model = v
+	case "serial":
+		u.Serial = v
+	case "slot-id":
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return fmt.Errorf("%w: slot-id %q is not a decimal number", ErrInvalidURI, v)
+		}
+		id := uint(n)
+		u.SlotID = &id
+	case "object":
+		u.Object = v
+	case "id":
+		u.ID = []byte(v)
+		if len(u.ID) == 0 {
+			return fmt.Errorf("%w: id is empty; give the key's CKA_ID percent-encoded, e.g. id=%%01%%02", ErrInvalidURI)
+		}
+	case "type":
+		if v != "private" {
+			return fmt.Errorf("%w: type=%s: the key URI must name a private key (type=private, or leave type out)", ErrInvalidURI, v)
+		}
+		u.Type = v
+	}
+	// library-* and slot-description/slot-manufacturer are accepted and not
+	// used to select: they describe the module, which module-path names.
+	return nil
+}
+
+func (u *URI) setQuery(k, v string) error {
+	switch k {
+	case "module-path":
+		if !filepath.IsAbs(v) {
+			return fmt.Errorf("%w: module-path %q must be an absolute path to the PKCS#11 module (.so)", ErrInvalidURI, v)
+		}
+		u.ModulePath = v
+	case "module-name":
+		return fmt.Errorf("%w: module-name is not supported; name the module file with module-path=/absolute/path/to/module.so", ErrInvalidURI)
+	case "pin-source":
+		p := v
+		switch {
+		case strings.HasPrefix(p, "file://"):
+			p = strings.TrimPrefix(p, "file://")
+		case strings.HasPrefix(p, "file:"):
+			p = strings.TrimPrefix(p, "file:")
+		}
+		if !filepath.IsAbs(p) {
+			return fmt.Errorf("%w: pin-source %q must be file:/absolute/path", ErrInvalidURI, v)
+		}
+		u.PINSource = filepath.Clean(p)
+	}
+	return nil
+}
+
+func (u *URI) validate() error {
+	var tokenSel []string
+	if u.Token != "" {
+		tokenSel = append(tokenSel, "token")
+	}
+	if u.Serial != "" {
+		tokenSel = append(tokenSel, "serial")
+	}
+	if u.SlotID != nil {
+		tokenSel = append(tokenSel, "slot-id")
+	}
+	if len(tokenSel) > 1 {
+		return fmt.Errorf("%w: %s each select a token on their own and may contradict each other; keep one of them", ErrInvalidURI, strings.Join(tokenSel, " and "))
+	}
+	if u.Object == "" && len(u.ID) == 0 {
+		return fmt.Errorf("%w: no key selected; add object=<key label> or id=<key CKA_ID>", ErrInvalidURI)
+	}
+	return nil
+}
+
+// String returns the URI in canonical form: attributes in a fixed order,
+// values percent-encoded. It never contains a PIN (a pin-source path is not
+// a secret and is kept).
+func (u *URI) String() string {
+	var path []string
+	add := func(k, v string) {
+		if v != "" {
+			path = append(path, k+"="+escape(v, false))
+		}
+	}
+	add("token", u.Token)
+	add("manufacturer", u.Manufacturer)
+	add("model", u.Model)
+	add("serial", u.Serial)
+	if u.SlotID != nil {
+		path = append(path, "slot-id="+strconv.FormatUint(uint64(*u.SlotID), 10))
+	}
+	add("object", u.Object)
+	if len(u.ID) > 0 {
+		path = append(path, "id="+percentAll(u.ID))
+	}
+	add("type", u.Type)
+	s := "pkcs11:" + strings.Join(path, ";")
+	var q []string
+	if u.ModulePath != "" {
+		q = append(q, "module-path="+escape(u.ModulePath, true))
+	}
+	if u.PINSource != "" {
+		q = append(q, "pin-source="+escape("file:"+u.PINSource, true))
+	}
+	if len(q) > 0 {
+		s += "?" + strings.Join(q, "&")
+	}
+	return s
+}
+
+// KeyDescription names the key selectors for messages, e.g.
+// `object="signing-key" id=%01`.
+func (u *URI) KeyDescription() string {
+	var parts []string
+	if u.Object != "" {
+		parts = append(parts, fmt.Sprintf("object=%q", u.Object))
+	}
+	if len(u.ID) > 0 {
+		parts = append(parts, "id="+percentAll(u.ID))
+	}
+	return strings.Join(parts, " ")
+}
+
+// escape percent-encodes v for a path attribute, or for a query attribute
+// when query is true (RFC 7512 allows '/' and '?' unencoded there).
+func escape(v string, query bool) string {
+	allowed := "-._~:[]@!$'()*+,="
+	if query {
+		allowed += "/?|"
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(allowed, c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+func percentAll(b []byte) string {
+	h := strings.ToUpper(hex.EncodeToString(b))
+	var s strings.Builder
+	for i := 0; i < len(h); i += 2 {
+		s.WriteString("%" + h[i:i+2])
+	}
+	return s.String()
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// redactURI hides everything after the scheme-like prefix of a string that
+// failed to parse, in case it holds a PIN.
+func redactURI(s string) string {
+	if i := strings.IndexAny(s, "?;"); i >= 0 {
+		return s[:i] + "..."
+	}
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}

@@ -1,0 +1,99 @@
+package plugin
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
+)
+
+// pluginConfig keys, set with `notation sign --plugin-config KEY=VALUE` or
+// `notation key add --plugin-config KEY=VALUE`.
+const (
+	ConfigModulePath       = "module_path"       // PKCS#11 module, when the URI has no module-path
+	ConfigCertificateChain = "certificate_chain" // PEM bundle with the signing certificate and its issuers
+	ConfigTimeout          = "timeout"           // bound on each HSM call, a Go duration such as 10s
+	ConfigKeyCache         = "key_cache"         // "off" disables the describe-key cache
+)
+
+// ModuleEnv names the PKCS#11 module when neither the URI nor pluginConfig does.
+const ModuleEnv = "NOTATION_PKCS11_MODULE"
+
+var configKeys = map[string]bool{ConfigModulePath: true, ConfigCertificateChain: true, ConfigTimeout: true, ConfigKeyCache: true}
+
+// Config is the validated pluginConfig.
+type Config struct {
+	ModulePath       string
+	CertificateChain string
+	Timeout          time.Duration
+	KeyCache         bool
+}
+
+// ParseConfig validates pluginConfig. A key that looks like a PIN is refused
+// without echoing its value; unknown keys are refused so that typos do not
+// pass silently.
+func ParseConfig(m map[string]string) (Config, error) {
+	cfg := Config{Timeout: pkcs11.DefaultTimeout, KeyCache: true}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := m[k]
+		if strings.Contains(strings.ToLower(k), "pin") || strings.Contains(strings.ToLower(k), "password") {
+			return Config{}, fmt.Errorf("%w: pluginConfig %q is refused: notation stores pluginConfig in plaintext (signingkeys.json) and prints it with -d, so a PIN there leaks; "+
+				"put pin-source=file:/absolute/path in the key URI (a file only you can read) or set %s, and remove the key (notation key update / delete)", ErrConfig, k, pkcs11.PINEnv)
+		}
+		if !configKeys[k] {
+			return Config{}, fmt.Errorf("%w: unknown pluginConfig key %q; valid keys: %s", ErrConfig, k, strings.Join(validKeys(), ", "))
+		}
+		switch k {
+		case ConfigModulePath:
+			cfg.ModulePath = v
+		case ConfigCertificateChain:
+			cfg.CertificateChain = v
+		case ConfigTimeout:
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return Config{}, fmt.Errorf("%w: pluginConfig timeout %q is not a positive duration such as 10s or 1m", ErrConfig, v)
+			}
+			cfg.Timeout = d
+		case ConfigKeyCache:
+			switch v {
+			case "on":
+			case "off":
+				cfg.KeyCache = false
+			default:
+				return Config{}, fmt.Errorf("%w: pluginConfig key_cache %q must be on or off", ErrConfig, v)
+			}
+		}
+	}
+	return cfg, nil
+}
+
+func validKeys() []string {
+	out := make([]string, 0, len(configKeys))
+	for k := range configKeys {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// modulePath picks the module: the URI's module-path, else pluginConfig
+// module_path, else the environment.
+func modulePath(u *pkcs11.URI, cfg Config, getenv func(string) string) (string, error) {
+	switch {
+	case u.ModulePath != "":
+		return u.ModulePath, nil
+	case cfg.ModulePath != "":
+		return cfg.ModulePath, nil
+	case getenv(ModuleEnv) != "":
+		return getenv(ModuleEnv), nil
+	}
+	return "", fmt.Errorf("%w: no PKCS#11 module named; add module-path=/path/to/module.so to the key URI, or --plugin-config %s=/path/to/module.so, or set %s",
+		ErrConfig, ConfigModulePath, ModuleEnv)
+}

@@ -1,0 +1,25 @@
+// Package plugin implements the Notation plugin protocol (contract version
+// 1.0, capability SIGNATURE_GENERATOR.RAW) over keys held in a PKCS#11 HSM.
+//
+// [Plugin.Run] is the whole protocol: it reads one request from stdin,
+// answers on stdout, and on failure writes only the JSON error object to
+// stderr and returns exit code 1. get-plugin-metadata needs no configuration
+// and touches no HSM; describe-key answers from a key-spec cache when it can
+// and otherwise reads the public key without logging in; generate-signature
+// logs in once, builds and checks the certificate chain, signs, and verifies
+// its own signature before answering.
+//
+// # Security
+//
+// The PIN comes from the key URI's pin-source file or NOTATION_PKCS11_PIN;
+// a PIN in pluginConfig or a pin-value in the URI is refused, because
+// notation stores both in plaintext and prints them with -d. No error or
+// response carries the PIN. The key-spec cache holds no secret, and every
+// generate-signature checks the cached answer against the real key.
+//
+// # Concurrency
+//
+// Each protocol command is a separate process; a Plugin handles one request
+// at a time. Concurrent processes may share one token and one cache (cache
+// writes are atomic renames).
+package plugin

@@ -1,0 +1,62 @@
+package plugin
+
+import (
+	"errors"
+
+	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+
+	"github.com/notation-pkcs11/notation-pkcs11/pki"
+	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
+)
+
+var (
+	// ErrConfig: pluginConfig is invalid.
+	ErrConfig = errors.New("invalid pluginConfig")
+	// ErrRequest: the request is malformed or asks for something the key
+	// cannot do (a keySpec or hash that does not match the key).
+	ErrRequest = errors.New("invalid request")
+	// ErrUnsupported: the command is not offered by this plugin.
+	ErrUnsupported = errors.New("unsupported command")
+	// ErrSelfCheck: the HSM returned a signature that does not verify with
+	// the signing certificate.
+	ErrSelfCheck = errors.New("signature self-check failed")
+)
+
+// validationErrors map to VALIDATION_ERROR: the input names something that
+// does not exist or does not fit.
+var validationErrors = []error{
+	ErrConfig, ErrRequest, ErrUnsupported,
+	pkcs11.ErrInvalidURI, pkcs11.ErrNoPIN, pkcs11.ErrPINSource,
+	pkcs11.ErrTokenNotFound, pkcs11.ErrKeyNotFound, pkcs11.ErrAmbiguous, pkcs11.ErrCertificateNotFound,
+	pki.ErrCertificateMismatch, pki.ErrIncompleteChain, pki.ErrUnsupportedKey,
+}
+
+// ProtocolError converts an error into the protocol's error object:
+// ACCESS_DENIED for a refused login, TIMEOUT for a module that did not
+// answer, VALIDATION_ERROR for bad input (including chains that break the
+// signing rules), ERROR for the rest. The message is err's text, which
+// never contains a PIN.
+func ProtocolError(err error) *plugin.Error {
+	var pe *plugin.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	code := plugin.ErrorCodeGeneric
+	var chainErr *pki.ChainError
+	switch {
+	case errors.Is(err, pkcs11.ErrLogin):
+		code = plugin.ErrorCodeAccessDenied
+	case errors.Is(err, pkcs11.ErrTimeout):
+		code = plugin.ErrorCodeTimeout
+	case errors.As(err, &chainErr):
+		code = plugin.ErrorCodeValidation
+	default:
+		for _, v := range validationErrors {
+			if errors.Is(err, v) {
+				code = plugin.ErrorCodeValidation
+				break
+			}
+		}
+	}
+	return plugin.NewError(code, err.Error())
+}

@@ -1,0 +1,332 @@
+package plugin
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"time"
+
+	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+
+	"github.com/notation-pkcs11/notation-pkcs11/pki"
+	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
+)
+
+// Name is the plugin name: notation finds it as plugins/pkcs11/notation-pkcs11.
+const Name = "pkcs11"
+
+// maxChainFile caps a certificate_chain PEM bundle.
+const maxChainFile = 1 << 20
+
+// Options configure a Plugin. Zero values pick the real environment.
+type Options struct {
+	Version string              // semver reported in metadata; "0.0.0-dev" when empty
+	Backend Backend             // HSM when nil
+	Getenv  func(string) string // os.Getenv when nil
+	Now     func() time.Time    // time.Now when nil; the chain must be valid at this time
+	Cache   *KeyCache           // nil disables the key-spec cache
+}
+
+// Plugin answers Notation plugin protocol requests. It implements the
+// framework's plugin.Plugin interface.
+type Plugin struct {
+	version string
+	backend Backend
+	getenv  func(string) string
+	now     func() time.Time
+	cache   *KeyCache
+}
+
+var _ plugin.Plugin = (*Plugin)(nil)
+
+// New returns a Plugin.
+func New(o Options) *Plugin {
+	p := &Plugin{version: o.Version, backend: o.Backend, getenv: o.Getenv, now: o.Now, cache: o.Cache}
+	if p.version == "" {
+		p.version = "0.0.0-dev"
+	}
+	if p.backend == nil {
+		p.backend = HSM{}
+	}
+	if p.getenv == nil {
+		p.getenv = os.Getenv
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	return p
+}
+
+// GetMetadata needs no configuration, HSM or PIN: `notation plugin install`
+// calls it with an empty request.
+func (p *Plugin) GetMetadata(context.Context, *plugin.GetMetadataRequest) (*plugin.GetMetadataResponse, error) {
+	return &plugin.GetMetadataResponse{
+		Name:                      Name,
+		Description:               "Signs with private keys held in a PKCS#11 hardware security module",
+		Version:                   p.version,
+		URL:                       "https://github.com/notation-pkcs11/notation-pkcs11",
+		SupportedContractVersions: []string{plugin.ContractVersion},
+		Capabilities:              []plugin.Capability{plugin.CapabilitySignatureGenerator},
+	}, nil
+}
+
+// keyRequest is what describe-key and generate-signature share: the parsed
+// URI and config, and the module they point at.
+type keyRequest struct {
+	uri    *pkcs11.URI
+	cfg    Config
+	module string
+}
+
+func (p *Plugin) parseKeyRequest(contract, keyID string, pluginConfig map[string]string) (keyRequest, error) {
+	if contract != plugin.ContractVersion {
+		return keyRequest{}, plugin.NewUnsupportedContractVersionError(contract)
+	}
+	cfg, err := ParseConfig(pluginConfig)
+	if err != nil {
+		return keyRequest{}, err
+	}
+	u, err := pkcs11.ParseURI(keyID)
+	if err != nil {
+		return keyRequest{}, err
+	}
+	mod, err := modulePath(u, cfg, p.getenv)
+	if err != nil {
+		return keyRequest{}, err
+	}
+	return keyRequest{uri: u, cfg: cfg, module: mod}, nil
+}
+
+func (p *Plugin) cacheFor(r keyRequest) *KeyCache {
+	if !r.cfg.KeyCache {
+		return nil
+	}
+	return p.cache
+}
+
+func (p *Plugin) open(ctx context.Context, r keyRequest) (Token, error) {
+	return p.backend.Open(ctx, r.uri, pkcs11.Options{ModulePath: r.module, Timeout: r.cfg.Timeout})
+}
+
+// DescribeKey reports the key spec of the key the URI names: from the cache
+// when a generate-signature has confirmed it before, else from the token's
+// public objects without logging in, and only if the token hides public keys
+// by logging in.
+func (p *Plugin) DescribeKey(ctx context.Context, req *plugin.DescribeKeyRequest) (*plugin.DescribeKeyResponse, error) {
+	r, err := p.parseKeyRequest(req.ContractVersion, req.KeyID, req.PluginConfig)
+	if err != nil {
+		return nil, err
+	}
+	if ks, ok := p.cacheFor(r).Get(r.module, r.uri); ok {
+		return &plugin.DescribeKeyResponse{KeyID: req.KeyID, KeySpec: ks}, nil
+	}
+	tok, err := p.open(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer tok.Close()
+	pub, _, err := tok.PublicKey(ctx)
+	if err != nil {
+		pin, pinErr := pkcs11.ReadPIN(r.uri, p.getenv)
+		if pinErr != nil {
+			return nil, err
+		}
+		key, lerr := tok.Login(ctx, pin)
+		if lerr != nil {
+			return nil, lerr
+		}
+		pub = key.Public()
+	}
+	ks, err := pki.KeySpecOf(pub)
+	if err != nil {
+		return nil, fmt.Errorf("key %s on token %q: %w", r.uri.KeyDescription(), tok.Info().Label, err)
+	}
+	p.remember(r, ks, pub)
+	return &plugin.DescribeKeyResponse{KeyID: req.KeyID, KeySpec: ks}, nil
+}
+
+func (p *Plugin) remember(r keyRequest, ks plugin.KeySpec, pub crypto.PublicKey) {
+	if c := p.cacheFor(r); c != nil {
+		if der, err := x509.MarshalPKIXPublicKey(pub); err == nil {
+			c.Put(r.module, r.uri, ks, der)
+		}
+	}
+}
+
+// GenerateSignature hashes the payload, signs the digest in the HSM and
+// returns the raw signature with the certificate chain, leaf first. Before
+// signing it checks that the request's key spec and hash fit the real key,
+// that the leaf certificate holds the key, and that the chain meets the
+// Notary Project rules now; after signing it verifies the signature with the
+// leaf certificate.
+func (p *Plugin) GenerateSignature(ctx context.Context, req *plugin.GenerateSignatureRequest) (*plugin.GenerateSignatureResponse, error) {
+	r, err := p.parseKeyRequest(req.ContractVersion, req.KeyID, req.PluginConfig)
+	if err != nil {
+		return nil, err
+	}
+	alg, err := pki.AlgorithmFor(req.KeySpec)
+	if err != nil {
+		return nil, fmt.Errorf("%w: keySpec: %w", ErrRequest, err)
+	}
+	if req.Hash != alg.HashName {
+		return nil, fmt.Errorf("%w: hashAlgorithm %s does not go with keySpec %s, which signs with %s", ErrRequest, req.Hash, req.KeySpec, alg.HashName)
+	}
+	var bundle []*x509.Certificate
+	if r.cfg.CertificateChain != "" {
+		if bundle, err = readBundle(r.cfg.CertificateChain); err != nil {
+			return nil, err
+		}
+	}
+	pin, err := pkcs11.ReadPIN(r.uri, p.getenv)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := p.open(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer tok.Close()
+	key, err := tok.Login(ctx, pin)
+	if err != nil {
+		return nil, err
+	}
+	actual, err := pki.KeySpecOf(key.Public())
+	if err != nil {
+		return nil, fmt.Errorf("key %s on token %q: %w", r.uri.KeyDescription(), tok.Info().Label, err)
+	}
+	if actual != req.KeySpec {
+		if c := p.cacheFor(r); c != nil {
+			c.Drop(r.module, r.uri)
+		}
+		return nil, fmt.Errorf("%w: the key on token %q is %s but the request asks for %s (a stale describe-key answer; it has been cleared, run the command again)", ErrRequest, tok.Info().Label, actual, req.KeySpec)
+	}
+	chain, err := p.chain(ctx, tok, key, bundle, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := pki.CheckSigningChain(chain, p.now()); err != nil {
+		return nil, err
+	}
+	h := alg.Hash.New()
+	h.Write(req.Payload)
+	digest := h.Sum(nil)
+	sig, err := key.Sign(nil, digest, alg.SignerOpts())
+	if err != nil {
+		return nil, fmt.Errorf("failed to sign with %s on token %q: %w", r.uri.KeyDescription(), tok.Info().Label, err)
+	}
+	if alg.ECDSA {
+		if sig, err = pki.ECDSARaw(key.Public().(*ecdsa.PublicKey), sig); err != nil {
+			return nil, fmt.Errorf("the HSM returned an unusable signature: %w", err)
+		}
+	}
+	if err := verify(chain[0].PublicKey, alg, digest, sig); err != nil {
+		return nil, err
+	}
+	p.remember(r, actual, key.Public())
+	raw := make([][]byte, len(chain))
+	for i, c := range chain {
+		raw[i] = c.Raw
+	}
+	return &plugin.GenerateSignatureResponse{
+		KeyID:            req.KeyID,
+		Signature:        sig,
+		SigningAlgorithm: alg.Signature,
+		CertificateChain: raw,
+	}, nil
+}
+
+// chain finds the leaf that holds the key and builds its chain to a root,
+// from the bundle when one is configured, else from the token.
+func (p *Plugin) chain(ctx context.Context, tok Token, key SigningKey, bundle []*x509.Certificate, r keyRequest) ([]*x509.Certificate, error) {
+	if bundle != nil {
+		leaf, err := pki.FindLeaf(key.Public(), bundle)
+		if err != nil {
+			return nil, fmt.Errorf("%s (%s): %w; the file must hold the certificate issued for this key", r.cfg.CertificateChain, subjects(bundle), err)
+		}
+		return pki.BuildChain(leaf, pki.PoolFinder(bundle))
+	}
+	certs, err := tok.CertificatesByID(ctx, key.ID())
+	if err != nil {
+		return nil, err
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%w: no certificate with the key's CKA_ID %x on token %q; import the signing certificate onto the token with the same id, or name a PEM bundle with --plugin-config %s=/path/chain.pem",
+			pkcs11.ErrCertificateNotFound, key.ID(), tok.Info().Label, ConfigCertificateChain)
+	}
+	leaf, err := pki.FindLeaf(key.Public(), certs)
+	if err != nil {
+		return nil, fmt.Errorf("certificate %s stored with the key's CKA_ID %x on token %q: %w; replace it with the certificate issued for this key", subjects(certs), key.ID(), tok.Info().Label, err)
+	}
+	return pki.BuildChain(leaf, func(raw []byte) ([]*x509.Certificate, error) {
+		return tok.CertificatesBySubject(ctx, raw)
+	})
+}
+
+func readBundle(path string) ([]*x509.Certificate, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: certificate_chain: %w", ErrConfig, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxChainFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: certificate_chain %s: %w", ErrConfig, path, err)
+	}
+	if len(b) > maxChainFile {
+		return nil, fmt.Errorf("%w: certificate_chain %s is larger than %d bytes", ErrConfig, path, maxChainFile)
+	}
+	certs, err := pki.ParseCertificates(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: certificate_chain %s: %w", ErrConfig, path, err)
+	}
+	return certs, nil
+}
+
+func subjects(certs []*x509.Certificate) string {
+	s := ""
+	for i, c := range certs {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%q", c.Subject.String())
+	}
+	return s
+}
+
+// verify checks a raw Notation signature (PSS with salt = hash length, or
+// ECDSA r||s) against the leaf's public key, as notation will.
+func verify(pub crypto.PublicKey, alg pki.Algorithm, digest, sig []byte) error {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if rsa.VerifyPSS(k, alg.Hash, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil {
+			return nil
+		}
+	case *ecdsa.PublicKey:
+		n := len(sig) / 2
+		if len(sig)%2 == 0 && ecdsa.Verify(k, digest, new(big.Int).SetBytes(sig[:n]), new(big.Int).SetBytes(sig[n:])) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: the HSM's %s signature does not verify with the signing certificate's key", ErrSelfCheck, alg.Signature)
+}
+
+// GenerateEnvelope is not offered: notation builds the envelope around the
+// raw signature (SIGNATURE_GENERATOR.RAW).
+func (p *Plugin) GenerateEnvelope(context.Context, *plugin.GenerateEnvelopeRequest) (*plugin.GenerateEnvelopeResponse, error) {
+	return nil, unsupported(plugin.CommandGenerateEnvelope)
+}
+
+// VerifySignature is not offered: this plugin only signs.
+func (p *Plugin) VerifySignature(context.Context, *plugin.VerifySignatureRequest) (*plugin.VerifySignatureResponse, error) {
+	return nil, unsupported(plugin.CommandVerifySignature)
+}
+
+func unsupported(c plugin.Command) error {
+	return plugin.NewError(plugin.ErrorCodeValidation, fmt.Sprintf("%s is not supported: the %s plugin has only the %s capability (describe-key, generate-signature)", c, Name, plugin.CapabilitySignatureGenerator))
+}

@@ -1,0 +1,92 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+)
+
+// maxRequest caps a request read from stdin. Payloads are a JWS signing
+// input or a COSE Sig_structure: kilobytes, not megabytes.
+const maxRequest = 16 << 20
+
+// Commands lists the protocol commands Run answers.
+func Commands() []plugin.Command {
+	return []plugin.Command{plugin.CommandGetMetadata, plugin.CommandDescribeKey, plugin.CommandGenerateSignature, plugin.CommandGenerateEnvelope, plugin.CommandVerifySignature}
+}
+
+// IsCommand reports whether name is a protocol command.
+func IsCommand(name string) bool {
+	for _, c := range Commands() {
+		if string(c) == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Run answers one protocol command: the request is read from stdin, the
+// response written to stdout and 0 returned; on failure only the JSON error
+// object goes to stderr and 1 is returned.
+func (p *Plugin) Run(ctx context.Context, command string, stdin io.Reader, stdout, stderr io.Writer) int {
+	resp, err := p.dispatch(ctx, command, stdin)
+	if err == nil {
+		var b []byte
+		if b, err = json.Marshal(resp); err == nil {
+			if _, err = stdout.Write(b); err == nil {
+				return 0
+			}
+		}
+	}
+	b, merr := json.Marshal(ProtocolError(err))
+	if merr != nil {
+		b = []byte(`{"errorCode":"ERROR","errorMessage":"failed to encode the error"}`)
+	}
+	_, _ = stderr.Write(b)
+	return 1
+}
+
+func (p *Plugin) dispatch(ctx context.Context, command string, stdin io.Reader) (any, error) {
+	switch plugin.Command(command) {
+	case plugin.CommandGetMetadata:
+		// Read and ignore: install sends {}, and metadata never fails.
+		_, _ = io.Copy(io.Discard, io.LimitReader(stdin, maxRequest))
+		return p.GetMetadata(ctx, &plugin.GetMetadataRequest{})
+	case plugin.CommandDescribeKey:
+		var req plugin.DescribeKeyRequest
+		if err := decode(stdin, &req); err != nil {
+			return nil, err
+		}
+		return p.DescribeKey(ctx, &req)
+	case plugin.CommandGenerateSignature:
+		var req plugin.GenerateSignatureRequest
+		if err := decode(stdin, &req); err != nil {
+			return nil, err
+		}
+		return p.GenerateSignature(ctx, &req)
+	case plugin.CommandGenerateEnvelope:
+		return p.GenerateEnvelope(ctx, nil)
+	case plugin.CommandVerifySignature:
+		return p.VerifySignature(ctx, nil)
+	}
+	return nil, fmt.Errorf("%w: %q is not a plugin protocol command; notation calls get-plugin-metadata, describe-key and generate-signature", ErrUnsupported, command)
+}
+
+type validator interface{ Validate() error }
+
+func decode(r io.Reader, req validator) error {
+	lr := &io.LimitedReader{R: r, N: maxRequest + 1}
+	if err := json.NewDecoder(lr).Decode(req); err != nil {
+		return fmt.Errorf("%w: the request on stdin is not valid JSON: %w", ErrRequest, err)
+	}
+	if lr.N <= 0 {
+		return fmt.Errorf("%w: the request is larger than %d bytes", ErrRequest, maxRequest)
+	}
+	if err := req.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrRequest, err)
+	}
+	return nil
+}
