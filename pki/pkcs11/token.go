@@ -176,42 +176,12 @@ func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) (sig []by
 // module keeps the login for the life of the Token. Errors wrap ErrLogin,
 // ErrKeyNotFound, ErrAmbiguous or ErrTimeout, and never contain the PIN.
 func (t *Token) Login(ctx context.Context, pin PIN) (*Key, error) {
-	if t.c11 == nil {
-		err := t.do(ctx, "logging in", func() error {
-			slot := int(t.info.Slot)
-			t.m.handOver()
-			c, err := crypto11.Configure(&crypto11.Config{
-				Path:            t.m.path,
-				SlotNumber:      &slot,
-				Pin:             pin.v,
-				MaxSessions:     2,
-				PoolWaitTimeout: t.timeout,
-			})
-			if err != nil {
-				// Give the module back to the public-object reader.
-				_ = t.m.ctx.Initialize()
-				if isLoginCode(err) {
-					return loginError(t.info.Label, err)
-				}
-				return fmt.Errorf("%w: failed to open token %q: %w", ErrModule, t.info.Label, err)
-			}
-			t.c11 = c
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
+	if err := t.login(ctx, pin); err != nil {
+		return nil, err
 	}
 	var key *Key
 	err := t.do(ctx, "finding the private key", func() error {
-		var id, label []byte
-		if len(t.uri.ID) > 0 {
-			id = t.uri.ID
-		}
-		if t.uri.Object != "" {
-			label = []byte(t.uri.Object)
-		}
-		signers, err := t.c11.FindKeyPairs(id, label)
+		signers, err := t.c11.FindKeyPairs(t.uri.ID, labelBytes(t.uri.Object))
 		if err != nil {
 			return fmt.Errorf("failed to search private keys on token %q: %w", t.info.Label, err)
 		}
@@ -229,6 +199,41 @@ func (t *Token) Login(ctx context.Context, pin PIN) (*Key, error) {
 		return nil
 	})
 	return key, err
+}
+
+func labelBytes(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
+}
+
+// login hands the module to crypto11, which logs in once per Token.
+func (t *Token) login(ctx context.Context, pin PIN) error {
+	if t.c11 != nil {
+		return nil
+	}
+	return t.do(ctx, "logging in", func() error {
+		slot := int(t.info.Slot)
+		t.m.handOver()
+		c, err := crypto11.Configure(&crypto11.Config{
+			Path:            t.m.path,
+			SlotNumber:      &slot,
+			Pin:             pin.v,
+			MaxSessions:     2,
+			PoolWaitTimeout: t.timeout,
+		})
+		if err != nil {
+			// Give the module back to the public-object reader.
+			_ = t.m.ctx.Initialize()
+			if isLoginCode(err) {
+				return loginError(t.info.Label, err)
+			}
+			return fmt.Errorf("%w: failed to open token %q: %w", ErrModule, t.info.Label, err)
+		}
+		t.c11 = c
+		return nil
+	})
 }
 
 func isLoginCode(err error) bool {

@@ -1,0 +1,114 @@
+package pkcs11
+
+import (
+	"context"
+	"crypto/elliptic"
+	"crypto/x509"
+	"fmt"
+	"strings"
+
+	"github.com/ThalesGroup/crypto11"
+	p11 "github.com/miekg/pkcs11"
+)
+
+// KeyType names a key kind Notation can sign with.
+type KeyType string
+
+// The key types GenerateKey accepts.
+const (
+	RSA2048 KeyType = "rsa-2048"
+	RSA3072 KeyType = "rsa-3072"
+	RSA4096 KeyType = "rsa-4096"
+	EC256   KeyType = "ec-256"
+	EC384   KeyType = "ec-384"
+	EC521   KeyType = "ec-521"
+)
+
+// KeyTypes lists every KeyType.
+func KeyTypes() []KeyType { return []KeyType{RSA2048, RSA3072, RSA4096, EC256, EC384, EC521} }
+
+// ParseKeyType accepts the names in KeyTypes, case-insensitively.
+func ParseKeyType(s string) (KeyType, error) {
+	for _, k := range KeyTypes() {
+		if strings.EqualFold(s, string(k)) {
+			return k, nil
+		}
+	}
+	names := make([]string, 0, 6)
+	for _, k := range KeyTypes() {
+		names = append(names, string(k))
+	}
+	return "", fmt.Errorf("unknown key type %q; want one of %s", s, strings.Join(names, ", "))
+}
+
+// GenerateKey logs in and generates a key pair on the token, labelled and
+// identified as the URI says (object= and id= are both required). The
+// private key is a token object, sensitive, never extractable, and usable
+// only to sign. It refuses to create a second key with the same id or label.
+func (t *Token) GenerateKey(ctx context.Context, pin PIN, kt KeyType) (*Key, error) {
+	if t.uri.Object == "" || len(t.uri.ID) == 0 {
+		return nil, fmt.Errorf("%w: a new key needs both object=<label> and id=<CKA_ID> in the URI", ErrInvalidURI)
+	}
+	if err := t.login(ctx, pin); err != nil {
+		return nil, err
+	}
+	var key *Key
+	err := t.do(ctx, "generating a key", func() error {
+		for _, sel := range [][2][]byte{{t.uri.ID, nil}, {nil, []byte(t.uri.Object)}} {
+			existing, err := t.c11.FindKeyPairs(sel[0], sel[1])
+			if err != nil {
+				return fmt.Errorf("failed to search private keys on token %q: %w", t.info.Label, err)
+			}
+			if len(existing) > 0 {
+				return fmt.Errorf("%w: token %q already has a key with %s; choose another object= and id=", ErrAmbiguous, t.info.Label, t.uri.KeyDescription())
+			}
+		}
+		pub, err := crypto11.NewAttributeSetWithIDAndLabel(t.uri.ID, []byte(t.uri.Object))
+		if err != nil {
+			return err
+		}
+		priv := pub.Copy()
+		if err := priv.Set(crypto11.CkaPrivate, true); err != nil {
+			return err
+		}
+		var s crypto11.Signer
+		switch kt {
+		case RSA2048, RSA3072, RSA4096:
+			bits := map[KeyType]int{RSA2048: 2048, RSA3072: 3072, RSA4096: 4096}[kt]
+			for _, a := range []*p11.Attribute{p11.NewAttribute(p11.CKA_DECRYPT, false)} {
+				priv[a.Type] = a
+			}
+			pub[p11.CKA_ENCRYPT] = p11.NewAttribute(p11.CKA_ENCRYPT, false)
+			s, err = t.c11.GenerateRSAKeyPairWithAttributes(pub, priv, bits)
+		case EC256, EC384, EC521:
+			curve := map[KeyType]elliptic.Curve{EC256: elliptic.P256(), EC384: elliptic.P384(), EC521: elliptic.P521()}[kt]
+			s, err = t.c11.GenerateECDSAKeyPairWithAttributes(pub, priv, curve)
+		default:
+			_, err = ParseKeyType(string(kt))
+		}
+		if err != nil {
+			return fmt.Errorf("failed to generate a %s key on token %q: %w", kt, t.info.Label, err)
+		}
+		key = &Key{signer: s, id: t.uri.ID, t: t}
+		return nil
+	})
+	return key, err
+}
+
+// ImportCertificate logs in and stores cert on the token as a public
+// certificate object with the given CKA_ID and label, where the plugin looks
+// for a key's certificate (id) or for issuers (subject).
+func (t *Token) ImportCertificate(ctx context.Context, pin PIN, id []byte, label string, cert *x509.Certificate) error {
+	if err := t.login(ctx, pin); err != nil {
+		return err
+	}
+	return t.do(ctx, "importing a certificate", func() error {
+		if len(id) == 0 {
+			id = []byte(label) // CKA_ID must not be empty for crypto11; issuers are found by subject anyway
+		}
+		if err := t.c11.ImportCertificateWithLabel(id, []byte(label), cert); err != nil {
+			return fmt.Errorf("failed to import certificate %q onto token %q: %w", cert.Subject, t.info.Label, err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,155 @@
+// Package testca is a development-only issuing CA: it signs Notation
+// code-signing certificates for keys generated in an HSM, so that the demo
+// and the tests can go from an empty token to a verified signature.
+//
+// # Security
+//
+// Its keys are public test keys (testdata/pki/ca). Never trust its root
+// outside tests; real deployments use their own CA with the profile the
+// README describes.
+package testca
+
+import (
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// CA is an intermediate CA with its root.
+type CA struct {
+	Root         *x509.Certificate
+	Intermediate *x509.Certificate
+	key          crypto.Signer
+}
+
+// Load reads root.crt, intermediate.crt and intermediate.key from dir.
+func Load(dir string) (*CA, error) {
+	root, err := readCert(filepath.Join(dir, "root.crt"))
+	if err != nil {
+		return nil, err
+	}
+	inter, err := readCert(filepath.Join(dir, "intermediate.crt"))
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "intermediate.key")
+	block, err := readPEM(path, "PRIVATE KEY")
+	if err != nil {
+		return nil, err
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block)
+	if err != nil {
+		return nil, fmt.Errorf("testca: %s: %w", path, err)
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok || !publicEqual(signer.Public(), inter.PublicKey) {
+		return nil, fmt.Errorf("testca: %s is not the key of %s", path, inter.Subject)
+	}
+	return &CA{Root: root, Intermediate: inter, key: signer}, nil
+}
+
+// Chain returns the issuer chain to append after an issued leaf.
+func (ca *CA) Chain() []*x509.Certificate { return []*x509.Certificate{ca.Intermediate, ca.Root} }
+
+// Issue signs a code-signing certificate for pub with the Notary Project
+// leaf profile: critical keyUsage digitalSignature, EKU codeSigning,
+// basicConstraints CA:FALSE. The serial is derived from the key and the
+// validity, so reissuing the same request gives the same certificate.
+func (ca *CA) Issue(pub crypto.PublicKey, subject pkix.Name, notBefore, notAfter time.Time) (*x509.Certificate, error) {
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("testca: %w", err)
+	}
+	h := sha256.New()
+	h.Write(spki)
+	fmt.Fprintf(h, "%d-%d", notBefore.Unix(), notAfter.Unix())
+	serial := new(big.Int).SetBytes(h.Sum(nil)[:16])
+	skid := sha256.Sum256(spki)
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               subject,
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		BasicConstraintsValid: true,
+		SubjectKeyId:          skid[:20],
+	}
+	der, err := x509.CreateCertificate(nil, tmpl, ca.Intermediate, pub, ca.key)
+	if err != nil {
+		return nil, fmt.Errorf("testca: failed to issue a certificate for %s: %w", subject, err)
+	}
+	return x509.ParseCertificate(der)
+}
+
+// IssueCSR checks the request's signature and issues a certificate for its
+// key and subject.
+func (ca *CA) IssueCSR(csr *x509.CertificateRequest, notBefore, notAfter time.Time) (*x509.Certificate, error) {
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("testca: the request for %s has a bad signature: %w", csr.Subject, err)
+	}
+	return ca.Issue(csr.PublicKey, csr.Subject, notBefore, notAfter)
+}
+
+// PEM encodes certificates as a PEM bundle.
+func PEM(certs ...*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
+}
+
+func readCert(path string) (*x509.Certificate, error) {
+	der, err := readPEM(path, "CERTIFICATE")
+	if err != nil {
+		return nil, err
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("testca: %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func readPEM(path, typ string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("testca: %w", err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != typ {
+		return nil, fmt.Errorf("testca: %s: no %s PEM block", path, typ)
+	}
+	return block.Bytes, nil
+}
+
+func publicEqual(a, b crypto.PublicKey) bool {
+	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(b)
+}
+
+// ErrNoCA is returned by FindDir when no CA directory is found.
+var ErrNoCA = errors.New("testca: testdata/pki/ca not found")
+
+// FindDir walks up from start to the module root and returns its
+// testdata/pki/ca directory.
+func FindDir(start string) (string, error) {
+	for d := start; ; d = filepath.Dir(d) {
+		p := filepath.Join(d, "testdata", "pki", "ca")
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			return p, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", ErrNoCA
+		}
+	}
+}
