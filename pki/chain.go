@@ -82,8 +82,11 @@ func PoolFinder(certs []*x509.Certificate) IssuerFinder {
 	}
 }
 
+// isSelfSigned checks the certificate's signature with its own key. It uses
+// CheckSignature, not CheckSignatureFrom, which would refuse a self-signed
+// certificate that is not a CA (a self-signed signing certificate).
 func isSelfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil
+	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 func inChain(chain []*x509.Certificate, c *x509.Certificate) bool {

@@ -16,12 +16,13 @@ const (
 	ConfigCertificateChain = "certificate_chain" // PEM bundle with the signing certificate and its issuers
 	ConfigTimeout          = "timeout"           // bound on each HSM call, a Go duration such as 10s
 	ConfigKeyCache         = "key_cache"         // "off" disables the describe-key cache
+	ConfigHSMLock          = "hsm_lock"          // "off" lets plugin processes use the module at the same time
 )
 
 // ModuleEnv names the PKCS#11 module when neither the URI nor pluginConfig does.
 const ModuleEnv = "NOTATION_PKCS11_MODULE"
 
-var configKeys = map[string]bool{ConfigModulePath: true, ConfigCertificateChain: true, ConfigTimeout: true, ConfigKeyCache: true}
+var configKeys = map[string]bool{ConfigModulePath: true, ConfigCertificateChain: true, ConfigTimeout: true, ConfigKeyCache: true, ConfigHSMLock: true}
 
 // Config is the validated pluginConfig.
 type Config struct {
@@ -29,18 +30,23 @@ type Config struct {
 	CertificateChain string
 	Timeout          time.Duration
 	KeyCache         bool
+	// HSMLock serialises plugin processes that use the same module
+	// (default on): SoftHSM and smart cards are not safe for concurrent
+	// use by several processes. Network HSMs may turn it off.
+	HSMLock bool
 }
 
 // ParseConfig validates pluginConfig. A key that looks like a PIN is refused
 // without echoing its value; unknown keys are refused so that typos do not
 // pass silently.
 func ParseConfig(m map[string]string) (Config, error) {
-	cfg := Config{Timeout: pkcs11.DefaultTimeout, KeyCache: true}
+	cfg := Config{Timeout: pkcs11.DefaultTimeout, KeyCache: true, HSMLock: true}
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	var err error
 	for _, k := range keys {
 		v := m[k]
 		if strings.Contains(strings.ToLower(k), "pin") || strings.Contains(strings.ToLower(k), "password") {
@@ -62,12 +68,12 @@ func ParseConfig(m map[string]string) (Config, error) {
 			}
 			cfg.Timeout = d
 		case ConfigKeyCache:
-			switch v {
-			case "on":
-			case "off":
-				cfg.KeyCache = false
-			default:
-				return Config{}, fmt.Errorf("%w: pluginConfig key_cache %q must be on or off", ErrConfig, v)
+			if cfg.KeyCache, err = onOff(k, v); err != nil {
+				return Config{}, err
+			}
+		case ConfigHSMLock:
+			if cfg.HSMLock, err = onOff(k, v); err != nil {
+				return Config{}, err
 			}
 		}
 	}
@@ -96,4 +102,14 @@ func modulePath(u *pkcs11.URI, cfg Config, getenv func(string) string) (string, 
 	}
 	return "", fmt.Errorf("%w: no PKCS#11 module named; add module-path=/path/to/module.so to the key URI, or --plugin-config %s=/path/to/module.so, or set %s",
 		ErrConfig, ConfigModulePath, ModuleEnv)
+}
+
+func onOff(k, v string) (bool, error) {
+	switch v {
+	case "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%w: pluginConfig %s %q must be on or off", ErrConfig, k, v)
 }

@@ -104,15 +104,24 @@ func (c *KeyCache) Drop(modulePath string, u *pkcs11.URI) {
 	}
 }
 
-// DefaultKeyCacheDir is $NOTATION_PKCS11_CACHE, else notation-pkcs11/keys
-// under the user's cache directory; "" when neither exists.
-func DefaultKeyCacheDir(getenv func(string) string) string {
+// DefaultStateDir is $NOTATION_PKCS11_CACHE, else notation-pkcs11 under the
+// user's cache directory; "" when neither exists. The key-spec cache lives in
+// its keys/ folder and the module locks in locks/.
+func DefaultStateDir(getenv func(string) string) string {
 	if d := getenv("NOTATION_PKCS11_CACHE"); d != "" {
-		return filepath.Join(d, "keys")
+		return d
 	}
 	d, err := os.UserCacheDir()
 	if err != nil {
 		return ""
 	}
-	return filepath.Join(d, "notation-pkcs11", "keys")
+	return filepath.Join(d, "notation-pkcs11")
+}
+
+// DefaultKeyCacheDir is the keys/ folder of DefaultStateDir.
+func DefaultKeyCacheDir(getenv func(string) string) string {
+	if d := DefaultStateDir(getenv); d != "" {
+		return filepath.Join(d, "keys")
+	}
+	return ""
 }

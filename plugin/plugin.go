@@ -5,11 +5,14 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math/big"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
@@ -31,6 +34,7 @@ type Options struct {
 	Getenv  func(string) string // os.Getenv when nil
 	Now     func() time.Time    // time.Now when nil; the chain must be valid at this time
 	Cache   *KeyCache           // nil disables the key-spec cache
+	LockDir string              // where module lock files live; "" disables locking
 }
 
 // Plugin answers Notation plugin protocol requests. It implements the
@@ -41,13 +45,14 @@ type Plugin struct {
 	getenv  func(string) string
 	now     func() time.Time
 	cache   *KeyCache
+	lockDir string
 }
 
 var _ plugin.Plugin = (*Plugin)(nil)
 
 // New returns a Plugin.
 func New(o Options) *Plugin {
-	p := &Plugin{version: o.Version, backend: o.Backend, getenv: o.Getenv, now: o.Now, cache: o.Cache}
+	p := &Plugin{version: o.Version, backend: o.Backend, getenv: o.Getenv, now: o.Now, cache: o.Cache, lockDir: o.LockDir}
 	if p.version == "" {
 		p.version = "0.0.0-dev"
 	}
@@ -110,8 +115,15 @@ func (p *Plugin) cacheFor(r keyRequest) *KeyCache {
 	return p.cache
 }
 
-func (p *Plugin) open(ctx context.Context, r keyRequest) (Token, error) {
-	return p.backend.Open(ctx, r.uri, pkcs11.Options{ModulePath: r.module, Timeout: r.cfg.Timeout})
+// open opens the token, holding the module lock (shared, or exclusive to
+// log in) unless pluginConfig hsm_lock is off.
+func (p *Plugin) open(ctx context.Context, r keyRequest, exclusive bool) (Token, error) {
+	opts := pkcs11.Options{ModulePath: r.module, Timeout: r.cfg.Timeout, Exclusive: exclusive}
+	if r.cfg.HSMLock && p.lockDir != "" {
+		sum := sha256.Sum256([]byte(r.module))
+		opts.LockFile = filepath.Join(p.lockDir, hex.EncodeToString(sum[:8])+".lock")
+	}
+	return p.backend.Open(ctx, r.uri, opts)
 }
 
 // DescribeKey reports the key spec of the key the URI names: from the cache
@@ -126,7 +138,7 @@ func (p *Plugin) DescribeKey(ctx context.Context, req *plugin.DescribeKeyRequest
 	if ks, ok := p.cacheFor(r).Get(r.module, r.uri); ok {
 		return &plugin.DescribeKeyResponse{KeyID: req.KeyID, KeySpec: ks}, nil
 	}
-	tok, err := p.open(ctx, r)
+	tok, err := p.open(ctx, r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +199,7 @@ func (p *Plugin) GenerateSignature(ctx context.Context, req *plugin.GenerateSign
 	if err != nil {
 		return nil, err
 	}
-	tok, err := p.open(ctx, r)
+	tok, err := p.open(ctx, r, true)
 	if err != nil {
 		return nil, err
 	}

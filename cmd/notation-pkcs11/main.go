@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/notation-pkcs11/notation-pkcs11/plugin"
@@ -73,10 +74,12 @@ func protocol(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			code = 1
 		}
 	}()
-	p := plugin.New(plugin.Options{
-		Version: version,
-		Cache:   &plugin.KeyCache{Dir: plugin.DefaultKeyCacheDir(os.Getenv)},
-	})
+	opts := plugin.Options{Version: version}
+	if state := plugin.DefaultStateDir(os.Getenv); state != "" {
+		opts.Cache = &plugin.KeyCache{Dir: filepath.Join(state, "keys")}
+		opts.LockDir = filepath.Join(state, "locks")
+	}
+	p := plugin.New(opts)
 	return p.Run(ctx, args[0], stdin, stdout, stderr)
 }
 
@@ -91,7 +94,7 @@ Key URI (RFC 7512): token=, serial= or slot-id= select the token; object= and/or
   id= select the key; module-path= names the module; pin-source=file:/abs/path
   names a PIN file (mode 0600). pin-value is refused.
 pluginConfig: module_path, certificate_chain (PEM bundle), timeout (e.g. 30s),
-  key_cache (on|off).
+  key_cache (on|off), hsm_lock (on|off: serialise processes using the module).
 Environment: NOTATION_PKCS11_PIN, NOTATION_PKCS11_MODULE, NOTATION_PKCS11_CACHE.
 
 Commands: version, help; protocol commands are for notation.

@@ -23,6 +23,12 @@ type Options struct {
 	// Timeout bounds each call into the module (loading it included);
 	// DefaultTimeout when zero.
 	Timeout time.Duration
+	// LockFile, when set, is a file that processes using the module lock
+	// (flock) for as long as the Token is open: shared, or exclusive when
+	// Exclusive is set (logging in and signing). Leave it empty for modules
+	// that are safe for concurrent use by several processes.
+	LockFile  string
+	Exclusive bool
 }
 
 // Token is one token, selected by a key URI, in a loaded module. It reads
@@ -38,6 +44,7 @@ type Token struct {
 	timeout time.Duration
 	c11     *crypto11.Context
 	stuck   bool // a call timed out and may still be running in the module
+	lock    *fileLock
 }
 
 // Open loads the module and selects the one token the URI names, without
@@ -54,6 +61,15 @@ func Open(ctx context.Context, u *URI, opts Options) (*Token, error) {
 	t := &Token{uri: u, timeout: opts.Timeout}
 	if t.timeout <= 0 {
 		t.timeout = DefaultTimeout
+	}
+	if opts.LockFile != "" {
+		lctx, cancel := context.WithTimeout(ctx, t.timeout)
+		lock, err := acquireLock(lctx, opts.LockFile, opts.Exclusive)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		t.lock = lock
 	}
 	err := t.do(ctx, "loading "+path, func() error {
 		m, err := loadModule(path)
@@ -72,6 +88,7 @@ func Open(ctx context.Context, u *URI, opts Options) (*Token, error) {
 		return nil
 	})
 	if err != nil {
+		t.lock.release()
 		return nil, err
 	}
 	return t, nil
@@ -249,8 +266,9 @@ func isLoginCode(err error) bool {
 // module alone, since a call may still be running inside it.
 func (t *Token) Close() error {
 	if t.m == nil || t.stuck {
-		return nil
+		return nil // a stuck call may still use the module: keep the lock until exit
 	}
+	defer t.lock.release()
 	var err error
 	if t.c11 != nil {
 		err = t.c11.Close()
@@ -264,4 +282,3 @@ func (t *Token) Close() error {
 	}
 	return nil
 }
-

@@ -1,0 +1,56 @@
+//go:build unix
+
+package pkcs11
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// fileLock is an advisory flock(2) lock that serialises module use between
+// processes. Some modules are not safe for concurrent use by several
+// processes: SoftHSM's file object store rewrites the token file on login
+// while other processes read it, and smart cards are single-user.
+type fileLock struct{ f *os.File }
+
+func acquireLock(ctx context.Context, path string, exclusive bool) (*fileLock, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("failed to create the lock folder: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open the lock file: %w", err)
+	}
+	how := unix.LOCK_SH
+	if exclusive {
+		how = unix.LOCK_EX
+	}
+	for wait := time.Millisecond; ; wait = min(2*wait, 20*time.Millisecond) {
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		if err == nil {
+			return &fileLock{f}, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("failed to lock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("%w: another process held the module lock %s for longer than the time-out", ErrTimeout, path)
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (l *fileLock) release() {
+	if l != nil {
+		_ = l.f.Close() // closing drops the flock
+	}
+}
