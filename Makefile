@@ -1,0 +1,49 @@
+# notation-pkcs11: the two commands a newcomer needs are `make demo` and
+# `make test`. Both install what they need: Debian packages (softhsm2,
+# opensc) through scripts/deps.sh, and the peer tools (notation v1.3.2,
+# oras v1.2.3, distribution registry v3.1.2) built from the Go module proxy
+# into the user's cache directory by scripts/tools.sh.
+
+GO      ?= go
+BIN     := bin/notation-pkcs11
+TOOLS    = $(shell scripts/tools.sh)
+
+.PHONY: all build deps tools test unit demo bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/notation-pkcs11
+
+deps:
+	@scripts/deps.sh
+
+tools: deps
+	@scripts/tools.sh >/dev/null
+
+# Everything: unit, SoftHSM integration and end-to-end tests with the real
+# notation CLI. End-to-end tests are required here (they fail, not skip,
+# when a tool is missing).
+test: deps tools
+	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) NOTATION_PKCS11_E2E=required $(GO) test -count=1 ./...
+
+# Unit tests only: no HSM, no peer tools.
+unit:
+	$(GO) test ./pki/ ./plugin/ ./internal/testpki/
+
+demo: deps tools build
+	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) $(GO) run ./internal/demo -plugin $(BIN) -dir .demo
+
+bench: deps tools build
+	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) $(GO) run ./internal/bench -plugin $(BIN) -n 30
+
+# Short fuzz runs of every parser; the seed corpora under testdata/fuzz run
+# as regression tests in `make test`.
+fuzz:
+	$(GO) test -run XXX -fuzz FuzzParseURI -fuzztime 30s ./pki/pkcs11/
+	$(GO) test -run XXX -fuzz FuzzParseCertificates -fuzztime 30s ./pki/
+	$(GO) test -run XXX -fuzz FuzzECDSARaw -fuzztime 30s ./pki/
+	$(GO) test -run XXX -fuzz FuzzLintChain -fuzztime 30s ./pki/
+
+clean:
+	rm -rf bin .demo
