@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -144,16 +145,20 @@ func (p *Plugin) DescribeKey(ctx context.Context, req *plugin.DescribeKeyRequest
 	}
 	defer tok.Close()
 	pub, _, err := tok.PublicKey(ctx)
-	if err != nil {
+	if errors.Is(err, pkcs11.ErrKeyNotFound) {
+		// Some tokens keep public keys private: log in and read the key.
 		pin, pinErr := pkcs11.ReadPIN(r.uri, p.getenv)
 		if pinErr != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w; logging in to look for the private key is not possible either: %w", err, pinErr)
 		}
 		key, lerr := tok.Login(ctx, pin)
 		if lerr != nil {
 			return nil, lerr
 		}
-		pub = key.Public()
+		pub, err = key.Public(), nil
+	}
+	if err != nil {
+		return nil, err
 	}
 	ks, err := pki.KeySpecOf(pub)
 	if err != nil {

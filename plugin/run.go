@@ -79,11 +79,12 @@ type validator interface{ Validate() error }
 
 func decode(r io.Reader, req validator) error {
 	lr := &io.LimitedReader{R: r, N: maxRequest + 1}
-	if err := json.NewDecoder(lr).Decode(req); err != nil {
-		return fmt.Errorf("%w: the request on stdin is not valid JSON: %w", ErrRequest, err)
-	}
+	err := json.NewDecoder(lr).Decode(req)
 	if lr.N <= 0 {
 		return fmt.Errorf("%w: the request is larger than %d bytes", ErrRequest, maxRequest)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: the request on stdin is not valid JSON: %w", ErrRequest, err)
 	}
 	if err := req.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrRequest, err)
