@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // maxChainLength bounds how far BuildChain walks towards a root, so that a
@@ -30,6 +31,38 @@ type IssuerFinder func(rawIssuer []byte) ([]*x509.Certificate, error)
 func PublicKeyEqual(a, b crypto.PublicKey) bool {
 	ka, ok := a.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && ka.Equal(b)
+}
+
+// FindLeafAt returns the certificate in certs that holds pub and suits
+// signing at now: a key renewed in place may have an expired and a current
+// certificate side by side. It prefers one valid at now, and among equals
+// the one issued last; it never rejects a matching certificate itself, so
+// the chain rules still report an expired one when no other exists.
+func FindLeafAt(pub crypto.PublicKey, certs []*x509.Certificate, now time.Time) (*x509.Certificate, error) {
+	var best *x509.Certificate
+	better := func(c *x509.Certificate) bool {
+		if best == nil {
+			return true
+		}
+		cv, bv := validAt(c, now), validAt(best, now)
+		if cv != bv {
+			return cv
+		}
+		return c.NotBefore.After(best.NotBefore)
+	}
+	for _, c := range certs {
+		if PublicKeyEqual(pub, c.PublicKey) && better(c) {
+			best = c
+		}
+	}
+	if best == nil {
+		return FindLeaf(pub, certs)
+	}
+	return best, nil
+}
+
+func validAt(c *x509.Certificate, t time.Time) bool {
+	return !t.Before(c.NotBefore) && !t.After(c.NotAfter)
 }
 
 // FindLeaf returns the first certificate in certs that holds pub.

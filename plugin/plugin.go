@@ -128,9 +128,9 @@ func (p *Plugin) open(ctx context.Context, r keyRequest, exclusive bool) (Token,
 }
 
 // DescribeKey reports the key spec of the key the URI names: from the cache
-// when a generate-signature has confirmed it before, else from the token's
-// public objects without logging in, and only if the token hides public keys
-// by logging in.
+// when an earlier describe-key or generate-signature recorded it (every
+// generate-signature re-checks it), else from the token's public objects
+// without logging in, and only if the token hides public keys by logging in.
 func (p *Plugin) DescribeKey(ctx context.Context, req *plugin.DescribeKeyRequest) (*plugin.DescribeKeyResponse, error) {
 	r, err := p.parseKeyRequest(req.ContractVersion, req.KeyID, req.PluginConfig)
 	if err != nil {
@@ -139,33 +139,47 @@ func (p *Plugin) DescribeKey(ctx context.Context, req *plugin.DescribeKeyRequest
 	if ks, ok := p.cacheFor(r).Get(r.module, r.uri); ok {
 		return &plugin.DescribeKeyResponse{KeyID: req.KeyID, KeySpec: ks}, nil
 	}
-	tok, err := p.open(ctx, r, false)
-	if err != nil {
-		return nil, err
-	}
-	defer tok.Close()
-	pub, _, err := tok.PublicKey(ctx)
-	if errors.Is(err, pkcs11.ErrKeyNotFound) {
-		// Some tokens keep public keys private: log in and read the key.
-		pin, pinErr := pkcs11.ReadPIN(r.uri, p.getenv)
-		if pinErr != nil {
-			return nil, fmt.Errorf("%w; logging in to look for the private key is not possible either: %w", err, pinErr)
-		}
-		key, lerr := tok.Login(ctx, pin)
-		if lerr != nil {
-			return nil, lerr
-		}
-		pub, err = key.Public(), nil
-	}
+	pub, label, err := p.readPublicKey(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	ks, err := pki.KeySpecOf(pub)
 	if err != nil {
-		return nil, fmt.Errorf("key %s on token %q: %w", r.uri.KeyDescription(), tok.Info().Label, err)
+		return nil, fmt.Errorf("key %s on token %q: %w", r.uri.KeyDescription(), label, err)
 	}
 	p.remember(r, ks, pub)
 	return &plugin.DescribeKeyResponse{KeyID: req.KeyID, KeySpec: ks}, nil
+}
+
+// readPublicKey reads the public key under the shared module lock without
+// logging in. Some tokens keep public keys private: then, if a PIN is at
+// hand, it reopens the token under the exclusive lock (as every login
+// holds it), logs in and reads the key from the private key object.
+func (p *Plugin) readPublicKey(ctx context.Context, r keyRequest) (crypto.PublicKey, string, error) {
+	tok, err := p.open(ctx, r, false)
+	if err != nil {
+		return nil, "", err
+	}
+	pub, _, err := tok.PublicKey(ctx)
+	label := tok.Info().Label
+	_ = tok.Close()
+	if !errors.Is(err, pkcs11.ErrKeyNotFound) {
+		return pub, label, err
+	}
+	pin, pinErr := pkcs11.ReadPIN(r.uri, p.getenv)
+	if pinErr != nil {
+		return nil, label, fmt.Errorf("%w; logging in to look for the private key is not possible either: %w", err, pinErr)
+	}
+	tok, err = p.open(ctx, r, true)
+	if err != nil {
+		return nil, label, err
+	}
+	defer tok.Close()
+	key, err := tok.Login(ctx, pin)
+	if err != nil {
+		return nil, label, err
+	}
+	return key.Public(), label, nil
 }
 
 func (p *Plugin) remember(r keyRequest, ks plugin.KeySpec, pub crypto.PublicKey) {
@@ -221,7 +235,7 @@ func (p *Plugin) GenerateSignature(ctx context.Context, req *plugin.GenerateSign
 		if c := p.cacheFor(r); c != nil {
 			c.Drop(r.module, r.uri)
 		}
-		return nil, fmt.Errorf("%w: the key on token %q is %s but the request asks for %s (a stale describe-key answer; it has been cleared, run the command again)", ErrRequest, tok.Info().Label, actual, req.KeySpec)
+		return nil, fmt.Errorf("%w: the key on token %q is %s but the request asks for %s (after a key change, a cached describe-key answer is dropped here: run the command again)", ErrRequest, tok.Info().Label, actual, req.KeySpec)
 	}
 	chain, err := p.chain(ctx, tok, key, bundle, r)
 	if err != nil {
@@ -262,7 +276,7 @@ func (p *Plugin) GenerateSignature(ctx context.Context, req *plugin.GenerateSign
 // from the bundle when one is configured, else from the token.
 func (p *Plugin) chain(ctx context.Context, tok Token, key SigningKey, bundle []*x509.Certificate, r keyRequest) ([]*x509.Certificate, error) {
 	if bundle != nil {
-		leaf, err := pki.FindLeaf(key.Public(), bundle)
+		leaf, err := pki.FindLeafAt(key.Public(), bundle, p.now())
 		if err != nil {
 			return nil, fmt.Errorf("%s (%s): %w; the file must hold the certificate issued for this key", r.cfg.CertificateChain, subjects(bundle), err)
 		}
@@ -276,7 +290,7 @@ func (p *Plugin) chain(ctx context.Context, tok Token, key SigningKey, bundle []
 		return nil, fmt.Errorf("%w: no certificate with the key's CKA_ID %x on token %q; import the signing certificate onto the token with the same id, or name a PEM bundle with --plugin-config %s=/path/chain.pem",
 			pkcs11.ErrCertificateNotFound, key.ID(), tok.Info().Label, ConfigCertificateChain)
 	}
-	leaf, err := pki.FindLeaf(key.Public(), certs)
+	leaf, err := pki.FindLeafAt(key.Public(), certs, p.now())
 	if err != nil {
 		return nil, fmt.Errorf("certificate %s stored with the key's CKA_ID %x on token %q: %w; replace it with the certificate issued for this key", subjects(certs), key.ID(), tok.Info().Label, err)
 	}

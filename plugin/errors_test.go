@@ -1,0 +1,99 @@
+package plugin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+
+	"github.com/notation-pkcs11/notation-pkcs11/pki"
+	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
+)
+
+func TestProtocolErrorMapping(t *testing.T) {
+	chainErr := &pki.ChainError{Findings: []pki.Finding{{Severity: pki.SeverityError, Subject: "CN=x", Rule: "it expired", Fix: "renew it"}}}
+	framework := plugin.NewError(plugin.ErrorCodeThrottled, "slow down")
+	tests := []struct {
+		name string
+		err  error
+		code plugin.ErrorCode
+	}{
+		// pkcs11 sentinels.
+		{"pkcs11.ErrModule", pkcs11.ErrModule, plugin.ErrorCodeGeneric},
+		{"pkcs11.ErrTokenNotFound", pkcs11.ErrTokenNotFound, plugin.ErrorCodeValidation},
+		{"pkcs11.ErrKeyNotFound", pkcs11.ErrKeyNotFound, plugin.ErrorCodeValidation},
+		{"pkcs11.ErrAmbiguous", pkcs11.ErrAmbiguous, plugin.ErrorCodeValidation},
+		{"pkcs11.ErrLogin", pkcs11.ErrLogin, plugin.ErrorCodeAccessDenied},
+		{"pkcs11.ErrTimeout", pkcs11.ErrTimeout, plugin.ErrorCodeTimeout},
+		{"pkcs11.ErrCertificateNotFound", pkcs11.ErrCertificateNotFound, plugin.ErrorCodeValidation},
+		{"pkcs11.ErrInvalidURI", pkcs11.ErrInvalidURI, plugin.ErrorCodeValidation},
+		{"pkcs11.ErrNoPIN", pkcs11.ErrNoPIN, plugin.ErrorCodeValidation},
+		{"pkcs11.ErrPINSource", pkcs11.ErrPINSource, plugin.ErrorCodeValidation},
+		// pki sentinels and the chain error.
+		{"pki.ErrCertificateMismatch", pki.ErrCertificateMismatch, plugin.ErrorCodeValidation},
+		{"pki.ErrIncompleteChain", pki.ErrIncompleteChain, plugin.ErrorCodeValidation},
+		{"pki.ErrUnsupportedKey", pki.ErrUnsupportedKey, plugin.ErrorCodeValidation},
+		{"pki.ErrMalformedSignature", pki.ErrMalformedSignature, plugin.ErrorCodeGeneric},
+		{"*pki.ChainError", chainErr, plugin.ErrorCodeValidation},
+		// this package's sentinels.
+		{"ErrConfig", ErrConfig, plugin.ErrorCodeValidation},
+		{"ErrRequest", ErrRequest, plugin.ErrorCodeValidation},
+		{"ErrUnsupported", ErrUnsupported, plugin.ErrorCodeValidation},
+		{"ErrSelfCheck", ErrSelfCheck, plugin.ErrorCodeGeneric},
+		// anything else.
+		{"plain error", errors.New("disk on fire"), plugin.ErrorCodeGeneric},
+		{"framework error passes through", framework, plugin.ErrorCodeThrottled},
+		// precedence when several apply.
+		{"login beats key not found", fmt.Errorf("%w: %w", pkcs11.ErrKeyNotFound, pkcs11.ErrLogin), plugin.ErrorCodeAccessDenied},
+		{"timeout beats incomplete chain", fmt.Errorf("%w: %w", pki.ErrIncompleteChain, pkcs11.ErrTimeout), plugin.ErrorCodeTimeout},
+	}
+	for _, tc := range tests {
+		for _, wrap := range []string{"bare", "wrapped", "joined"} {
+			t.Run(tc.name+"/"+wrap, func(t *testing.T) {
+				err := tc.err
+				switch wrap {
+				case "wrapped":
+					err = fmt.Errorf("context: %w", err)
+				case "joined":
+					err = errors.Join(errors.New("first"), fmt.Errorf("second: %w", err))
+				}
+				pe := ProtocolError(err)
+				if pe.ErrCode != tc.code {
+					t.Errorf("ProtocolError(%v).ErrCode = %q, want %q", err, pe.ErrCode, tc.code)
+				}
+				want := err.Error()
+				if errors.As(err, new(*plugin.Error)) {
+					want = framework.Message
+				}
+				if pe.Message != want {
+					t.Errorf("message %q, want %q", pe.Message, want)
+				}
+				b, merr := json.Marshal(pe)
+				if merr != nil {
+					t.Fatal(merr)
+				}
+				var back map[string]any
+				if err := json.Unmarshal(b, &back); err != nil || back["errorCode"] != string(tc.code) {
+					t.Errorf("JSON %s", b)
+				}
+			})
+		}
+	}
+}
+
+// ChainError messages name each certificate, rule and fix.
+func TestProtocolErrorChainMessage(t *testing.T) {
+	err := &pki.ChainError{Findings: []pki.Finding{
+		{Severity: pki.SeverityError, Index: 0, Subject: "CN=leaf", Rule: "key usage extension is missing", Fix: "add keyUsage = critical, digitalSignature"},
+		{Severity: pki.SeverityError, Index: 1, Subject: "CN=ca", Rule: "key usage lacks keyCertSign", Fix: "set keyUsage"},
+	}}
+	pe := ProtocolError(fmt.Errorf("signing: %w", err))
+	for _, s := range []string{`"CN=leaf"`, "key usage extension is missing", "fix: add keyUsage", `"CN=ca"`, "key usage lacks keyCertSign"} {
+		if !strings.Contains(pe.Message, s) {
+			t.Errorf("message lacks %q: %s", s, pe.Message)
+		}
+	}
+}
