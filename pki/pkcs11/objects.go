@@ -151,10 +151,15 @@ func parseECPublic(params, point []byte) (*ecdsa.PublicKey, error) {
 		return nil, fmt.Errorf("EC curve %s is not P-256, P-384 or P-521", oid)
 	}
 	// CKA_EC_POINT is a DER OCTET STRING holding the point; some modules
-	// store the bare point.
-	var raw []byte
-	if rest, err := asn1.Unmarshal(point, &raw); err != nil || len(rest) > 0 {
-		raw = point
+	// store the bare point. A bare uncompressed point also starts with
+	// 0x04 (the OCTET STRING tag), so decide by length first.
+	raw := point
+	size := (curve.Params().BitSize + 7) / 8
+	if len(point) != 1+2*size {
+		var inner []byte
+		if rest, err := asn1.Unmarshal(point, &inner); err == nil && len(rest) == 0 {
+			raw = inner
+		}
 	}
 	pub, err := ecdsa.ParseUncompressedPublicKey(curve, raw)
 	if err != nil {

@@ -1,6 +1,7 @@
 package pkcs11
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -22,17 +23,36 @@ var ErrNoPIN = errors.New("no PIN: add pin-source=file:/absolute/path to the key
 var ErrPINSource = errors.New("unusable pin-source file")
 
 // PIN holds a token user PIN. Its String and GoString methods never reveal
-// it, so it cannot leak through fmt, logs or error messages by accident.
-type PIN struct{ v string }
+// it, and the value sits behind a pointer, so even a struct that embeds a
+// PIN in an unexported field prints an address, not the PIN.
+type PIN struct{ p *string }
 
 // NewPIN wraps a PIN value.
-func NewPIN(v string) PIN { return PIN{v} }
+func NewPIN(v string) PIN {
+	if v == "" {
+		return PIN{}
+	}
+	return PIN{&v}
+}
+
+// value returns the PIN for the module; "" when empty.
+func (p PIN) value() string {
+	if p.p == nil {
+		return ""
+	}
+	return *p.p
+}
 
 func (PIN) String() string   { return "[PIN redacted]" }
 func (PIN) GoString() string { return "pkcs11.PIN{[redacted]}" }
 
+// Equal reports whether two PINs are the same, in constant time.
+func (p PIN) Equal(q PIN) bool {
+	return subtle.ConstantTimeCompare([]byte(p.value()), []byte(q.value())) == 1
+}
+
 // Empty reports whether no PIN is set.
-func (p PIN) Empty() bool { return p.v == "" }
+func (p PIN) Empty() bool { return p.value() == "" }
 
 // ReadPIN returns the PIN for a key URI: from the URI's pin-source file, else
 // from PINEnv as looked up by getenv. A pin-source file must be a regular
@@ -43,12 +63,18 @@ func ReadPIN(u *URI, getenv func(string) string) (PIN, error) {
 		return readPINFile(u.PINSource)
 	}
 	if v := getenv(PINEnv); v != "" {
-		return PIN{v}, nil
+		return NewPIN(v), nil
 	}
 	return PIN{}, ErrNoPIN
 }
 
 func readPINFile(path string) (PIN, error) {
+	// Stat before opening: opening a FIFO with no writer would block.
+	if st, err := os.Stat(path); err != nil {
+		return PIN{}, fmt.Errorf("%w %s: %w", ErrPINSource, path, errors.Unwrap(err))
+	} else if !st.Mode().IsRegular() {
+		return PIN{}, fmt.Errorf("%w %s: not a regular file", ErrPINSource, path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return PIN{}, fmt.Errorf("%w %s: %w", ErrPINSource, path, errors.Unwrap(err))
@@ -75,5 +101,5 @@ func readPINFile(path string) (PIN, error) {
 	if v == "" {
 		return PIN{}, fmt.Errorf("%w %s: empty", ErrPINSource, path)
 	}
-	return PIN{v}, nil
+	return NewPIN(v), nil
 }

@@ -236,7 +236,7 @@ func (t *Token) login(ctx context.Context, pin PIN) error {
 		c, err := crypto11.Configure(&crypto11.Config{
 			Path:            t.m.path,
 			SlotNumber:      &slot,
-			Pin:             pin.v,
+			Pin:             pin.value(),
 			MaxSessions:     2,
 			PoolWaitTimeout: t.timeout,
 		})

@@ -47,7 +47,9 @@ var queryAttrs = map[string]bool{"module-path": true, "module-name": true, "pin-
 func ParseURI(s string) (*URI, error) {
 	const scheme = "pkcs11:"
 	if !strings.HasPrefix(strings.ToLower(s), scheme) {
-		return nil, fmt.Errorf("%w: %q does not start with %q; use e.g. pkcs11:token=release;object=signing-key", ErrInvalidURI, redactURI(s), scheme)
+		// The value is not echoed: it is not a URI, so nothing says which
+		// part of it might be a PIN.
+		return nil, fmt.Errorf("%w: the key id does not start with %q; use e.g. pkcs11:token=release;object=signing-key", ErrInvalidURI, scheme)
 	}
 	body := s[len(scheme):]
 	path, query, _ := strings.Cut(body, "?")
@@ -266,16 +268,4 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// redactURI hides everything after the scheme-like prefix of a string that
-// failed to parse, in case it holds a PIN.
-func redactURI(s string) string {
-	if i := strings.IndexAny(s, "?;"); i >= 0 {
-		return s[:i] + "..."
-	}
-	if len(s) > 40 {
-		return s[:40] + "..."
-	}
-	return s
 }
