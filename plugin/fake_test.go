@@ -205,7 +205,7 @@ func (s *fakeSession) Login(ctx context.Context, pin pkcs11.PIN) (SigningKey, er
 	if err := s.hang(ctx, hangLogin, "logging in"); err != nil {
 		return nil, err
 	}
-	if pin.Empty() || pin != pkcs11.NewPIN(s.b.tok.PIN) {
+	if pin.Empty() || !pin.Equal(pkcs11.NewPIN(s.b.tok.PIN)) {
 		// Like the real token: say what is wrong, never what the PIN was.
 		return nil, fmt.Errorf("%w on token %q: the PIN is incorrect (CKR_PIN_INCORRECT); check the pin-source file or %s", pkcs11.ErrLogin, s.b.tok.Label, pkcs11.PINEnv)
 	}
