@@ -227,13 +227,12 @@ func TestParseECPublic(t *testing.T) {
 	}
 }
 
-// TestParseECPublicBareLooksWrapped: a bare point starts with 0x04, the DER
-// tag of an OCTET STRING. When the next byte (the first byte of X) happens
-// to equal the number of bytes that follow it, the bare point is also a
-// well-formed OCTET STRING, and parseECPublic unwraps it and fails. This
-// happens for one P-256 key in 256 (X[0] == 0x3f) and one P-384 key in 256
-// (X[0] == 0x5f); a module that stores bare points (as the comment in
-// parseECPublic allows) then cannot be used with that key.
+// TestParseECPublicBareLooksWrapped (regression): a bare point starts with
+// 0x04, the DER tag of an OCTET STRING. When the next byte (the first byte
+// of X) equals the number of bytes that follow it, the bare point is also a
+// well-formed OCTET STRING; unwrapping it first broke one P-256 key in 256
+// (X[0] == 0x3f) and one P-384 key in 256 (X[0] == 0x5f) on modules that
+// store bare points. parseECPublic must decide by length.
 func TestParseECPublicBareLooksWrapped(t *testing.T) {
 	for _, c := range modCurves[:2] {
 		name := c.curve.Params().Name

@@ -268,11 +268,10 @@ func TestPINNeverFormatted(t *testing.T) {
 	}
 }
 
-// TestPINNeverFormattedAnyVerb: the PIN type promises it "cannot leak
-// through fmt, logs or error messages by accident", but it only implements
-// Stringer and GoStringer, which fmt consults for %v, %s, %q, %x and %X.
-// A wrong verb (%d, %t, %o, ...) makes fmt print the struct field. The
-// verbs are in a variable so that vet does not refuse this test.
+// TestPINNeverFormattedAnyVerb (regression): fmt consults Stringer and
+// GoStringer only for %v, %s, %q, %x and %X; under a wrong verb (%d, %t,
+// %o, ...) it prints the struct's fields, which once held the PIN itself.
+// The verbs are in a variable so that vet does not refuse this test.
 func TestPINNeverFormattedAnyVerb(t *testing.T) {
 	const secret = "S3cr3t-4711"
 	p := NewPIN(secret)
@@ -283,9 +282,9 @@ func TestPINNeverFormattedAnyVerb(t *testing.T) {
 	}
 }
 
-// TestPINInUnexportedField: fmt cannot call methods on unexported struct
-// fields, so a PIN held in one (as internal/demo does) is printed by
-// reflection, field by field, under %v, %+v and %#v.
+// TestPINInUnexportedField (regression): fmt cannot call methods on
+// unexported struct fields, so a PIN held in one (as internal/demo does) is
+// printed by reflection, field by field, under %v, %+v and %#v.
 func TestPINInUnexportedField(t *testing.T) {
 	const secret = "S3cr3t-4711"
 	holder := struct {
@@ -299,11 +298,10 @@ func TestPINInUnexportedField(t *testing.T) {
 	}
 }
 
-// TestReadPINFIFONoWriter: a pin-source that is a named pipe is refused as
-// "not a regular file", but only after os.Open, which blocks until some
-// process opens the pipe for writing. With no writer ReadPIN hangs, outside
-// any of the module time bounds. It should refuse the pipe at once (check
-// the file type before opening, or open with O_NONBLOCK).
+// TestReadPINFIFONoWriter (regression): a pin-source that is a named pipe
+// must be refused as "not a regular file" at once. os.Open on a pipe blocks
+// until some process opens it for writing, so checking the type only after
+// opening made ReadPIN hang, outside any of the module time bounds.
 func TestReadPINFIFONoWriter(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "pin.fifo")
 	if err := unix.Mkfifo(p, 0o600); err != nil {

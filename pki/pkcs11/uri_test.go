@@ -310,10 +310,10 @@ func TestParseURIPinValueRefused(t *testing.T) {
 	}
 }
 
-// TestParseURINoSchemeNeverEchoesPIN: the "does not start with pkcs11:"
-// message quotes the input through redactURI, which keeps a string of up to
-// 40 characters with no '?' or ';' whole, so a bare pin-value is repeated.
-// ParseURI promises that no error repeats a pin-value.
+// TestParseURINoSchemeNeverEchoesPIN (regression): ParseURI promises that no
+// error repeats a pin-value. The "does not start with pkcs11:" message used
+// to quote short inputs with no '?' or ';' whole, so a bare
+// "pin-value=..." was repeated.
 func TestParseURINoSchemeNeverEchoesPIN(t *testing.T) {
 	const pin = "S3cr3t-4711"
 	for _, in := range []string{
