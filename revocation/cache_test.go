@@ -1,0 +1,380 @@
+package revocation
+
+import (
+	"context"
+	"crypto/x509"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ocsp"
+)
+
+func crlOnly(s *fakeServer) endpoints { return endpoints{crl: []string{s.url("/int.crl")}} }
+
+func TestBadCRLNeverEntersCache(t *testing.T) {
+	w := newWorld(t, worldConfig{leaf: crlOnly})
+	w.srv.serveBytes("/int.crl", w.root.signCRL(t, crlSpec{next: testNow.AddDate(1, 0, 0)})) // wrong key, far future
+	c := w.client()
+	want(t, w.checkWith(c, time.Time{}, testNow)[0], StatusUnknown, MethodCRL, "not signed by the issuing CA")
+	key := cacheKey(w.inter.cert, nil, false)
+	if fileExists(filepath.Join(w.opts.CacheDir, key+".crl")) || fileExists(filepath.Join(w.opts.CacheDir, key+".idx")) {
+		t.Fatal("the bad CRL was written to the cache")
+	}
+	if _, ok := c.crls.mem.get(key); ok {
+		t.Fatal("the bad CRL entered the memory cache")
+	}
+	// Not pinned: the next check downloads again and gets the good CRL.
+	w.srv.serveBytes("/int.crl", w.inter.signCRL(t, crlSpec{}))
+	want(t, w.checkWith(c, time.Time{}, testNow)[0], StatusOK, MethodCRL)
+	if n := w.srv.count("/int.crl"); n != 2 {
+		t.Errorf("%d downloads, want 2", n)
+	}
+}
+
+func TestCRLCacheReuseAndRefetch(t *testing.T) {
+	w := newWorld(t, worldConfig{leaf: crlOnly})
+	r := w.check(time.Time{})[0] // client 1 downloads
+	want(t, r, StatusOK, MethodCRL)
+	if r.FromCache {
+		t.Error("first check claims the cache")
+	}
+	// A new client (a new process) reloads from disk; no download.
+	r = w.check(time.Time{})[0]
+	want(t, r, StatusOK, MethodCRL)
+	if !r.FromCache || w.srv.count("/int.crl") != 1 {
+		t.Errorf("reload: fromCache=%v downloads=%d", r.FromCache, w.srv.count("/int.crl"))
+	}
+	// After NextUpdate the cached CRL is stale and is downloaded again.
+	later := testNow.Add(48 * time.Hour)
+	w.srv.serveBytes("/int.crl", w.inter.signCRL(t, crlSpec{number: 2, this: later.Add(-time.Hour), next: later.Add(24 * time.Hour)}))
+	w.srv.serveBytes("/root.crl", w.root.signCRL(t, crlSpec{number: 2, this: later.Add(-time.Hour), next: later.Add(24 * time.Hour)}))
+	r = w.checkWith(w.client(), time.Time{}, later)[0]
+	want(t, r, StatusOK, MethodCRL)
+	if r.FromCache || w.srv.count("/int.crl") != 2 || !r.NextUpdate.Equal(later.Add(24*time.Hour)) {
+		t.Errorf("refetch: %+v, downloads=%d", r, w.srv.count("/int.crl"))
+	}
+}
+
+func TestTamperedCacheIsNotTrusted(t *testing.T) {
+	w := newWorld(t, worldConfig{leaf: crlOnly})
+	w.check(time.Time{})
+	key := cacheKey(w.inter.cert, nil, false)
+	idxPath := filepath.Join(w.opts.CacheDir, key+".idx")
+	crlPath := filepath.Join(w.opts.CacheDir, key+".crl")
+	orig, _ := os.ReadFile(idxPath)
+	for name, tamper := range map[string]func(){
+		"index bit flip": func() {
+			b := append([]byte(nil), orig...)
+			b[len(b)-10] ^= 1
+			os.WriteFile(idxPath, b, 0o600)
+		},
+		"other CRL beside the index": func() {
+			os.WriteFile(idxPath, orig, 0o600)
+			os.WriteFile(crlPath, w.inter.signCRL(t, crlSpec{number: 7}), 0o600)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := w.srv.count("/int.crl")
+			tamper()
+			off := w.opts
+			off.Offline = true
+			c, err := New(off)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want(t, w.checkWith(c, time.Time{}, testNow)[0], StatusUnknown, MethodCRL, "no cached CRL")
+			want(t, w.check(time.Time{})[0], StatusOK, MethodCRL) // online: downloads and repairs
+			if w.srv.count("/int.crl") != before+1 {
+				t.Error("no new download")
+			}
+		})
+	}
+}
+
+func TestOfflineEmptyCache(t *testing.T) {
+	w := newWorld(t, worldConfig{})
+	w.opts.Offline = true
+	res := w.check(time.Time{})
+	u := w.srv.url("/int.crl")
+	want(t, res[0], StatusUnknown, MethodOCSPFallbackCRL, "offline mode: no cached OCSP response",
+		"no cached CRL for "+u+`; fetch it with "trustpolicy crl fetch `+u+`" on a connected machine and "trustpolicy crl import FILE" here`)
+	want(t, res[1], StatusUnknown, MethodCRL, "no cached CRL for "+w.srv.url("/root.crl"))
+	if w.srv.count("/ocsp")+w.srv.count("/int.crl")+w.srv.count("/root.crl") != 0 {
+		t.Error("offline mode used the network")
+	}
+}
+
+func TestOfflineWithImportedCRL(t *testing.T) {
+	w := newWorld(t, worldConfig{})
+	w.opts.Offline = true
+	c := w.client()
+	issuers := []*x509.Certificate{w.root.cert, w.inter.cert}
+	at := testNow.Add(-time.Hour)
+	intCRL := w.inter.signCRL(t, crlSpec{entries: []x509.RevocationListEntry{revoked(w.leaf, 1, at)}})
+	info, err := c.CRLCache().Import(intCRL, issuers, testNow, "import /media/usb/int.crl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Entries != 1 || info.Source != "import /media/usb/int.crl" || info.URL != "" || info.Number.Int64() != 1 || !fileExists(info.File) {
+		t.Errorf("info %+v", info)
+	}
+	if _, err := c.CRLCache().Import(w.root.signCRL(t, crlSpec{}), issuers, testNow, "import root.crl"); err != nil {
+		t.Fatal(err)
+	}
+	res := w.checkWith(c, time.Time{}, testNow)
+	want(t, res[0], StatusRevoked, MethodOCSPFallbackCRL)
+	want(t, res[1], StatusOK, MethodCRL)
+	if !res[0].FromCache || !res[0].RevokedAt.Equal(at) {
+		t.Errorf("%+v", res[0])
+	}
+	// A new offline client (new process) finds them on disk by issuer.
+	res = w.check(time.Time{})
+	want(t, res[0], StatusRevoked, MethodOCSPFallbackCRL)
+	// Expired: the hint says so.
+	res = w.checkWith(w.client(), time.Time{}, testNow.Add(72*time.Hour))
+	want(t, res[1], StatusUnknown, MethodCRL, "the cached CRL for "+w.srv.url("/root.crl")+" expired at", "trustpolicy crl import FILE")
+	if w.srv.count("/ocsp")+w.srv.count("/int.crl")+w.srv.count("/root.crl") != 0 {
+		t.Error("offline mode used the network")
+	}
+	list, err := c.CRLCache().List()
+	if err != nil || len(list) != 2 {
+		t.Fatalf("List: %v %+v", err, list)
+	}
+	if list[0].Issuer != "CN=Test Intermediate,O=Test" || list[1].Issuer != "CN=Test Root,O=Test" {
+		t.Errorf("List order: %q %q", list[0].Issuer, list[1].Issuer)
+	}
+}
+
+func TestImportErrors(t *testing.T) {
+	w := newWorld(t, worldConfig{})
+	c := w.client().CRLCache()
+	crl := w.inter.signCRL(t, crlSpec{number: 5})
+	if _, err := c.Import(crl, []*x509.Certificate{w.root.cert}, testNow, "import x"); err == nil ||
+		!strings.Contains(err.Error(), `none of the 1 certificates given is its issuer "CN=Test Intermediate,O=Test"`) {
+		t.Errorf("unknown issuer: %v", err)
+	}
+	other := newRoot(t, "Test Intermediate") // same name, other key
+	other.cert.Subject = w.inter.cert.Subject
+	if _, err := c.Import(w.inter.signCRL(t, crlSpec{next: testNow.Add(-time.Minute), this: testNow.Add(-time.Hour)}),
+		[]*x509.Certificate{w.inter.cert}, testNow, "import x"); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("expired: %v", err)
+	}
+	if _, err := c.Import([]byte("junk"), []*x509.Certificate{w.inter.cert}, testNow, "import x"); err == nil || !strings.Contains(err.Error(), "malformed CRL") {
+		t.Errorf("junk: %v", err)
+	}
+	if _, err := c.Import(crl, []*x509.Certificate{w.inter.cert}, testNow, "import x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Import(crl, []*x509.Certificate{w.inter.cert}, testNow, "import x"); err != nil {
+		t.Errorf("re-import of the same CRL: %v", err)
+	}
+	if _, err := c.Import(w.inter.signCRL(t, crlSpec{number: 4}), []*x509.Certificate{w.inter.cert}, testNow, "import x"); err == nil ||
+		!strings.Contains(err.Error(), "a newer CRL (number 5") {
+		t.Errorf("rollback: %v", err)
+	}
+	w.opts.NoDiskCache = true
+	if _, err := w.client().CRLCache().Import(crl, []*x509.Certificate{w.inter.cert}, testNow, "import x"); err == nil {
+		t.Error("import without a disk cache succeeded")
+	}
+}
+
+func TestFetchAndDownload(t *testing.T) {
+	w := newWorld(t, worldConfig{})
+	c := w.client().CRLCache()
+	info, err := c.Fetch(context.Background(), w.srv.url("/int.crl"), w.inter.cert, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.URL != w.srv.url("/int.crl") || info.Source != "network "+w.srv.url("/int.crl") {
+		t.Errorf("%+v", info)
+	}
+	if _, err := c.Fetch(context.Background(), w.srv.url("/int.crl"), w.root.cert, testNow); err == nil {
+		t.Error("fetch validated against the wrong issuer")
+	}
+	der, err := c.Download(context.Background(), w.srv.url("/root.crl"))
+	if err != nil || len(der) == 0 {
+		t.Fatal(err)
+	}
+	w.opts.Offline = true
+	off := w.client().CRLCache()
+	if _, err := off.Download(context.Background(), w.srv.url("/root.crl")); err == nil {
+		t.Error("offline download")
+	}
+	if _, err := off.Fetch(context.Background(), w.srv.url("/root.crl"), w.root.cert, testNow); err == nil {
+		t.Error("offline fetch")
+	}
+}
+
+func TestConcurrentChecksShareOneFetch(t *testing.T) {
+	w := newWorld(t, worldConfig{leaf: func(s *fakeServer) endpoints {
+		return endpoints{ocsp: []string{s.url("/slowocsp")}, crl: []string{s.url("/int.crl")}}
+	}})
+	w.srv.serveSlow("/slowocsp", 400*time.Millisecond, nil) // OCSP fails late: every check falls to the CRL
+	w.srv.serveSlow("/int.crl", 100*time.Millisecond, w.inter.signCRL(t, crlSpec{}))
+	w.srv.serveSlow("/root.crl", 100*time.Millisecond, w.root.signCRL(t, crlSpec{}))
+	c := w.client()
+	var wg sync.WaitGroup
+	for i := 0; i < 25; i++ {
+		wg.Go(func() {
+			res := w.checkWith(c, time.Time{}, testNow)
+			if res[0].Status != StatusOK || res[1].Status != StatusOK {
+				t.Errorf("%+v", res)
+			}
+		})
+	}
+	wg.Wait()
+	for _, p := range []string{"/slowocsp", "/int.crl", "/root.crl"} {
+		if n := w.srv.count(p); n != 1 {
+			t.Errorf("%s: %d requests, want 1", p, n)
+		}
+	}
+}
+
+func TestOCSPCache(t *testing.T) {
+	w := newWorld(t, worldConfig{})
+	want(t, w.check(time.Time{})[0], StatusOK, MethodOCSP)
+	r := w.check(time.Time{})[0] // new client: from the disk cache
+	want(t, r, StatusOK, MethodOCSP)
+	if !r.FromCache || w.srv.count("/ocsp") != 1 || r.URL != w.srv.url("/ocsp") {
+		t.Errorf("%+v, %d requests", r, w.srv.count("/ocsp"))
+	}
+	// Past nextUpdate the cached response is not used.
+	later := testNow.Add(2 * time.Hour)
+	w.ocspAnswer = func(*ocsp.Request) []byte {
+		return w.inter.signOCSP(t, w.leaf, ocspSpec{status: ocsp.Good, this: later, next: later.Add(time.Hour)})
+	}
+	w.srv.serveBytes("/root.crl", w.root.signCRL(t, crlSpec{number: 2, next: later.Add(time.Hour)}))
+	r = w.checkWith(w.client(), time.Time{}, later)[0]
+	want(t, r, StatusOK, MethodOCSP)
+	if r.FromCache || w.srv.count("/ocsp") != 2 {
+		t.Errorf("%+v", r)
+	}
+	// Unknown answers are not cached.
+	w.ocspAnswer = func(*ocsp.Request) []byte { return w.inter.signOCSP(t, w.leaf, ocspSpec{status: ocsp.Unknown}) }
+	w.opts.CacheDir = filepath.Join(t.TempDir(), "crl")
+	w.check(time.Time{})
+	if m, _ := filepath.Glob(filepath.Join(w.opts.CacheDir, "ocsp", "*")); len(m) != 0 {
+		t.Errorf("unknown status cached: %v", m)
+	}
+}
+
+func TestScopes(t *testing.T) {
+	t.Run("onlySomeReasons needs another distribution point", func(t *testing.T) {
+		w := newWorld(t, worldConfig{leaf: func(s *fakeServer) endpoints {
+			return endpoints{crl: []string{s.url("/part.crl"), s.url("/int.crl")}}
+		}})
+		part := idpExt([]string{w.srv.url("/part.crl")}, false, false, []byte{7, 0x40}) // keyCompromise only
+		w.srv.serveBytes("/part.crl", w.inter.signCRL(t, crlSpec{exts: []pkixExt{part}}))
+		want(t, w.check(time.Time{})[0], StatusOK, MethodCRL)
+		if w.srv.count("/int.crl") != 1 {
+			t.Error("the complete CRL was not consulted")
+		}
+		w.srv.serveStatus("/int.crl", 500)
+		w.opts.CacheDir = filepath.Join(t.TempDir(), "crl")
+		want(t, w.check(time.Time{})[0], StatusUnknown, MethodCRL, "cover only some revocation reasons")
+	})
+	t.Run("CA-only CRL does not answer for a leaf", func(t *testing.T) {
+		w := newWorld(t, worldConfig{leaf: crlOnly})
+		w.srv.serveBytes("/int.crl", w.inter.signCRL(t, crlSpec{exts: []pkixExt{idpExt(nil, false, true, nil)}}))
+		want(t, w.check(time.Time{})[0], StatusUnknown, MethodCRL, "covers CA certificates only")
+	})
+	t.Run("imported partition is matched by URL", func(t *testing.T) {
+		w := newWorld(t, worldConfig{leaf: crlOnly})
+		w.opts.Offline = true
+		c := w.client()
+		other := w.inter.signCRL(t, crlSpec{exts: []pkixExt{idpExt([]string{"http://elsewhere/p2.crl"}, false, false, nil)}})
+		if _, err := c.CRLCache().Import(other, []*x509.Certificate{w.inter.cert}, testNow, "import p2"); err != nil {
+			t.Fatal(err)
+		}
+		want(t, w.checkWith(c, time.Time{}, testNow)[0], StatusUnknown, MethodCRL, "no cached CRL for "+w.srv.url("/int.crl"))
+		mine := w.inter.signCRL(t, crlSpec{exts: []pkixExt{idpExt([]string{w.srv.url("/int.crl")}, false, false, nil)}})
+		if _, err := c.CRLCache().Import(mine, []*x509.Certificate{w.inter.cert}, testNow, "import p1"); err != nil {
+			t.Fatal(err)
+		}
+		want(t, w.checkWith(c, time.Time{}, testNow)[0], StatusOK, MethodCRL)
+	})
+}
+
+func TestCacheDirPermissions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "crl")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777)
+	if _, err := New(Options{CacheDir: dir}); err == nil || !strings.Contains(err.Error(), "chmod 700") {
+		t.Errorf("got %v", err)
+	}
+	os.Chmod(dir, 0o700)
+	if _, err := New(Options{CacheDir: dir}); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestMemoryOnly(t *testing.T) {
+	w := newWorld(t, worldConfig{leaf: crlOnly})
+	w.opts.NoDiskCache = true
+	c := w.client()
+	want(t, w.checkWith(c, time.Time{}, testNow)[0], StatusOK, MethodCRL)
+	r := w.checkWith(c, time.Time{}, testNow)[0]
+	if !r.FromCache || w.srv.count("/int.crl") != 1 {
+		t.Errorf("memory cache unused: %+v", r)
+	}
+	if fileExists(w.opts.CacheDir) {
+		t.Error("NoDiskCache wrote to disk")
+	}
+}
+
+// TestConcurrentProcessesShareTheCache simulates processes: caches with no
+// shared memory write and read one directory at once. A reader sees a
+// complete, consistent CRL or a miss, never a mix.
+func TestConcurrentProcessesShareTheCache(t *testing.T) {
+	ca := newRoot(t, "Shared CA")
+	dir := filepath.Join(t.TempDir(), "crl")
+	var crls [][]byte
+	for n := 1; n <= 12; n++ {
+		var entries []x509.RevocationListEntry
+		for i := 0; i < n; i++ {
+			entries = append(entries, revoked(ca.issueLeaf(t, "x", endpoints{}), 1, testNow))
+		}
+		crls = append(crls, ca.signCRL(t, crlSpec{number: int64(n), entries: entries}))
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 2; w++ {
+		wg.Go(func() {
+			for _, der := range crls {
+				c, err := NewCRLCache(Options{CacheDir: dir})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := c.Import(der, []*x509.Certificate{ca.cert}, testNow, "import"); err != nil && !strings.Contains(err.Error(), "newer CRL") {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	for r := 0; r < 2; r++ {
+		wg.Go(func() {
+			key := cacheKey(ca.cert, nil, false)
+			for i := 0; i < 40; i++ {
+				idx, err := loadIndexFiles(dir, key, ca.cert, 0)
+				if err != nil {
+					continue // not written yet, or between the two renames
+				}
+				if n := idx.number.Int64(); int64(len(idx.entries)) != n {
+					t.Errorf("CRL number %d with %d entries: index and CRL mixed", n, len(idx.entries))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	c, _ := NewCRLCache(Options{CacheDir: dir})
+	list, err := c.List()
+	if err != nil || len(list) != 1 || list[0].Number.Int64() != 12 {
+		t.Fatalf("final cache: %+v %v", list, err)
+	}
+}

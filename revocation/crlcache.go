@@ -1,0 +1,419 @@
+package revocation
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// CRLCache holds validated CRLs on disk and in memory and fetches missing
+// ones. Every CRL is validated against its issuing CA before it is stored;
+// a CRL that fails validation is never cached. It is safe for concurrent
+// use by goroutines and, through atomic file replacement, by processes.
+type CRLCache struct {
+	dir     string // "" when there is no disk cache
+	http    *httpGetter
+	timeout time.Duration
+	maxSize int64
+	offline bool
+	onErr   func(error)
+
+	mem     *lru[*crlIndex]
+	urlsMu  sync.Mutex
+	urls    map[string]string // CRL URL -> cache key
+	fetches flightGroup[*crlIndex]
+	loads   flightGroup[*crlIndex]
+}
+
+// NewCRLCache returns the CRL cache configured by opts (CacheDir,
+// NoDiskCache, HTTPClient, CRLTimeout, MaxCRLSize, Offline,
+// MemoryCacheBytes, OnCacheError).
+func NewCRLCache(opts Options) (*CRLCache, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return newCRLCache(o)
+}
+
+func newCRLCache(o Options) (*CRLCache, error) {
+	c := &CRLCache{
+		http:    &httpGetter{client: o.HTTPClient},
+		timeout: o.CRLTimeout,
+		maxSize: o.MaxCRLSize,
+		offline: o.Offline,
+		onErr:   o.OnCacheError,
+		mem:     newLRU[*crlIndex](o.MemoryCacheBytes),
+		urls:    map[string]string{},
+	}
+	if !o.NoDiskCache {
+		c.dir = o.CacheDir
+		if err := checkCacheDir(c.dir); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// checkCacheDir refuses a cache directory other users can write to: its
+// content is trusted (see doc.go, "Cache trust").
+func checkCacheDir(dir string) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // created 0700 on first write
+	}
+	if err != nil {
+		return fmt.Errorf("cannot use the CRL cache directory: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("the CRL cache path %s is not a directory", dir)
+	}
+	if runtime.GOOS != "windows" && st.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("the CRL cache directory %s is writable by other users (mode %04o); run: chmod 700 %s", dir, st.Mode().Perm(), dir)
+	}
+	return nil
+}
+
+func (c *CRLCache) cacheErr(err error) {
+	if err != nil && c.onErr != nil {
+		c.onErr(err)
+	}
+}
+
+// importHint tells an offline user how to bring a CRL over.
+func importHint(u string) string {
+	return fmt.Sprintf(`fetch it with "trustpolicy crl fetch %s" on a connected machine and "trustpolicy crl import FILE" here`, u)
+}
+
+// errNotCached: no usable CRL in the cache.
+var errNotCached = errors.New("no cached CRL")
+
+// cachedBase finds a fresh, applicable base CRL for url and issuer: first
+// through the URL mapping, then by issuer (an imported CRL does not know its
+// URL). It returns a *staleError when only expired ones exist.
+func (c *CRLCache) cachedBase(u string, cert, issuer *x509.Certificate, now time.Time) (*crlIndex, error) {
+	var stale error
+	tried := map[string]bool{}
+	try := func(key string) *crlIndex {
+		tried[key] = true
+		idx, err := c.loadKey(key, issuer, now)
+		var se *staleError
+		switch {
+		case errors.As(err, &se):
+			stale = err
+			return nil
+		case err != nil:
+			if !errors.Is(err, fs.ErrNotExist) {
+				c.cacheErr(fmt.Errorf("cached CRL %s: %w", key, err))
+			}
+			return nil
+		case idx.deltaBase != nil || idx.idp.applies(cert) != nil:
+			return nil
+		}
+		return idx
+	}
+	if key, ok := c.urlKey(u); ok {
+		if idx := try(key); idx != nil {
+			return idx, nil
+		}
+	}
+	for _, key := range c.keysForIssuer(issuer, u) {
+		if tried[key] {
+			continue
+		}
+		if idx := try(key); idx != nil {
+			c.urlsMu.Lock()
+			c.urls[u] = key // found by issuer: remember, in memory only
+			c.urlsMu.Unlock()
+			return idx, nil
+		}
+	}
+	if stale != nil {
+		return nil, stale
+	}
+	return nil, errNotCached
+}
+
+// keysForIssuer lists the cached base CRLs of issuer whose scope may cover
+// url, newest first.
+func (c *CRLCache) keysForIssuer(issuer *x509.Certificate, u string) []string {
+	if c.dir == "" {
+		return nil
+	}
+	matches, _ := filepath.Glob(filepath.Join(c.dir, issuerID(issuer)+"-*-base.idx"))
+	type cand struct {
+		key  string
+		this time.Time
+	}
+	var cands []cand
+	for _, path := range matches {
+		m, err := readIndexMeta(path)
+		if err != nil {
+			continue
+		}
+		if len(m.IDPURLs) > 0 && !containsString(m.IDPURLs, u) {
+			continue
+		}
+		cands = append(cands, cand{m.Key, m.ThisUpdate})
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].this.After(cands[j].this) })
+	keys := make([]string, len(cands))
+	for i, cd := range cands {
+		keys[i] = cd.key
+	}
+	return keys
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// urlKey maps a URL to the key of the CRL last fetched from it.
+func (c *CRLCache) urlKey(u string) (string, bool) {
+	c.urlsMu.Lock()
+	key, ok := c.urls[u]
+	c.urlsMu.Unlock()
+	if ok || c.dir == "" {
+		return key, ok
+	}
+	b, err := os.ReadFile(filepath.Join(c.dir, urlRefName(u)))
+	if err != nil {
+		return "", false
+	}
+	lines := strings.SplitN(string(b), "\n", 3)
+	if len(lines) < 2 || lines[1] != u || strings.ContainsAny(lines[0], `/\.`) {
+		return "", false
+	}
+	return lines[0], true
+}
+
+// loadKey returns the CRL stored under key if it verifies against issuer
+// and is fresh at now.
+func (c *CRLCache) loadKey(key string, issuer *x509.Certificate, now time.Time) (*crlIndex, error) {
+	spki := sha256.Sum256(issuer.RawSubjectPublicKeyInfo)
+	idx, ok := c.mem.get(key)
+	if !ok || idx.spki != spki {
+		if c.dir == "" {
+			return nil, fs.ErrNotExist
+		}
+		// Read the small header first: an expired CRL is not worth loading.
+		m, err := readIndexMeta(filepath.Join(c.dir, key+".idx"))
+		if err != nil {
+			return nil, err
+		}
+		if now.After(m.NextUpdate) {
+			return nil, &staleError{next: m.NextUpdate, now: now}
+		}
+		idx, err = c.loads.do(context.Background(), key+" "+issuerID(issuer), func(context.Context) (*crlIndex, error) {
+			return c.loadDisk(key, issuer)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := idx.checkTime(now); err != nil {
+		return nil, err
+	}
+	return idx, nil
+}
+
+func (c *CRLCache) loadDisk(key string, issuer *x509.Certificate) (*crlIndex, error) {
+	var idx *crlIndex
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		idx, err = loadIndexFiles(c.dir, key, issuer, c.maxSize)
+		if !errors.Is(err, errIndexMismatch) {
+			break
+		}
+		// A writer may be between replacing the CRL and its index.
+		time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.mem.put(key, idx, idx.memSize())
+	return idx, nil
+}
+
+// fetchKind says what a fetched CRL must be.
+type fetchKind int
+
+const (
+	wantBase fetchKind = iota
+	wantDelta
+	wantAny
+)
+
+// fetch downloads, validates and stores the CRL at u. Concurrent calls for
+// the same URL and issuer share one download. relate, when not nil, must
+// accept the CRL before it is stored.
+func (c *CRLCache) fetch(ctx context.Context, u string, issuer *x509.Certificate, now time.Time, kind fetchKind, relate func(*crlIndex) error) (*crlIndex, error) {
+	if err := checkHTTPURL(u, "CRL distribution points"); err != nil {
+		return nil, err
+	}
+	if c.offline {
+		return nil, errors.New("offline mode: the network is not used")
+	}
+	flightKey := fmt.Sprintf("%d %s %s", kind, u, issuerID(issuer))
+	idx, err := c.fetches.do(ctx, flightKey, func(fctx context.Context) (*crlIndex, error) {
+		der, err := c.http.exchange(fctx, "GET", u, nil, "", c.timeout, c.maxSize)
+		if err != nil {
+			return nil, err
+		}
+		return c.validateAndStore(der, issuer, now, "network "+u, u, kind, relate)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := idx.checkTime(now); err != nil { // a caller with a later Now
+		return nil, err
+	}
+	return idx, nil
+}
+
+// validateAndStore is the one gate into the cache: parse, validate against
+// issuer at now, then write.
+func (c *CRLCache) validateAndStore(der []byte, issuer *x509.Certificate, now time.Time, source, u string, kind fetchKind, relate func(*crlIndex) error) (*crlIndex, error) {
+	h, entries, err := parseCRL(der, crlLimits{maxSize: c.maxSize})
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case kind == wantBase && h.deltaBase != nil:
+		return nil, errors.New("the distribution point serves a delta CRL, not a complete CRL")
+	case kind == wantDelta && h.deltaBase == nil:
+		return nil, errors.New("the freshest-CRL URL serves a complete CRL, not a delta CRL")
+	}
+	idx, err := buildIndex(der, h, entries, issuer, now)
+	if err != nil {
+		return nil, err
+	}
+	if relate != nil {
+		if err := relate(idx); err != nil {
+			return nil, err
+		}
+	}
+	idx.source, idx.url = source, u
+	if err := c.store(idx, der, now); err != nil {
+		var newer *newerCachedError
+		if !errors.As(err, &newer) {
+			c.cacheErr(fmt.Errorf("failed to cache the CRL from %s: %w", source, err))
+		}
+	}
+	return idx, nil
+}
+
+// newerCachedError: the cache already holds a newer CRL for the slot.
+type newerCachedError struct{ have indexMeta }
+
+func (e *newerCachedError) Error() string {
+	return fmt.Sprintf("a newer CRL (number %s, thisUpdate %s) is already cached for this issuer; not replacing it",
+		e.have.Number, e.have.ThisUpdate.Format(time.RFC3339))
+}
+
+// store writes a validated CRL and its index, and maps its URL.
+func (c *CRLCache) store(idx *crlIndex, der []byte, now time.Time) error {
+	if c.dir == "" {
+		c.remember(idx)
+		return nil
+	}
+	if have, err := readIndexMeta(filepath.Join(c.dir, idx.key+".idx")); err == nil && !now.After(have.NextUpdate) {
+		hn := bigString(have.Number)
+		if hn != nil && idx.number != nil && hn.Cmp(idx.number) > 0 {
+			return &newerCachedError{have: have}
+		}
+	}
+	c.remember(idx)
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return err
+	}
+	enc, err := encodeIndex(idx)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(c.dir, idx.key+".crl", der); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(c.dir, idx.key+".idx", enc); err != nil {
+		return err
+	}
+	return c.writeURLRef(idx)
+}
+
+// remember puts a validated CRL in the memory layer and maps its URL.
+func (c *CRLCache) remember(idx *crlIndex) {
+	c.mem.put(idx.key, idx, idx.memSize())
+	if idx.url != "" {
+		c.urlsMu.Lock()
+		c.urls[idx.url] = idx.key
+		c.urlsMu.Unlock()
+	}
+}
+
+func (c *CRLCache) writeURLRef(idx *crlIndex) error {
+	if idx.url == "" {
+		return nil
+	}
+	return writeFileAtomic(c.dir, urlRefName(idx.url), []byte(idx.key+"\n"+idx.url+"\n"))
+}
+
+// readIndexMeta reads only the JSON header of an index file.
+func readIndexMeta(path string) (indexMeta, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return indexMeta{}, err
+	}
+	defer f.Close()
+	head := make([]byte, len(indexMagic)+4)
+	if _, err := io.ReadFull(f, head); err != nil {
+		return indexMeta{}, fmt.Errorf("%s: %w", path, err)
+	}
+	n := binary.BigEndian.Uint32(head[len(indexMagic):])
+	if n > 1<<20 {
+		return indexMeta{}, fmt.Errorf("%s: CRL index header too large", path)
+	}
+	buf := make([]byte, len(head)+int(n))
+	copy(buf, head)
+	if _, err := io.ReadFull(f, buf[len(head):]); err != nil {
+		return indexMeta{}, fmt.Errorf("%s: %w", path, err)
+	}
+	m, _, err := decodeIndexMeta(buf)
+	return m, err
+}
+
+func (idx *crlIndex) info(dir string) CRLInfo {
+	m := idx.meta()
+	return metaInfo(m, dir)
+}
+
+func metaInfo(m indexMeta, dir string) CRLInfo {
+	info := CRLInfo{
+		Issuer: m.Issuer, Number: bigString(m.Number),
+		ThisUpdate: m.ThisUpdate, NextUpdate: m.NextUpdate,
+		Entries: m.Entries, Source: m.Source, URL: m.URL,
+		Delta: m.DeltaBase != "", DeltaBase: bigString(m.DeltaBase),
+		DeltaURLs: m.DeltaURLs, ScopeURLs: m.IDPURLs,
+		Key: m.Key, SHA256: m.DERSHA256,
+	}
+	if dir != "" {
+		info.File = filepath.Join(dir, m.Key+".crl")
+	}
+	return info
+}

@@ -1,0 +1,327 @@
+package revocation
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// On disk, every cached CRL is two files named by its cache key:
+//
+//	KEY.crl  the DER exactly as fetched or imported (inspect with openssl crl)
+//	KEY.idx  the index derived from it
+//
+// KEY.idx layout (integers big-endian unless noted):
+//
+//	"NPCRLIX1"                         magic and format version
+//	uint32 n, n bytes                  JSON indexMeta (issuer, times, digests…)
+//	uint64 count
+//	count × 42 bytes                   entries sorted by serial, then CRL order:
+//	    24  serial key (see serialKey)
+//	     8  revocation date, Unix seconds, little-endian
+//	     8  invalidityDate, Unix seconds, little-endian
+//	     1  reason code
+//	     1  flags (reason present, invalidityDate present, malformed)
+//	uint32 CRC-32C of everything before it
+//
+// A URL the CRL was fetched from is mapped to its key by url-HASH.ref, a
+// one-line text file holding the key.
+
+const (
+	indexMagic   = "NPCRLIX1"
+	indexRecSize = 42
+)
+
+// indexMeta is the JSON header of an index file.
+type indexMeta struct {
+	Key        string    `json:"key"`
+	Issuer     string    `json:"issuer"`
+	IssuerSPKI string    `json:"issuerSPKISHA256"`
+	DERSHA256  string    `json:"derSHA256"`
+	DERLen     int64     `json:"derLen"`
+	ThisUpdate time.Time `json:"thisUpdate"`
+	NextUpdate time.Time `json:"nextUpdate"`
+	Number     string    `json:"number,omitempty"`
+	DeltaBase  string    `json:"deltaBase,omitempty"`
+	DeltaURLs  []string  `json:"deltaURLs,omitempty"`
+	IDPURLs    []string  `json:"idpURLs,omitempty"`
+	Entries    int       `json:"entries"`
+	Source     string    `json:"source"`
+	URL        string    `json:"url,omitempty"`
+}
+
+func crcTable() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) }
+
+func (idx *crlIndex) meta() indexMeta {
+	m := indexMeta{
+		Key:        idx.key,
+		Issuer:     idx.issuer,
+		IssuerSPKI: hex.EncodeToString(idx.spki[:]),
+		DERSHA256:  hex.EncodeToString(idx.der[:]),
+		DERLen:     idx.derLen,
+		ThisUpdate: idx.this.UTC(),
+		NextUpdate: idx.next.UTC(),
+		DeltaURLs:  idx.deltaURLs,
+		Entries:    len(idx.entries),
+		Source:     idx.source,
+		URL:        idx.url,
+	}
+	if idx.number != nil {
+		m.Number = idx.number.String()
+	}
+	if idx.deltaBase != nil {
+		m.DeltaBase = idx.deltaBase.String()
+	}
+	if idx.idp != nil {
+		m.IDPURLs = idx.idp.uris
+	}
+	return m
+}
+
+// encodeIndex serialises an index.
+func encodeIndex(idx *crlIndex) ([]byte, error) {
+	meta, err := json.Marshal(idx.meta())
+	if err != nil {
+		return nil, fmt.Errorf("failed to encode the CRL index header: %w", err)
+	}
+	n := len(idx.entries)
+	buf := make([]byte, 0, len(indexMagic)+4+len(meta)+8+n*indexRecSize+4)
+	buf = append(buf, indexMagic...)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(meta)))
+	buf = append(buf, meta...)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(n))
+	for i := range idx.entries {
+		e := &idx.entries[i]
+		buf = binary.BigEndian.AppendUint64(buf, e.k0)
+		buf = binary.BigEndian.AppendUint64(buf, e.k1)
+		buf = binary.BigEndian.AppendUint64(buf, e.k2)
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(e.revokedAt))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(e.invalidAt))
+		buf = append(buf, e.reason, e.flags)
+	}
+	return binary.BigEndian.AppendUint32(buf, crc32.Checksum(buf, crcTable())), nil
+}
+
+// decodeIndexMeta reads the header of an index file.
+func decodeIndexMeta(b []byte) (indexMeta, []byte, error) {
+	var m indexMeta
+	if len(b) < len(indexMagic)+4 || string(b[:len(indexMagic)]) != indexMagic {
+		return m, nil, errors.New("not a CRL index file (bad magic)")
+	}
+	b = b[len(indexMagic):]
+	n := binary.BigEndian.Uint32(b)
+	b = b[4:]
+	if uint64(len(b)) < uint64(n) {
+		return m, nil, errors.New("truncated CRL index header")
+	}
+	if err := json.Unmarshal(b[:n], &m); err != nil {
+		return m, nil, fmt.Errorf("malformed CRL index header: %w", err)
+	}
+	return m, b[n:], nil
+}
+
+// decodeIndexEntries checks the CRC of a whole index file and returns its
+// header and entries.
+func decodeIndexEntries(file []byte) (indexMeta, []crlEntry, error) {
+	if len(file) < 4 {
+		return indexMeta{}, nil, errors.New("truncated CRL index")
+	}
+	body, sum := file[:len(file)-4], binary.BigEndian.Uint32(file[len(file)-4:])
+	if crc32.Checksum(body, crcTable()) != sum {
+		return indexMeta{}, nil, errors.New("CRL index checksum mismatch")
+	}
+	m, rest, err := decodeIndexMeta(body)
+	if err != nil {
+		return m, nil, err
+	}
+	if len(rest) < 8 {
+		return m, nil, errors.New("truncated CRL index")
+	}
+	count := binary.BigEndian.Uint64(rest)
+	rest = rest[8:]
+	if count != uint64(m.Entries) || uint64(len(rest)) != count*indexRecSize {
+		return m, nil, errors.New("CRL index size does not match its entry count")
+	}
+	entries := make([]crlEntry, count)
+	for i := range entries {
+		r := rest[i*indexRecSize : (i+1)*indexRecSize]
+		entries[i] = crlEntry{
+			k0:        binary.BigEndian.Uint64(r[0:]),
+			k1:        binary.BigEndian.Uint64(r[8:]),
+			k2:        binary.BigEndian.Uint64(r[16:]),
+			revokedAt: int64(binary.LittleEndian.Uint64(r[24:])),
+			invalidAt: int64(binary.LittleEndian.Uint64(r[32:])),
+			ord:       uint32(i),
+			reason:    r[40],
+			flags:     r[41],
+		}
+	}
+	return m, entries, nil
+}
+
+// loadIndexFiles reads KEY.idx and KEY.crl and re-establishes trust in
+// them: the index checksum, the SHA-256 of the DER recorded in the index,
+// the CRL signature against issuer, and the CRL header. It does not re-read
+// the entries from the DER: the index is trusted once its recorded digest
+// matches (see doc.go, "Cache trust").
+func loadIndexFiles(dir, key string, issuer *x509.Certificate, maxSize int64) (*crlIndex, error) {
+	idxFile, err := os.ReadFile(filepath.Join(dir, key+".idx"))
+	if err != nil {
+		return nil, err
+	}
+	m, entries, err := decodeIndexEntries(idxFile)
+	if err != nil {
+		return nil, err
+	}
+	if m.Key != key {
+		return nil, fmt.Errorf("CRL index %s.idx names key %q", key, m.Key)
+	}
+	der, err := readFileLimit(filepath.Join(dir, key+".crl"), maxSize)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(der)
+	if hex.EncodeToString(sum[:]) != m.DERSHA256 || int64(len(der)) != m.DERLen {
+		return nil, errIndexMismatch
+	}
+	h, err := parseCRLHeader(der)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.checkSignature(issuer); err != nil {
+		return nil, err
+	}
+	idx := indexFromHeader(h, issuer)
+	if idx.key != key || !idx.this.Equal(m.ThisUpdate) || !idx.next.Equal(m.NextUpdate) {
+		return nil, errors.New("CRL index header does not match the CRL")
+	}
+	idx.der, idx.derLen = sum, int64(len(der))
+	idx.setEntries(entries)
+	idx.source, idx.url = m.Source, m.URL
+	return idx, nil
+}
+
+// errIndexMismatch: the index was not derived from the CRL beside it (for
+// example a writer replaced one file but not yet the other).
+var errIndexMismatch = errors.New("the CRL index does not match the cached CRL (digest differs)")
+
+func readFileLimit(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		if limit > 0 && st.Size() > limit {
+			return nil, fmt.Errorf("%s is larger than the %s limit", path, byteSize(limit))
+		}
+		buf.Grow(int(st.Size()) + 1)
+	}
+	r := io.Reader(f)
+	if limit > 0 {
+		r = io.LimitReader(f, limit+1)
+	}
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	if limit > 0 && int64(buf.Len()) > limit {
+		return nil, fmt.Errorf("%s is larger than the %s limit", path, byteSize(limit))
+	}
+	return buf.Bytes(), nil
+}
+
+// writeFileAtomic writes data to dir/name through a temporary file and a
+// rename, so readers in other processes see the old or the new file, never
+// a mix.
+func writeFileAtomic(dir, name string, data []byte) error {
+	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	ok = true
+	return nil
+}
+
+// cacheKey names the cache slot of a CRL: its issuer (name and key), its
+// scope (issuing distribution point) and whether it is a delta CRL. An
+// imported CRL is found by issuer through this key even when no URL is
+// known.
+func cacheKey(issuer *x509.Certificate, idpRaw []byte, delta bool) string {
+	scope := "full"
+	if idpRaw != nil {
+		s := sha256.Sum256(idpRaw)
+		scope = hex.EncodeToString(s[:8])
+	}
+	kind := "base"
+	if delta {
+		kind = "delta"
+	}
+	return issuerID(issuer) + "-" + scope + "-" + kind
+}
+
+// issuerID identifies an issuing CA by name and public key.
+func issuerID(issuer *x509.Certificate) string {
+	if issuer == nil {
+		return "unknown"
+	}
+	spki := sha256.Sum256(issuer.RawSubjectPublicKeyInfo)
+	h := sha256.New()
+	h.Write(issuer.RawSubject)
+	h.Write(spki[:])
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// urlRefName is the file that maps a CRL URL to a cache key.
+func urlRefName(url string) string {
+	s := sha256.Sum256([]byte(url))
+	return "url-" + hex.EncodeToString(s[:16]) + ".ref"
+}
+
+// bigString parses a decimal CRL number from an index header.
+func bigString(s string) *big.Int {
+	if s == "" {
+		return nil
+	}
+	n, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		return nil
+	}
+	return n
+}
