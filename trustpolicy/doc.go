@@ -1,0 +1,38 @@
+// Package trustpolicy verifies Notation signatures against a Notation trust
+// policy and trust stores exactly as notation-go v1.3.2 does, and explains
+// every verdict.
+//
+// # Layers
+//
+//   - Document, ParseDocument, LoadDocument, Lint and Compile read and
+//     validate trustpolicy.json with notation's acceptance rules; every
+//     problem names its JSON path.
+//   - Engine.Evaluate verifies one signature envelope. It is a pure
+//     function of its Input (reference, descriptor, envelope, time) and the
+//     Engine's Config (compiled policy, loaded trust stores, revocation
+//     checker): it opens no file, reads no clock and touches no network
+//     itself. The revocation checker is the only injected dependency that
+//     may do I/O.
+//   - Load (load.go) is the thin layer that reads the policy and stores
+//     from notation's directories and builds an Engine.
+//   - The registry lives in the sub-package registry; the command in
+//     cmd/trustpolicy.
+//
+// # Security
+//
+// Nothing is trusted that the policy does not name: no system roots, no
+// certificate outside the named stores. Checks fail closed: a check that
+// cannot reach an answer fails, and the policy's action for it (enforce,
+// log, skip) decides the verdict exactly as notation's levels and overrides
+// do. The signed descriptor and user metadata are enforced at every level
+// except skip, as in notation.
+//
+// # Speed and concurrency
+//
+// An Engine is immutable and safe for concurrent use. It memoizes the facts
+// about a certificate chain that do not depend on time (the Notary Project
+// chain rules, which trusted certificate the chain contains, whether its
+// leaf matches the trusted identities), keyed by the SHA-256 of the exact
+// chain bytes, per policy statement. Certificate validity, signature expiry,
+// timestamps and revocation are decided on every call against Input.Now.
+package trustpolicy
