@@ -1,0 +1,111 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry"
+)
+
+// Target is an artifact resolved to its manifest.
+type Target struct {
+	// Reference is the canonical digest reference REGISTRY/REPOSITORY@DIGEST.
+	Reference string
+	// Descriptor is the manifest's media type, digest and size as the
+	// registry reported them: what notation compares with the signed
+	// payload's targetArtifact.
+	Descriptor ocispec.Descriptor
+	// Repository is REGISTRY/REPOSITORY, what trust policy registryScopes
+	// name.
+	Repository string
+	// Tag is the tag the reference was resolved from, or "" when it named a
+	// digest. Tags are mutable: the digest is what was verified.
+	Tag string
+}
+
+// Resolve parses ref, REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@DIGEST
+// (REGISTRY/REPOSITORY:TAG@DIGEST resolves the digest and ignores the tag, as
+// notation does), and resolves it to its manifest descriptor with a HEAD
+// request. REGISTRY is required: a host name with a dot or a port, or
+// "localhost" (docker.io is reached at registry-1.docker.io). For a digest
+// reference the registry must report the same digest.
+func (c *Client) Resolve(ctx context.Context, ref string) (Target, error) {
+	r, err := parseReference(ref)
+	if err != nil {
+		return Target{}, sanitize(err)
+	}
+	desc, err := c.repository(r).Resolve(ctx, r.Reference)
+	if err != nil {
+		return Target{}, describe(err, "resolve "+ref, r, c.plainHTTP, notFoundManifest(r))
+	}
+	if err := desc.Digest.Validate(); err != nil {
+		return Target{}, sanitize(fmt.Errorf("resolve %s: the registry reported an invalid digest %q: %w", ref, desc.Digest, err))
+	}
+	if desc.Size < 0 {
+		return Target{}, sanitize(fmt.Errorf("resolve %s: the registry reported a negative size %d", ref, desc.Size))
+	}
+	t := Target{
+		Reference:  r.Registry + "/" + r.Repository + "@" + desc.Digest.String(),
+		Descriptor: ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size},
+		Repository: r.Registry + "/" + r.Repository,
+	}
+	if want, err := r.Digest(); err == nil {
+		if want != desc.Digest {
+			return Target{}, sanitize(fmt.Errorf("resolve %s: the registry reported digest %s for it", ref, desc.Digest))
+		}
+	} else {
+		t.Tag = r.Reference
+	}
+	return t, nil
+}
+
+// parseReference parses a full reference that names a tag or a digest.
+func parseReference(ref string) (registry.Reference, error) {
+	const want = "want REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@DIGEST"
+	r, err := registry.ParseReference(ref)
+	if err != nil {
+		// oras' message starts with its own "invalid reference: ".
+		why := strings.TrimPrefix(err.Error(), errdef.ErrInvalidReference.Error()+": ")
+		return registry.Reference{}, &quietError{
+			msg:  fmt.Sprintf("%s %q: %s; %s", ErrInvalidReference, ref, why, want),
+			errs: []error{ErrInvalidReference, err},
+		}
+	}
+	if !isRegistryHost(r.Registry) {
+		return registry.Reference{}, fmt.Errorf("%w %q: %q is not a registry host (it has no dot or port and is not localhost); %s, for example docker.io/library/alpine:3",
+			ErrInvalidReference, ref, r.Registry, want)
+	}
+	if r.Reference == "" {
+		return registry.Reference{}, fmt.Errorf("%w %q: no tag or digest; %s", ErrInvalidReference, ref, want)
+	}
+	return r, nil
+}
+
+// isRegistryHost applies docker's rule for telling a registry host from the
+// first path component of a repository name.
+func isRegistryHost(s string) bool {
+	return s == "localhost" || strings.ContainsAny(s, ".:")
+}
+
+func notFoundManifest(r registry.Reference) string {
+	if _, err := r.Digest(); err == nil {
+		return fmt.Sprintf("repository %s/%s has no manifest %s", r.Registry, r.Repository, r.Reference)
+	}
+	return fmt.Sprintf("repository %s/%s has no tag %q (or the repository does not exist)", r.Registry, r.Repository, r.Reference)
+}
+
+// targetReference rebuilds the oras reference of t, validating what a caller
+// may have filled in by hand.
+func targetReference(t Target) (registry.Reference, error) {
+	if err := t.Descriptor.Digest.Validate(); err != nil {
+		return registry.Reference{}, fmt.Errorf("target %q has an invalid digest %q (use Resolve to make a Target): %w", t.Reference, t.Descriptor.Digest, err)
+	}
+	r, err := registry.ParseReference(t.Repository + "@" + t.Descriptor.Digest.String())
+	if err != nil {
+		return registry.Reference{}, fmt.Errorf("%w: target repository %q: %w", ErrInvalidReference, t.Repository, err)
+	}
+	return r, nil
+}
