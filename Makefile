@@ -29,7 +29,7 @@ test: deps tools
 
 # Unit tests only: no HSM, no peer tools.
 unit:
-	$(GO) test ./pki/ ./plugin/ ./internal/testpki/
+	$(GO) test ./pki/ ./plugin/ ./internal/testpki/ ./trustpolicy/... ./revocation/ ./internal/testtsa/
 
 demo: deps tools build
 	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) $(GO) run ./internal/demo -plugin $(BIN) -dir .demo
@@ -44,6 +44,12 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzParseCertificates -fuzztime 30s ./pki/
 	$(GO) test -run XXX -fuzz FuzzECDSARaw -fuzztime 30s ./pki/
 	$(GO) test -run XXX -fuzz FuzzLintChain -fuzztime 30s ./pki/
+	$(GO) test -run XXX -fuzz FuzzCompile -fuzztime 30s ./trustpolicy/
+	$(GO) test -run XXX -fuzz FuzzParseDN -fuzztime 30s ./trustpolicy/
+	$(GO) test -run XXX -fuzz FuzzEvaluate -fuzztime 30s ./trustpolicy/
+	$(GO) test -run XXX -fuzz FuzzLoadFile -fuzztime 30s ./trustpolicy/truststore/
+	$(GO) test -run XXX -fuzz FuzzParseCRL -fuzztime 30s ./revocation/
+	$(GO) test -run XXX -fuzz FuzzOCSPResponse -fuzztime 30s ./revocation/
 
 clean:
 	rm -rf bin .demo
