@@ -142,3 +142,35 @@ func (c *CRLCache) Download(ctx context.Context, url string) ([]byte, error) {
 	}
 	return der, nil
 }
+
+// FetchFrom downloads the CRL (complete or delta) at url, validates it
+// against the one of issuers that is its issuer (same subject, signature
+// checked) at now and stores it, remembering url. It is Fetch for a caller
+// that knows the URL but not which CA signs the CRL (the command's
+// "crl fetch URL"). It fails in offline mode.
+func (c *CRLCache) FetchFrom(ctx context.Context, url string, issuers []*x509.Certificate, now time.Time) (CRLInfo, error) {
+	der, err := c.Download(ctx, url)
+	if err != nil {
+		return CRLInfo{}, err
+	}
+	h, err := parseCRLHeader(der)
+	if err != nil {
+		return CRLInfo{}, fmt.Errorf("failed to fetch the CRL from %s: %w", url, err)
+	}
+	var errs []error
+	for _, iss := range issuers {
+		if iss == nil || !bytes.Equal(iss.RawSubject, h.skel.RawIssuer) {
+			continue
+		}
+		idx, err := c.validateAndStore(der, iss, now, "network "+url, url, wantAny, nil)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		return idx.info(c.dir), nil
+	}
+	if len(errs) == 0 {
+		return CRLInfo{}, fmt.Errorf("failed to fetch the CRL from %s: none of the %d certificates given is its issuer %q; add the issuing CA's certificate to a trust store or pass its chain", url, len(issuers), h.skel.Issuer.String())
+	}
+	return CRLInfo{}, fmt.Errorf("failed to fetch the CRL from %s: %w", url, errors.Join(errs...))
+}

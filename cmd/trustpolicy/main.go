@@ -5,6 +5,7 @@
 //	trustpolicy verify --signature FILE --media-type TYPE --descriptor FILE --reference REGISTRY/REPO@DIGEST
 //	trustpolicy explain ...           (the same inputs as verify)
 //	trustpolicy lint [--policy FILE] [--truststore DIR]
+//	trustpolicy crl fetch|import|list ...
 //
 // Exit codes: 0 verified (or the policy skips the artifact), 1 verification
 // failed, 2 bad input or usage, 3 inconclusive.
@@ -21,10 +22,11 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], env{
-		stdout: os.Stdout,
-		stderr: os.Stderr,
-		getenv: os.Getenv,
-		now:    time.Now,
+		stdout:   os.Stdout,
+		stderr:   os.Stderr,
+		getenv:   os.Getenv,
+		now:      time.Now,
+		cacheDir: os.UserCacheDir,
 	})
 	stop()
 	os.Exit(code)

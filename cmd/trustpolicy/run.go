@@ -28,6 +28,10 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	now            func() time.Time
+	// cacheDir returns the user's cache folder (os.UserCacheDir in main).
+	// When nil it is derived from getenv (XDG_CACHE_HOME, HOME); when that
+	// fails too, revocation caches are in memory only.
+	cacheDir func() (string, error)
 }
 
 const usage = `trustpolicy verifies Notation signatures against a Notation trust policy,
@@ -38,10 +42,17 @@ Usage:
   trustpolicy verify  [flags] --signature FILE --media-type TYPE --descriptor FILE --reference REGISTRY/REPO@DIGEST
   trustpolicy explain [flags] (the same inputs as verify)
   trustpolicy lint    [--policy FILE] [--truststore DIR] [--output text|json]
+  trustpolicy crl fetch  [flags] CERT-FILE|URL...   download, validate and cache CRLs
+  trustpolicy crl import [flags] FILE...            validate and cache hand-carried CRLs
+  trustpolicy crl list   [flags]                    list the cached CRLs
   trustpolicy version
 
 Policy and trust stores default to notation's: $NOTATION_CONFIG/trustpolicy.json
 and $NOTATION_CONFIG/truststore (the folder that holds x509/).
+
+Revocation (verify, explain): OCSP first, CRL when OCSP gives no answer;
+--offline uses only cached CRLs (see "trustpolicy crl"); --crl-cache DIR,
+--no-disk-cache, --ocsp-timeout (2s), --crl-timeout (5s).
 
 Exit codes:
   0  verified, or the matching policy has level skip
@@ -65,6 +76,8 @@ func run(ctx context.Context, args []string, e env) int {
 		return cmdVerify(ctx, args[1:], e, true)
 	case "lint":
 		return cmdLint(args[1:], e)
+	case "crl":
+		return cmdCRL(ctx, args[1:], e)
 	case "version", "--version":
 		fmt.Fprintf(e.stdout, "trustpolicy %s (verifies as notation-go v1.3.2)\n", version)
 		return exitVerified

@@ -41,6 +41,7 @@ type verifyFlags struct {
 	signature, mediaType  string
 	descriptor, reference string
 	timeout               time.Duration
+	rev                   revocationFlags
 }
 
 func cmdVerify(ctx context.Context, args []string, e env, explain bool) int {
@@ -62,6 +63,7 @@ func cmdVerify(ctx context.Context, args []string, e env, explain bool) int {
 	fs.StringVar(&f.descriptor, "descriptor", "", "`file` holding the artifact's OCI descriptor (JSON) the local signature must cover")
 	fs.StringVar(&f.reference, "reference", "", "the artifact reference REGISTRY/REPO@DIGEST that selects the policy (local mode)")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this `duration`")
+	f.rev.register(fs, true)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -84,7 +86,11 @@ func cmdVerify(ctx context.Context, args []string, e env, explain bool) int {
 		return errorExit(e, badInput("--max-signatures must be positive, not %d", f.maxSignatures))
 	}
 
-	engine, err := loadEngine(f.policy, f.truststore, e)
+	checker, err := f.rev.newChecker(e)
+	if err != nil {
+		return errorExit(e, err)
+	}
+	engine, err := loadEngine(f.policy, f.truststore, checker, e)
 	if err != nil {
 		return errorExit(e, err)
 	}
@@ -103,12 +109,14 @@ func cmdVerify(ctx context.Context, args []string, e env, explain bool) int {
 	return exitFor(report.Verdict)
 }
 
-func loadEngine(policy, store string, e env) (*trustpolicy.Engine, error) {
+// loadEngine loads the policy and trust stores; rev checks the signing and
+// timestamping chains.
+func loadEngine(policy, store string, rev revocation.Checker, e env) (*trustpolicy.Engine, error) {
 	paths, err := resolvePaths(policy, store, e)
 	if err != nil {
 		return nil, err
 	}
-	engine, err := trustpolicy.Load(paths, revocation.NonRevokableOnly())
+	engine, err := trustpolicy.Load(paths, rev)
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/notation-pkcs11/notation-pkcs11/revocation"
+)
+
+// issuersFor loads the trust stores and the --issuer files (plus extra,
+// the certificates of the inputs) and returns the anchored CRL issuers.
+func issuersFor(f crlFlags, extra []*x509.Certificate, e env) ([]*x509.Certificate, error) {
+	paths, err := resolvePaths(f.policy, f.truststore, e)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range f.issuers {
+		certs, err := readCertFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("--issuer: %w", err)
+		}
+		extra = append(extra, certs...)
+	}
+	return crlIssuers(paths.TrustStore, extra, e, func(s string) { fmt.Fprintf(e.stderr, "trustpolicy: warning: %s\n", s) })
+}
+
+func crlImport(cache *revocation.CRLCache, dir string, files []string, f crlFlags, e env) int {
+	type input struct {
+		name string
+		ders [][]byte
+	}
+	var inputs []input
+	for _, p := range files {
+		ders, err := readCRLFile(p, revocation.DefaultMaxCRLSize)
+		if err != nil {
+			return errorExit(e, err)
+		}
+		inputs = append(inputs, input{p, ders})
+	}
+	issuers, err := issuersFor(f, nil, e)
+	if err != nil {
+		return errorExit(e, err)
+	}
+	rep := crlReport{CacheDir: dir, CRLs: []crlRow{}}
+	now := e.now()
+	for _, in := range inputs {
+		abs, _ := filepath.Abs(in.name)
+		for i, der := range in.ders {
+			name := in.name
+			if len(in.ders) > 1 {
+				name = fmt.Sprintf("%s (CRL %d)", in.name, i+1)
+			}
+			info, err := cache.Import(der, issuers, now, "import "+abs)
+			if err != nil {
+				rep.Problems = append(rep.Problems, crlProblem{Input: name, Error: err.Error()})
+				continue
+			}
+			rep.CRLs = append(rep.CRLs, crlRow{CRLInfo: info, Expired: info.Expired(now)})
+		}
+	}
+	return finishCRL(rep, "imported", f, e)
+}
+
+// crlFetch fetches, for each argument, the CRL at an http URL or the CRLs
+// (and their delta CRLs) of every certificate of a chain file.
+func crlFetch(ctx context.Context, cache *revocation.CRLCache, dir string, args []string, f crlFlags, e env) int {
+	type job struct {
+		input string
+		url   string
+		cert  *x509.Certificate // nil for a URL argument
+	}
+	var jobs []job
+	var extra []*x509.Certificate
+	for _, a := range args {
+		if strings.Contains(a, "://") {
+			if !strings.HasPrefix(strings.ToLower(a), "http://") {
+				return errorExit(e, badInput("%s: only http CRL URLs are fetched (the CRL is signed; notation fetches http only)", a))
+			}
+			jobs = append(jobs, job{input: a, url: a})
+			continue
+		}
+		certs, err := readCertFile(a)
+		if err != nil {
+			return errorExit(e, err)
+		}
+		extra = append(extra, certs...)
+		n := 0
+		for _, c := range certs {
+			for _, u := range c.CRLDistributionPoints {
+				jobs = append(jobs, job{input: fmt.Sprintf("%s (%s)", a, c.Subject), url: u, cert: c})
+				n++
+			}
+		}
+		if n == 0 {
+			return errorExit(e, badInput("%s: no certificate in it names a CRL distribution point", a))
+		}
+	}
+	issuers, err := issuersFor(f, extra, e)
+	if err != nil {
+		return errorExit(e, err)
+	}
+	if f.out != "" {
+		if err := os.MkdirAll(f.out, 0o755); err != nil {
+			return errorExit(e, badInput("--out: %v", err))
+		}
+	}
+	rep := crlReport{CacheDir: dir, CRLs: []crlRow{}}
+	now := e.now()
+	done := map[string]bool{}
+	var fetch func(input, u string)
+	fetch = func(input, u string) {
+		if done[u] {
+			return
+		}
+		done[u] = true
+		info, err := cache.FetchFrom(ctx, u, issuers, now)
+		if err != nil {
+			rep.Problems = append(rep.Problems, crlProblem{Input: input, Error: err.Error()})
+			return
+		}
+		rep.CRLs = append(rep.CRLs, crlRow{CRLInfo: info, Expired: info.Expired(now)})
+		if f.out != "" && info.File != "" {
+			if saved, err := copyCRL(info, f.out); err != nil {
+				rep.Problems = append(rep.Problems, crlProblem{Input: input, Error: err.Error()})
+			} else {
+				rep.Saved = append(rep.Saved, saved)
+			}
+		}
+		for _, d := range info.DeltaURLs {
+			fetch(input+" delta", d)
+		}
+	}
+	for _, j := range jobs {
+		fetch(j.input, j.url)
+	}
+	return finishCRL(rep, "fetched", f, e)
+}
+
+// copyCRL writes the cached DER of info into dir as KEY.crl.
+func copyCRL(info revocation.CRLInfo, dir string) (string, error) {
+	der, err := os.ReadFile(info.File)
+	if err != nil {
+		return "", fmt.Errorf("--out: %w", err)
+	}
+	p := filepath.Join(dir, info.Key+".crl")
+	if err := os.WriteFile(p, der, 0o644); err != nil {
+		return "", fmt.Errorf("--out: %w", err)
+	}
+	return p, nil
+}

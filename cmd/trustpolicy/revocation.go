@@ -1,0 +1,135 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/notation-pkcs11/notation-pkcs11/revocation"
+)
+
+// revocationFlags are the revocation options of verify, explain and crl.
+type revocationFlags struct {
+	offline     bool
+	cacheDir    string
+	noDiskCache bool
+	ocspTimeout time.Duration
+	crlTimeout  time.Duration
+}
+
+// register adds the flags to fs. network is false for "crl list" and
+// "crl import", which never use the network.
+func (f *revocationFlags) register(fs *flag.FlagSet, network bool) {
+	fs.StringVar(&f.cacheDir, "crl-cache", "", "CRL and OCSP cache `folder` (default: the user cache dir, e.g. ~/.cache/notation-pkcs11/crl)")
+	if !network {
+		return
+	}
+	fs.BoolVar(&f.offline, "offline", false, "never use the network: only cached (fetched or imported) CRLs and OCSP responses answer")
+	fs.BoolVar(&f.noDiskCache, "no-disk-cache", false, "keep CRLs and OCSP responses in memory only, for this run")
+	fs.DurationVar(&f.ocspTimeout, "ocsp-timeout", revocation.DefaultOCSPTimeout, "bound one OCSP exchange by this `duration`")
+	fs.DurationVar(&f.crlTimeout, "crl-timeout", revocation.DefaultCRLTimeout, "bound one CRL download by this `duration`")
+}
+
+// errNoCacheDir: no cache folder could be determined.
+var errNoCacheDir = errors.New("cannot find the user cache folder (neither XDG_CACHE_HOME nor HOME is set)")
+
+// defaultCacheDir is the CRL cache under the user's cache folder, found
+// through e (never the process environment directly, so tests that pass an
+// env without HOME never write to the real user cache).
+func defaultCacheDir(e env) (string, error) {
+	if e.cacheDir != nil {
+		base, err := e.cacheDir()
+		if err != nil {
+			return "", err
+		}
+		if base == "" {
+			return "", errNoCacheDir
+		}
+		return filepath.Join(base, "notation-pkcs11", "crl"), nil
+	}
+	base, err := userCacheDir(e.getenv)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(base, "notation-pkcs11", "crl"), nil
+}
+
+// userCacheDir is os.UserCacheDir over getenv.
+func userCacheDir(getenv func(string) string) (string, error) {
+	if getenv == nil {
+		return "", errNoCacheDir
+	}
+	var dir string
+	switch runtime.GOOS {
+	case "windows":
+		dir = getenv("LocalAppData")
+	case "darwin", "ios":
+		if h := getenv("HOME"); h != "" {
+			dir = filepath.Join(h, "Library", "Caches")
+		}
+	default:
+		dir = getenv("XDG_CACHE_HOME")
+		if dir == "" || !filepath.IsAbs(dir) {
+			dir = ""
+			if h := getenv("HOME"); h != "" && filepath.IsAbs(h) {
+				dir = filepath.Join(h, ".cache")
+			}
+		}
+	}
+	if dir == "" {
+		return "", errNoCacheDir
+	}
+	return dir, nil
+}
+
+// options turns the flags into revocation.Options. Without --crl-cache and
+// without a user cache folder, the caches are in memory only. warn receives
+// cache problems (they never fail a check).
+func (f *revocationFlags) options(e env, warn func(error)) (revocation.Options, error) {
+	if f.ocspTimeout <= 0 || f.crlTimeout <= 0 {
+		return revocation.Options{}, badInput("--ocsp-timeout and --crl-timeout must be positive")
+	}
+	o := revocation.Options{
+		Offline:      f.offline,
+		OCSPTimeout:  f.ocspTimeout,
+		CRLTimeout:   f.crlTimeout,
+		ChainTimeout: f.ocspTimeout + f.crlTimeout,
+		CacheDir:     f.cacheDir,
+		NoDiskCache:  f.noDiskCache,
+		OnCacheError: warn,
+	}
+	if o.NoDiskCache {
+		o.CacheDir = ""
+	} else if o.CacheDir == "" {
+		dir, err := defaultCacheDir(e)
+		if err != nil {
+			o.NoDiskCache = true // memory only
+		} else {
+			o.CacheDir = dir
+		}
+	}
+	if o.CacheDir != "" {
+		abs, err := filepath.Abs(o.CacheDir)
+		if err != nil {
+			return o, badInput("--crl-cache %s: %v", o.CacheDir, err)
+		}
+		o.CacheDir = abs
+	}
+	return o, nil
+}
+
+// newChecker builds the revocation checker of verify and explain.
+func (f *revocationFlags) newChecker(e env) (*revocation.Client, error) {
+	o, err := f.options(e, func(err error) { fmt.Fprintf(e.stderr, "trustpolicy: warning: revocation cache: %v\n", err) })
+	if err != nil {
+		return nil, err
+	}
+	c, err := revocation.New(o)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("%w (fix the folder, pass --crl-cache DIR or --no-disk-cache)", err)}
+	}
+	return c, nil
+}
