@@ -1,0 +1,213 @@
+package ratifyverifier
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/notation-pkcs11/notation-pkcs11/revocation"
+	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
+	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/truststore"
+	"oras.land/oras-go/v2/registry"
+)
+
+// Extensions is the structured result in the verifier result's
+// "extensions".
+type Extensions struct {
+	// Verdict is the engine's verdict, or "failed" when no envelope could
+	// be evaluated.
+	Verdict trustpolicy.Verdict `json:"verdict"`
+	// Issuer and SN are the leaf's issuer and subject, the two fields
+	// Ratify's built-in notation verifier reports, so Rego policies written
+	// for it keep working.
+	Issuer string `json:"Issuer,omitempty"`
+	SN     string `json:"SN,omitempty"`
+	// Error is set when the signature could not be fetched.
+	Error string `json:"error,omitempty"`
+	// Result is the engine's full result: policy, every check with its
+	// action, outcome, error and fix, the chain, revocation per
+	// certificate.
+	Result *trustpolicy.Result `json:"result,omitempty"`
+}
+
+// Deps are the injected parts of [Run].
+type Deps struct {
+	// NewFetcher returns the registry access for a store. Default:
+	// NewRegistryFetcher(store, nil).
+	NewFetcher func(StoreConfig) (Fetcher, error)
+	// NewRevocation returns the revocation checker for a configuration.
+	// Default: [NewRevocationChecker].
+	NewRevocation func(RevocationConfig) (revocation.Checker, error)
+	// Now is the verification time. Default time.Now.
+	Now func() time.Time
+}
+
+// Run serves one request: it reads stdin (at most MaxRequestBytes),
+// parses the request, builds the engine and verifies. A *ProtocolError
+// means the request could not be served; otherwise the Response says
+// whether the signature verified.
+func Run(ctx context.Context, getenv func(string) string, stdin io.Reader, deps Deps) (*Response, *ProtocolError) {
+	data, err := io.ReadAll(io.LimitReader(stdin, MaxRequestBytes+1))
+	if err != nil {
+		return nil, protoErr(CodeIO, fmt.Errorf("reading the request from stdin: %w", err))
+	}
+	req, err := ParseRequest(getenv, data)
+	if err != nil {
+		return nil, err.(*ProtocolError) // ParseRequest returns only these
+	}
+	newRev := deps.NewRevocation
+	if newRev == nil {
+		newRev = NewRevocationChecker
+	}
+	rev, err := newRev(req.Config.Revocation)
+	if err != nil {
+		return nil, protoErr(CodeInvalidConfig, fmt.Errorf("verifier %q: revocation: %w", clean(req.Config.Name), err))
+	}
+	eng, err := NewEngine(req.Config, rev)
+	if err != nil {
+		return nil, protoErr(CodeInvalidConfig, fmt.Errorf("verifier %q: %w", clean(req.Config.Name), err))
+	}
+	var f Fetcher
+	if deps.NewFetcher != nil {
+		f, err = deps.NewFetcher(req.Store)
+		if err != nil {
+			return nil, protoErr(CodeInvalidConfig, fmt.Errorf("verifier %q: registry: %w", clean(req.Config.Name), err))
+		}
+	} else {
+		f = NewRegistryFetcher(req.Store, nil)
+	}
+	now := time.Now
+	if deps.Now != nil {
+		now = deps.Now
+	}
+	return Verify(ctx, req, eng, f, now()), nil
+}
+
+// NewRevocationChecker builds the revocation checker for c.
+func NewRevocationChecker(c RevocationConfig) (revocation.Checker, error) {
+	return revocation.New(revocation.Options{
+		OCSPTimeout:  time.Duration(c.OCSPTimeout),
+		CRLTimeout:   time.Duration(c.CRLTimeout),
+		ChainTimeout: time.Duration(c.OCSPTimeout + c.CRLTimeout),
+		MaxCRLSize:   c.MaxCRLBytes,
+		Offline:      c.Offline,
+		CacheDir:     c.CacheDir,
+		NoDiskCache:  c.NoDiskCache,
+	})
+}
+
+// NewEngine compiles the configured trust policy and loads the trust
+// stores it names.
+func NewEngine(c *Config, rev revocation.Checker) (*trustpolicy.Engine, error) {
+	var doc *trustpolicy.Document
+	var err error
+	if c.TrustPolicyPath != "" {
+		doc, err = trustpolicy.LoadDocument(c.TrustPolicyPath)
+	} else {
+		doc, err = trustpolicy.ParseDocument(c.TrustPolicyDoc)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("trust policy: %w", err)
+	}
+	pol, err := trustpolicy.Compile(doc)
+	if err != nil {
+		return nil, fmt.Errorf("trust policy: %w", err)
+	}
+	var stores *truststore.Set
+	if c.TrustStorePath != "" {
+		stores = truststore.Load(c.TrustStorePath, pol.StoreRefs())
+	} else {
+		stores, err = inlineStores(c.TrustStores)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return trustpolicy.New(trustpolicy.Config{Policy: pol, Stores: stores, Revocation: rev, MemoEntries: -1})
+}
+
+// inlineStores parses trustStores: "type:name" -> PEM.
+func inlineStores(m map[string]string) (*truststore.Set, error) {
+	stores := make(map[truststore.Ref][]*x509.Certificate, len(m))
+	for key, text := range m {
+		ref, err := truststore.ParseRef(key)
+		if err != nil {
+			return nil, configErr("trustStores key %q: %v; write \"ca:NAME\", \"signingAuthority:NAME\" or \"tsa:NAME\"", clean(key), err)
+		}
+		rest := []byte(text)
+		var certs []*x509.Certificate
+		for n := 1; ; n++ {
+			var b *pem.Block
+			b, rest = pem.Decode(rest)
+			if b == nil {
+				break
+			}
+			if b.Type != "CERTIFICATE" {
+				return nil, configErr("trustStores[%q]: PEM block %d is %q, want CERTIFICATE", key, n, clean(b.Type))
+			}
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, configErr("trustStores[%q]: certificate %d: %v", key, n, err)
+			}
+			certs = append(certs, c)
+		}
+		if len(certs) == 0 {
+			return nil, configErr("trustStores[%q] holds no PEM certificate; paste the trusted root's PEM (-----BEGIN CERTIFICATE-----…)", key)
+		}
+		stores[ref] = certs
+	}
+	return truststore.NewSet(stores), nil
+}
+
+// Verify verifies the signature of req with eng, fetching through f, at
+// time now. It never fails open: every path but a verified (or policy-
+// skipped) engine result is IsSuccess=false, with a message that names the
+// failing check and its fix.
+func Verify(ctx context.Context, req *Request, eng *trustpolicy.Engine, f Fetcher, now time.Time) *Response {
+	resp := &Response{Name: req.Config.Name, Type: req.Config.Type}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(req.Config.Timeout))
+	defer cancel()
+	fail := func(format string, args ...any) *Response {
+		msg := clean(fmt.Sprintf(format, args...))
+		resp.Message = msg
+		resp.Extensions = &Extensions{Verdict: trustpolicy.VerdictFailed, Error: msg}
+		return resp
+	}
+	subject, err := f.Resolve(ctx, req.Subject)
+	if err != nil {
+		return fail("failed: %s: registry: %v; check that the artifact exists and the store's registry settings (useHttp, credentials) are right", req.Subject, err)
+	}
+	env, mediaType, err := f.Envelope(ctx, req.Subject, req.Signature)
+	if err != nil {
+		return fail("failed: %s: signature %s: %v", req.Subject, req.Signature.Digest, err)
+	}
+	reference := repositoryOf(req.Subject) + "@" + subject.Digest.String()
+	res := eng.Evaluate(ctx, trustpolicy.Input{
+		Reference:  reference,
+		Descriptor: subject,
+		Envelope:   env,
+		MediaType:  mediaType,
+		Now:        now,
+	})
+	resp.IsSuccess = res.Verdict == trustpolicy.VerdictVerified || res.Verdict == trustpolicy.VerdictSkipped
+	resp.Message = clean(res.Summary())
+	ext := &Extensions{Verdict: res.Verdict, Result: res}
+	for _, c := range res.Chain {
+		if c.Role == "leaf" {
+			ext.Issuer, ext.SN = c.Issuer, c.Subject
+		}
+	}
+	resp.Extensions = ext
+	return resp
+}
+
+// repositoryOf returns REGISTRY/REPO of a digest or tag reference.
+func repositoryOf(ref string) string {
+	r, err := registry.ParseReference(ref)
+	if err != nil { // Resolve already parsed it; keep the text as is
+		return ref
+	}
+	return r.Registry + "/" + r.Repository
+}
