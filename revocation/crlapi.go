@@ -59,10 +59,12 @@ func (c *CRLCache) Import(der []byte, issuers []*x509.Certificate, now time.Time
 		return CRLInfo{}, fmt.Errorf("failed to import the CRL: %w", err)
 	}
 	var errs []error
+	named := 0
 	for _, iss := range issuers {
 		if iss == nil || !bytes.Equal(iss.RawSubject, h.skel.RawIssuer) {
 			continue
 		}
+		named++
 		if len(h.skel.AuthorityKeyId) > 0 && len(iss.SubjectKeyId) > 0 && !bytes.Equal(h.skel.AuthorityKeyId, iss.SubjectKeyId) {
 			continue
 		}
@@ -76,6 +78,9 @@ func (c *CRLCache) Import(der []byte, issuers []*x509.Certificate, now time.Time
 			return CRLInfo{}, fmt.Errorf("failed to import the CRL: %w", err)
 		}
 		return idx.info(c.dir), nil
+	}
+	if len(errs) == 0 && named > 0 {
+		return CRLInfo{}, fmt.Errorf("failed to import the CRL: its authority key identifier %X matches none of the %d trusted certificates named %q: it is not signed by that CA's key", h.skel.AuthorityKeyId, named, h.skel.Issuer.String())
 	}
 	if len(errs) == 0 {
 		return CRLInfo{}, fmt.Errorf("failed to import the CRL: none of the %d certificates given is its issuer %q; add the issuing CA's certificate to a trust store", len(issuers), h.skel.Issuer.String())

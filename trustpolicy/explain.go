@@ -96,18 +96,34 @@ func (r *Result) Explain() string {
 		tw := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  CERTIFICATE\tSTATUS\tMETHOD\tSOURCE\tTHIS UPDATE\tNEXT UPDATE\tDETAIL")
 		for _, cr := range rc.Revocation {
-			src := "network"
-			if cr.FromCache {
-				src = "cache"
-			}
-			if cr.URL != "" {
-				src += " " + cr.URL
+			// SOURCE is where the deciding evidence came from: the cache or
+			// the network, and the responder or distribution point URL. A
+			// certificate nothing was asked about (a root) has none.
+			src := "-"
+			if cr.Method != "" || cr.URL != "" {
+				src = "network"
+				if cr.FromCache {
+					src = "cache"
+				}
+				if cr.URL != "" {
+					src += " " + cr.URL
+				}
 			}
 			detail := cr.Detail
 			if cr.Status == "revoked" {
 				detail = fmt.Sprintf("revoked %s, reason %s", fmtTime(cr.RevokedAt), cr.Reason)
+				if cr.Detail != "" {
+					detail += "; " + cr.Detail
+				}
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", cr.Subject, cr.Status, cr.Method, src, fmtTime(cr.ThisUpdate), fmtTime(cr.NextUpdate), detail)
+			if detail == "" {
+				detail = "-"
+			}
+			method := string(cr.Method)
+			if method == "" {
+				method = "-"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", cr.Subject, cr.Status, method, src, fmtTime(cr.ThisUpdate), fmtTime(cr.NextUpdate), detail)
 		}
 		tw.Flush()
 	}
