@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -154,33 +155,27 @@ func RatifyConfig(pluginDir string, verifiers ...map[string]any) map[string]any 
 type RatifyResult struct {
 	// IsSuccess is the overall verdict (Ratify omits it when false).
 	IsSuccess bool `json:"isSuccess"`
-	// Reports holds one entry per referrer (signature) Ratify verified.
-	Reports []RatifyNestedReport `json:"verifierReports"`
+	// Reports holds one verifier result per referrer (signature) verified.
+	Reports []RatifyReport `json:"verifierReports"`
 	// Stdout and Stderr are the raw outputs, for failure messages.
 	Stdout string `json:"-"`
 	Stderr string `json:"-"`
 }
 
-// RatifyNestedReport is Ratify v1's NestedVerifierReport: one referrer and
-// the verifier results for it.
-type RatifyNestedReport struct {
-	Subject         string         `json:"subject"`
-	ReferenceDigest string         `json:"referenceDigest"`
-	ArtifactType    string         `json:"artifactType"`
-	VerifierReports []RatifyReport `json:"verifierReports"`
-}
-
-// RatifyReport is one verifier's result.
+// RatifyReport is one verifier's result for one referrer.
 type RatifyReport struct {
-	IsSuccess    bool            `json:"isSuccess"`
-	Name         string          `json:"name"`
-	VerifierName string          `json:"verifierName"`
-	Type         string          `json:"type"`
-	VerifierType string          `json:"verifierType"`
-	Message      string          `json:"message"`
-	ErrorReason  string          `json:"errorReason"`
-	Remediation  string          `json:"remediation"`
-	Extensions   json.RawMessage `json:"extensions"`
+	Subject         string          `json:"subject"`
+	ReferenceDigest string          `json:"referenceDigest"`
+	ArtifactType    string          `json:"artifactType"`
+	IsSuccess       bool            `json:"isSuccess"`
+	Name            string          `json:"name"`
+	VerifierName    string          `json:"verifierName"`
+	Type            string          `json:"type"`
+	VerifierType    string          `json:"verifierType"`
+	Message         string          `json:"message"`
+	ErrorReason     string          `json:"errorReason"`
+	Remediation     string          `json:"remediation"`
+	Extensions      json.RawMessage `json:"extensions"`
 }
 
 // ErrRatifyOutput is wrapped when `ratify verify` prints no result JSON.
@@ -221,10 +216,28 @@ func ParseRatifyOutput(stdout string) (*RatifyResult, error) {
 }
 
 // Only returns the single verifier report of a result that verified exactly
-// one referrer with one verifier, or an error describing what there was.
+// one referrer, or an error describing what there was.
 func (res *RatifyResult) Only() (RatifyReport, error) {
-	if len(res.Reports) != 1 || len(res.Reports[0].VerifierReports) != 1 {
-		return RatifyReport{}, fmt.Errorf("e2e: want one referrer with one verifier report, got %d referrers: %s", len(res.Reports), res.Stdout)
+	if len(res.Reports) != 1 {
+		return RatifyReport{}, fmt.Errorf("e2e: want one verifier report, got %d: %s", len(res.Reports), res.Stdout)
 	}
-	return res.Reports[0].VerifierReports[0], nil
+	return res.Reports[0], nil
+}
+
+// RatifyVerifierPackage is the import path of the project's Ratify verifier.
+const RatifyVerifierPackage = "github.com/notation-pkcs11/notation-pkcs11/cmd/notation-pkcs11-ratify"
+
+// RatifyVerifierType is the verifier type (and plugin file name) the
+// project's verifier is installed under.
+const RatifyVerifierType = "notation-pkcs11-ratify"
+
+// BuildRatifyVerifier builds the project's Ratify verifier into dir and
+// returns its path.
+func BuildRatifyVerifier(ctx context.Context, dir string) (string, error) {
+	out := filepath.Join(dir, RatifyVerifierType)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, RatifyVerifierPackage)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("e2e: go build %s: %w\n%s", RatifyVerifierPackage, err, b)
+	}
+	return out, nil
 }
