@@ -130,6 +130,18 @@ func TestE2ERevocation(t *testing.T) {
 		})
 	}
 
+	// Difference 1 of revocation/doc.go: notation-core-go stops at the
+	// first distribution point that fails; this command tries the next.
+	t.Run("notation stops at the dead first distribution point", func(t *testing.T) {
+		w.policy(t, "strict", "ca:ossl2")
+		if ok, out := w.notationVerifyClean(t, dpGoodRef); ok {
+			t.Errorf("notation verify passed with a dead first distribution point; revocation/doc.go says it fails:\n%s", out)
+		}
+		if r := w.verify(t, time.Now(), []string{dpGoodRef}); r.code != exitVerified {
+			t.Errorf("trustpolicy verify: exit %d: %s", r.code, r.rep.Error)
+		}
+	})
+
 	t.Run("explain shows the evidence", func(t *testing.T) {
 		w.policy(t, "strict", "ca:ossl")
 		r := w.run(t, time.Now(), "explain", "--plain-http", revokedRef)
