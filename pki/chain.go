@@ -79,14 +79,24 @@ func FindLeaf(pub crypto.PublicKey, certs []*x509.Certificate) (*x509.Certificat
 // each certificate's issuer. A candidate is accepted only if its subject is
 // the certificate's issuer and its key verifies the certificate's signature.
 func BuildChain(leaf *x509.Certificate, find IssuerFinder) ([]*x509.Certificate, error) {
+	chain, err := buildChain(leaf, find)
+	if err != nil {
+		return nil, err
+	}
+	return chain, nil
+}
+
+// buildChain is BuildChain that also returns, on error, the part of the
+// chain it could build (for lint to check what is there).
+func buildChain(leaf *x509.Certificate, find IssuerFinder) ([]*x509.Certificate, error) {
 	chain := []*x509.Certificate{leaf}
 	for cur := leaf; !isSelfSigned(cur); {
 		if len(chain) >= maxChainLength {
-			return nil, fmt.Errorf("%w: no self-signed root within %d certificates above %q", ErrIncompleteChain, maxChainLength, leaf.Subject)
+			return chain, fmt.Errorf("%w: no self-signed root within %d certificates above %q", ErrIncompleteChain, maxChainLength, leaf.Subject)
 		}
 		candidates, err := find(cur.RawIssuer)
 		if err != nil {
-			return nil, fmt.Errorf("failed to look up the issuer of %q: %w", cur.Subject, err)
+			return chain, fmt.Errorf("failed to look up the issuer of %q: %w", cur.Subject, err)
 		}
 		var issuer *x509.Certificate
 		for _, c := range candidates {
@@ -96,7 +106,7 @@ func BuildChain(leaf *x509.Certificate, find IssuerFinder) ([]*x509.Certificate,
 			}
 		}
 		if issuer == nil {
-			return nil, fmt.Errorf("%w: no certificate for issuer %q of %q; add the issuing CA certificate (and the ones above it, up to the root)", ErrIncompleteChain, cur.Issuer, cur.Subject)
+			return chain, fmt.Errorf("%w: no certificate for issuer %q of %q; add the issuing CA certificate (and the ones above it, up to the root)", ErrIncompleteChain, cur.Issuer, cur.Subject)
 		}
 		chain = append(chain, issuer)
 		cur = issuer

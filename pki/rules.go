@@ -77,7 +77,7 @@ func LintChain(chain []*x509.Certificate, now time.Time) []Finding {
 			lintCA(c, i, add)
 		}
 		if i == len(chain)-1 && !isSelfSigned(c) {
-			add(SeverityError, "the chain does not end in a self-signed root", "add the root CA certificate that issued this one")
+			add(SeverityError, ruleNoRoot, "add the root CA certificate that issued this one")
 		}
 		if i > 0 && i < len(chain)-1 && isSelfSigned(c) {
 			add(SeverityError, "a self-signed certificate sits in the middle of the chain", "remove it, or put it last if it is the root")
@@ -92,6 +92,8 @@ func LintChain(chain []*x509.Certificate, now time.Time) []Finding {
 }
 
 type addFunc func(sev Severity, rule, fix string)
+
+const ruleNoRoot = "the chain does not end in a self-signed root"
 
 func lintValidity(c *x509.Certificate, now time.Time, add addFunc) {
 	switch {

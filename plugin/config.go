@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -17,12 +18,13 @@ const (
 	ConfigTimeout          = "timeout"           // bound on each HSM call, a Go duration such as 10s
 	ConfigKeyCache         = "key_cache"         // "off" disables the describe-key cache
 	ConfigHSMLock          = "hsm_lock"          // "off" lets plugin processes use the module at the same time
+	ConfigAuditLog         = "audit_log"         // absolute path of a JSON-lines audit log of every signature (default off)
 )
 
 // ModuleEnv names the PKCS#11 module when neither the URI nor pluginConfig does.
 const ModuleEnv = "NOTATION_PKCS11_MODULE"
 
-var configKeys = map[string]bool{ConfigModulePath: true, ConfigCertificateChain: true, ConfigTimeout: true, ConfigKeyCache: true, ConfigHSMLock: true}
+var configKeys = map[string]bool{ConfigModulePath: true, ConfigCertificateChain: true, ConfigTimeout: true, ConfigKeyCache: true, ConfigHSMLock: true, ConfigAuditLog: true}
 
 // Config is the validated pluginConfig.
 type Config struct {
@@ -34,6 +36,9 @@ type Config struct {
 	// (default on): SoftHSM and smart cards are not safe for concurrent
 	// use by several processes. Network HSMs may turn it off.
 	HSMLock bool
+	// AuditLog, when set, is the file every generate-signature appends
+	// one JSON line to (see AuditRecord).
+	AuditLog string
 }
 
 // ParseConfig validates pluginConfig. A key that looks like a PIN is refused
@@ -71,6 +76,11 @@ func ParseConfig(m map[string]string) (Config, error) {
 			if cfg.KeyCache, err = onOff(k, v); err != nil {
 				return Config{}, err
 			}
+		case ConfigAuditLog:
+			if !filepath.IsAbs(v) {
+				return Config{}, fmt.Errorf("%w: pluginConfig audit_log %q must be an absolute file path", ErrConfig, v)
+			}
+			cfg.AuditLog = filepath.Clean(v)
 		case ConfigHSMLock:
 			if cfg.HSMLock, err = onOff(k, v); err != nil {
 				return Config{}, err

@@ -119,12 +119,18 @@ func (p *Plugin) cacheFor(r keyRequest) *KeyCache {
 // open opens the token, holding the module lock (shared, or exclusive to
 // log in) unless pluginConfig hsm_lock is off.
 func (p *Plugin) open(ctx context.Context, r keyRequest, exclusive bool) (Token, error) {
+	return p.backend.Open(ctx, r.uri, p.lockOptions(r, exclusive))
+}
+
+// lockOptions are the module options for r: its module, timeout and, unless
+// hsm_lock is off, the module's lock file.
+func (p *Plugin) lockOptions(r keyRequest, exclusive bool) pkcs11.Options {
 	opts := pkcs11.Options{ModulePath: r.module, Timeout: r.cfg.Timeout, Exclusive: exclusive}
 	if r.cfg.HSMLock && p.lockDir != "" {
 		sum := sha256.Sum256([]byte(r.module))
 		opts.LockFile = filepath.Join(p.lockDir, hex.EncodeToString(sum[:8])+".lock")
 	}
-	return p.backend.Open(ctx, r.uri, opts)
+	return opts
 }
 
 // DescribeKey reports the key spec of the key the URI names: from the cache
@@ -196,11 +202,45 @@ func (p *Plugin) remember(r keyRequest, ks plugin.KeySpec, pub crypto.PublicKey)
 // that the leaf certificate holds the key, and that the chain meets the
 // Notary Project rules now; after signing it verifies the signature with the
 // leaf certificate.
+//
+// With pluginConfig audit_log set, every request that got that far appends
+// one AuditRecord, success or failure; a signature whose record cannot be
+// written is withheld (fail closed).
 func (p *Plugin) GenerateSignature(ctx context.Context, req *plugin.GenerateSignatureRequest) (*plugin.GenerateSignatureResponse, error) {
-	r, err := p.parseKeyRequest(req.ContractVersion, req.KeyID, req.PluginConfig)
+	rec := newAuditRecord(p.now(), req.Payload)
+	rec.KeySpec = string(req.KeySpec)
+	var auditPath string
+	resp, err := p.generateSignature(ctx, req, rec, &auditPath)
+	if auditPath == "" {
+		return resp, err
+	}
 	if err != nil {
+		pe := ProtocolError(err)
+		rec.Outcome, rec.ErrorCode, rec.Error = "failure", string(pe.ErrCode), pe.Message
+		if aerr := appendAudit(auditPath, rec); aerr != nil {
+			return nil, fmt.Errorf("%w (%w)", err, aerr)
+		}
 		return nil, err
 	}
+	rec.Outcome = "success"
+	if aerr := appendAudit(auditPath, rec); aerr != nil {
+		return nil, fmt.Errorf("the signature was made but is withheld: %w", aerr)
+	}
+	return resp, nil
+}
+
+func (p *Plugin) generateSignature(ctx context.Context, req *plugin.GenerateSignatureRequest, rec *AuditRecord, auditPath *string) (*plugin.GenerateSignatureResponse, error) {
+	r, err := p.parseKeyRequest(req.ContractVersion, req.KeyID, req.PluginConfig)
+	if err != nil {
+		if cfg, cerr := ParseConfig(req.PluginConfig); cerr == nil {
+			*auditPath = cfg.AuditLog
+			if u, uerr := pkcs11.ParseURI(req.KeyID); uerr == nil {
+				rec.KeyID = u.String()
+			}
+		}
+		return nil, err
+	}
+	*auditPath, rec.KeyID = r.cfg.AuditLog, r.uri.String()
 	alg, err := pki.AlgorithmFor(req.KeySpec)
 	if err != nil {
 		return nil, fmt.Errorf("%w: keySpec: %w", ErrRequest, err)
@@ -241,6 +281,8 @@ func (p *Plugin) GenerateSignature(ctx context.Context, req *plugin.GenerateSign
 	if err != nil {
 		return nil, err
 	}
+	fp := sha256.Sum256(chain[0].Raw)
+	rec.CertificateSHA256 = hex.EncodeToString(fp[:])
 	if err := pki.CheckSigningChain(chain, p.now()); err != nil {
 		return nil, err
 	}

@@ -38,6 +38,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if plugin.IsCommand(args[0]) {
 		return protocol(ctx, args, stdin, stdout, stderr)
 	}
+	if name, rest, ok := isAdmin(args); ok {
+		return runAdmin(ctx, name, rest, stdout, stderr)
+	}
 	switch args[0] {
 	case "version", "--version":
 		fmt.Fprintf(stdout, "notation-pkcs11 %s (Notation plugin %q, contract 1.0)\n", version, plugin.Name)

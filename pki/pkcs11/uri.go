@@ -45,6 +45,35 @@ var queryAttrs = map[string]bool{"module-path": true, "module-name": true, "pin-
 // ParseURI parses and validates a key URI. Errors name the attribute and say
 // what would be valid; none of them repeats a pin-value.
 func ParseURI(s string) (*URI, error) {
+	u, err := parseURI(s)
+	if err != nil {
+		return nil, err
+	}
+	return u, u.validate()
+}
+
+// ParseTokenURI parses a URI that names a token only, such as
+// "pkcs11:token=release?module-path=/usr/lib/softhsm/libsofthsm2.so": the
+// same syntax and checks as ParseURI, but object=, id= and type= are
+// refused (the key is named elsewhere, e.g. by key generate's --label).
+func ParseTokenURI(s string) (*URI, error) {
+	u, err := parseURI(s)
+	if err != nil {
+		return nil, err
+	}
+	if u.Object != "" || len(u.ID) > 0 || u.Type != "" {
+		return nil, fmt.Errorf("%w: a token URI names no key; remove object=, id= and type= (e.g. pkcs11:token=release)", ErrInvalidURI)
+	}
+	u.Object = "-" // satisfy the key-selector check, then clear it
+	err = u.validate()
+	u.Object = ""
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func parseURI(s string) (*URI, error) {
 	const scheme = "pkcs11:"
 	if !strings.HasPrefix(strings.ToLower(s), scheme) {
 		// The value is not echoed: it is not a URI, so nothing says which
@@ -61,7 +90,7 @@ func ParseURI(s string) (*URI, error) {
 	if err := eachAttr(query, "&", queryAttrs, seen, u.setQuery); err != nil {
 		return nil, err
 	}
-	return u, u.validate()
+	return u, nil
 }
 
 func eachAttr(part, sep string, known, seen map[string]bool, set func(k, v string) error) error {

@@ -59,11 +59,27 @@ func Load(dir string) (*CA, error) {
 // Chain returns the issuer chain to append after an issued leaf.
 func (ca *CA) Chain() []*x509.Certificate { return []*x509.Certificate{ca.Intermediate, ca.Root} }
 
+// Profile adjusts what Issue puts in a certificate; the zero value is the
+// Notary Project leaf profile.
+type Profile struct {
+	// CRLDistributionPoints are http URLs of the CA's CRL (see CRL).
+	CRLDistributionPoints []string
+	// ExtKeyUsage replaces the codeSigning EKU when set: tests use it to
+	// issue certificates that break the rules (for example serverAuth).
+	ExtKeyUsage []x509.ExtKeyUsage
+}
+
 // Issue signs a code-signing certificate for pub with the Notary Project
 // leaf profile: critical keyUsage digitalSignature, EKU codeSigning,
 // basicConstraints CA:FALSE. The serial is derived from the key and the
 // validity, so reissuing the same request gives the same certificate.
 func (ca *CA) Issue(pub crypto.PublicKey, subject pkix.Name, notBefore, notAfter time.Time) (*x509.Certificate, error) {
+	return ca.IssueWith(pub, subject, notBefore, notAfter, Profile{})
+}
+
+// IssueWith is Issue with a Profile. The serial also depends on the
+// profile, so two profiles for one key give two serials.
+func (ca *CA) IssueWith(pub crypto.PublicKey, subject pkix.Name, notBefore, notAfter time.Time, p Profile) (*x509.Certificate, error) {
 	spki, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return nil, fmt.Errorf("testca: %w", err)
@@ -71,17 +87,25 @@ func (ca *CA) Issue(pub crypto.PublicKey, subject pkix.Name, notBefore, notAfter
 	h := sha256.New()
 	h.Write(spki)
 	fmt.Fprintf(h, "%d-%d", notBefore.Unix(), notAfter.Unix())
+	if len(p.CRLDistributionPoints) > 0 || p.ExtKeyUsage != nil {
+		fmt.Fprintf(h, "-%q-%v", p.CRLDistributionPoints, p.ExtKeyUsage)
+	}
 	serial := new(big.Int).SetBytes(h.Sum(nil)[:16])
 	skid := sha256.Sum256(spki)
+	eku := []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}
+	if p.ExtKeyUsage != nil {
+		eku = p.ExtKeyUsage
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               subject,
 		NotBefore:             notBefore,
 		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		ExtKeyUsage:           eku,
 		BasicConstraintsValid: true,
 		SubjectKeyId:          skid[:20],
+		CRLDistributionPoints: p.CRLDistributionPoints,
 	}
 	der, err := x509.CreateCertificate(nil, tmpl, ca.Intermediate, pub, ca.key)
 	if err != nil {
@@ -93,10 +117,34 @@ func (ca *CA) Issue(pub crypto.PublicKey, subject pkix.Name, notBefore, notAfter
 // IssueCSR checks the request's signature and issues a certificate for its
 // key and subject.
 func (ca *CA) IssueCSR(csr *x509.CertificateRequest, notBefore, notAfter time.Time) (*x509.Certificate, error) {
+	return ca.IssueCSRWith(csr, notBefore, notAfter, Profile{})
+}
+
+// IssueCSRWith is IssueCSR with a Profile.
+func (ca *CA) IssueCSRWith(csr *x509.CertificateRequest, notBefore, notAfter time.Time, p Profile) (*x509.Certificate, error) {
 	if err := csr.CheckSignature(); err != nil {
 		return nil, fmt.Errorf("testca: the request for %s has a bad signature: %w", csr.Subject, err)
 	}
-	return ca.Issue(csr.PublicKey, csr.Subject, notBefore, notAfter)
+	return ca.IssueWith(csr.PublicKey, csr.Subject, notBefore, notAfter, p)
+}
+
+// CRL returns a DER CRL signed by the intermediate, numbered number, that
+// revokes the given certificates (reason keyCompromise) as of thisUpdate.
+func (ca *CA) CRL(number int64, revoked []*x509.Certificate, thisUpdate, nextUpdate time.Time) ([]byte, error) {
+	entries := make([]x509.RevocationListEntry, len(revoked))
+	for i, c := range revoked {
+		entries[i] = x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: thisUpdate, ReasonCode: 1}
+	}
+	der, err := x509.CreateRevocationList(nil, &x509.RevocationList{
+		Number:                    big.NewInt(number),
+		ThisUpdate:                thisUpdate,
+		NextUpdate:                nextUpdate,
+		RevokedCertificateEntries: entries,
+	}, ca.Intermediate, ca.key)
+	if err != nil {
+		return nil, fmt.Errorf("testca: failed to sign a CRL: %w", err)
+	}
+	return der, nil
 }
 
 // PEM encodes certificates as a PEM bundle.

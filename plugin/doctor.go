@@ -1,0 +1,288 @@
+package plugin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/notation-pkcs11/notation-pkcs11/pki"
+	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
+	"github.com/notation-pkcs11/notation-pkcs11/revocation"
+)
+
+// The links Doctor checks, in order. A failed link stops the walk.
+const (
+	CheckConfig      = "config"            // key URI and pluginConfig parse
+	CheckModule      = "module"            // the PKCS#11 module loads
+	CheckToken       = "token"             // the token is present
+	CheckPIN         = "pin"               // a PIN is at hand and the token accepts it
+	CheckKey         = "key"               // the private key is found and is a Notation key
+	CheckCertificate = "certificate"       // a certificate for the key is on the token (or in certificate_chain)
+	CheckMatch       = "certificate-match" // that certificate holds the key's public key
+	CheckChain       = "chain"             // the chain is complete and meets the Notary Project rules now
+	CheckExpiry      = "expiry"            // no certificate of the chain expires within ExpiryWarning
+	CheckRevocation  = "revocation"        // the OCSP/CRL endpoints answer and nothing is revoked
+)
+
+// DoctorChecks lists the links in order.
+func DoctorChecks() []string {
+	return []string{CheckConfig, CheckModule, CheckToken, CheckPIN, CheckKey, CheckCertificate, CheckMatch, CheckChain, CheckExpiry, CheckRevocation}
+}
+
+// ExpiryWarning is how close to expiry a chain certificate makes Doctor warn.
+const ExpiryWarning = 30 * 24 * time.Hour
+
+// Check statuses.
+const (
+	StatusOK   = "ok"
+	StatusWarn = "warn"
+	StatusFail = "fail"
+)
+
+// Check is one link of the Doctor report.
+type Check struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// DoctorReport is the result of Doctor. OK is true when no check failed
+// (warnings allowed); then Identity, KeyAddCommand and TrustPolicy say how
+// to use the key with notation.
+type DoctorReport struct {
+	KeyID  string  `json:"keyId"`
+	OK     bool    `json:"ok"`
+	Failed string  `json:"failed,omitempty"` // the first failed check
+	Checks []Check `json:"checks"`
+
+	Subject           string         `json:"subject,omitempty"`
+	Identity          string         `json:"identity,omitempty"`
+	CertificateSHA256 string         `json:"certificateSha256,omitempty"`
+	RootSubject       string         `json:"rootSubject,omitempty"`
+	RootSHA256        string         `json:"rootSha256,omitempty"`
+	NotAfter          time.Time      `json:"notAfter,omitzero"`
+	KeyAddCommand     string         `json:"keyAddCommand,omitempty"`
+	TrustPolicy       map[string]any `json:"trustPolicy,omitempty"`
+	TrustStoreCommand string         `json:"trustStoreCommand,omitempty"`
+}
+
+// DoctorOptions shape the advice printed on success.
+type DoctorOptions struct {
+	KeyName    string // name for `notation key add`; "release" when empty
+	TrustStore string // trust store name; "release" when empty
+	Scope      string // registry scope of the policy statement; "*" when empty
+	// Revocation checks the chain's OCSP and CRL endpoints; nil builds a
+	// memory-only revocation.Client with notation's timeouts.
+	Revocation revocation.Checker
+}
+
+// Doctor walks every link between the key URI and a signature notation
+// will accept, in order, and stops at the first broken one, naming it and
+// saying how to fix it. It checks what generate-signature checks, with the
+// same code, plus expiry and revocation.
+func (p *Plugin) Doctor(ctx context.Context, keyID string, pluginConfig map[string]string, o DoctorOptions) *DoctorReport {
+	rep := &DoctorReport{}
+	ok := func(name, detail string) {
+		rep.Checks = append(rep.Checks, Check{Name: name, Status: StatusOK, Detail: detail})
+	}
+	warn := func(name, detail, fix string) {
+		rep.Checks = append(rep.Checks, Check{Name: name, Status: StatusWarn, Detail: detail, Fix: fix})
+	}
+	fail := func(name string, err error, fix string) *DoctorReport {
+		rep.Checks = append(rep.Checks, Check{Name: name, Status: StatusFail, Detail: err.Error(), Fix: fix})
+		rep.Failed = name
+		return rep
+	}
+
+	r, err := p.adminRequest(keyID, pluginConfig, false)
+	if err != nil {
+		return fail(CheckConfig, err, "correct the key URI or pluginConfig as the message says")
+	}
+	rep.KeyID = r.uri.String()
+	var bundle []*x509.Certificate
+	if r.cfg.CertificateChain != "" {
+		if bundle, err = readBundle(r.cfg.CertificateChain); err != nil {
+			return fail(CheckConfig, err, "point certificate_chain at a readable PEM bundle")
+		}
+	}
+	ok(CheckConfig, "key URI and pluginConfig are valid; module "+r.module)
+
+	tok, err := p.open(ctx, r, true)
+	switch {
+	case errors.Is(err, pkcs11.ErrTokenNotFound), errors.Is(err, pkcs11.ErrAmbiguous):
+		ok(CheckModule, "module "+r.module+" loads")
+		return fail(CheckToken, err, "insert or initialise the token, or fix token=/serial=/slot-id= in the URI (notation-pkcs11 token list shows the tokens)")
+	case err != nil:
+		return fail(CheckModule, err, "install the HSM vendor's PKCS#11 module and name it with module-path= in the URI, pluginConfig module_path or "+ModuleEnv)
+	}
+	defer tok.Close()
+	ok(CheckModule, "module "+r.module+" loads")
+	info := tok.Info()
+	ok(CheckToken, fmt.Sprintf("token %q (serial %s, %s %s) in slot %d", info.Label, info.Serial, info.Manufacturer, info.Model, info.Slot))
+
+	pin, err := pkcs11.ReadPIN(r.uri, p.getenv)
+	if err != nil {
+		return fail(CheckPIN, err, "add pin-source=file:/absolute/path (mode 0600) to the URI or set "+pkcs11.PINEnv)
+	}
+	key, err := tok.Login(ctx, pin)
+	switch {
+	case errors.Is(err, pkcs11.ErrLogin):
+		return fail(CheckPIN, err, "give the token's user PIN in the pin-source file or "+pkcs11.PINEnv)
+	case err != nil && (errors.Is(err, pkcs11.ErrKeyNotFound) || errors.Is(err, pkcs11.ErrAmbiguous)):
+		ok(CheckPIN, "the token accepts the PIN")
+		return fail(CheckKey, err, "fix object=/id= in the URI (notation-pkcs11 key list shows the keys), or create the key with notation-pkcs11 key generate")
+	case err != nil:
+		return fail(CheckPIN, err, "check that the token accepts logins")
+	}
+	ok(CheckPIN, "the token accepts the PIN")
+	ks, err := pki.KeySpecOf(key.Public())
+	if err != nil {
+		return fail(CheckKey, err, "generate a supported key with notation-pkcs11 key generate")
+	}
+	ok(CheckKey, fmt.Sprintf("private key %s (%s, CKA_ID %x)", r.uri.KeyDescription(), ks, key.ID()))
+
+	chain, err := p.chain(ctx, tok, key, bundle, r)
+	switch {
+	case errors.Is(err, pkcs11.ErrCertificateNotFound):
+		return fail(CheckCertificate, err, "make a request with notation-pkcs11 csr, have the CA issue it, and store it with notation-pkcs11 cert import")
+	case errors.Is(err, pki.ErrCertificateMismatch):
+		ok(CheckCertificate, "a certificate is stored for the key")
+		return fail(CheckMatch, err, "the certificate was issued for another key: import the one issued from this key's csr (notation-pkcs11 cert import checks this)")
+	case err != nil:
+		ok(CheckCertificate, "a certificate is stored for the key")
+		ok(CheckMatch, "the certificate holds the key's public key")
+		return fail(CheckChain, err, "import the issuing CA certificates up to the root with notation-pkcs11 cert import --key URI leaf.pem ca.pem root.pem")
+	}
+	leaf := chain[0]
+	ok(CheckCertificate, fmt.Sprintf("certificate %q", leaf.Subject))
+	ok(CheckMatch, "the certificate holds the key's public key")
+
+	now := p.now()
+	if err := pki.CheckSigningChain(chain, now); err != nil {
+		return fail(CheckChain, err, "have the CA reissue the certificate with the profile the findings name (notation-pkcs11 cert lint explains each), then import it")
+	}
+	var warnings []string
+	for _, f := range pki.LintChain(chain, now) {
+		if f.Severity == pki.SeverityWarning && !strings.Contains(f.Rule, "expires in under") {
+			warnings = append(warnings, f.String())
+		}
+	}
+	if len(warnings) > 0 {
+		warn(CheckChain, fmt.Sprintf("%d certificate(s) to root %q; %s", len(chain), chain[len(chain)-1].Subject, strings.Join(warnings, "; ")), "see the fixes named")
+	} else {
+		ok(CheckChain, fmt.Sprintf("%d certificate(s) to root %q meet the Notary Project rules", len(chain), chain[len(chain)-1].Subject))
+	}
+
+	soonest := chain[0]
+	for _, c := range chain {
+		if c.NotAfter.Before(soonest.NotAfter) {
+			soonest = c
+		}
+	}
+	left := soonest.NotAfter.Sub(now)
+	if left < ExpiryWarning {
+		warn(CheckExpiry, fmt.Sprintf("certificate %q expires on %s, in %d day(s)", soonest.Subject, soonest.NotAfter.UTC().Format(time.RFC3339), int(left.Hours()/24)),
+			"renew it now: a new csr for a new key, and the rotation runbook in docs/pki-workflow.md")
+	} else {
+		ok(CheckExpiry, fmt.Sprintf("the chain is valid until %s (certificate %q)", soonest.NotAfter.UTC().Format(time.RFC3339), soonest.Subject))
+	}
+
+	if err := p.doctorRevocation(ctx, chain, now, o.Revocation, ok, warn); err != nil {
+		return fail(CheckRevocation, err, "make the OCSP responder and CRL distribution points reachable from this host over http, or, if the certificate is revoked, issue and import a new one")
+	}
+
+	rep.OK = true
+	p.advise(rep, r, chain, pluginConfig, o)
+	return rep
+}
+
+func (p *Plugin) doctorRevocation(ctx context.Context, chain []*x509.Certificate, now time.Time, checker revocation.Checker, ok func(string, string), warn func(string, string, string)) error {
+	if checker == nil {
+		c, err := revocation.New(revocation.Options{NoDiskCache: true})
+		if err != nil {
+			return err
+		}
+		checker = c
+	}
+	results, err := checker.Check(ctx, revocation.Request{Chain: chain, Purpose: revocation.PurposeCodeSigning, Now: now})
+	if err != nil {
+		return fmt.Errorf("revocation check of the chain failed: %w", err)
+	}
+	var checked []string
+	for i, res := range results {
+		if i >= len(chain) {
+			break
+		}
+		subj := chain[i].Subject.String()
+		switch res.Status {
+		case revocation.StatusRevoked:
+			return fmt.Errorf("certificate %q is revoked (%s at %s, since %s, reason %s)", subj, res.Method, res.URL, res.RevokedAt.UTC().Format(time.RFC3339), res.Reason)
+		case revocation.StatusUnknown:
+			return fmt.Errorf("the revocation status of certificate %q is unknown, notation verify will fail at level strict: %s", subj, res.Detail)
+		case revocation.StatusOK:
+			checked = append(checked, fmt.Sprintf("%q good by %s (%s)", subj, res.Method, res.URL))
+		}
+	}
+	if len(checked) == 0 {
+		warn(CheckRevocation, "no certificate of the chain names an OCSP responder or CRL distribution point: a compromised key could not be revoked", "have the CA put a CRL distribution point (or OCSP URL) in the signing-certificate profile")
+		return nil
+	}
+	ok(CheckRevocation, strings.Join(checked, "; "))
+	return nil
+}
+
+// advise fills the notation commands and policy statement for a healthy key.
+func (p *Plugin) advise(rep *DoctorReport, r keyRequest, chain []*x509.Certificate, pluginConfig map[string]string, o DoctorOptions) {
+	name, store, scope := o.KeyName, o.TrustStore, o.Scope
+	if name == "" {
+		name = "release"
+	}
+	if store == "" {
+		store = "release"
+	}
+	if scope == "" {
+		scope = "*"
+	}
+	leaf, root := chain[0], chain[len(chain)-1]
+	fp := sha256.Sum256(leaf.Raw)
+	rfp := sha256.Sum256(root.Raw)
+	rep.Subject = leaf.Subject.String()
+	rep.Identity = pki.SubjectIdentity(leaf.Subject)
+	rep.CertificateSHA256 = hex.EncodeToString(fp[:])
+	rep.RootSubject = root.Subject.String()
+	rep.RootSHA256 = hex.EncodeToString(rfp[:])
+	rep.NotAfter = leaf.NotAfter
+	cmd := "notation key add --plugin " + Name + " --id " + shellQuote(r.uri.String())
+	keys := make([]string, 0, len(pluginConfig))
+	for k := range pluginConfig {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		cmd += " --plugin-config " + shellQuote(k+"="+pluginConfig[k])
+	}
+	rep.KeyAddCommand = cmd + " " + shellQuote(name)
+	rep.TrustStoreCommand = "notation cert add --type ca --store " + shellQuote(store) + " ROOT.pem   # the root " + shellQuote(rep.RootSubject) + ", SHA-256 " + rep.RootSHA256
+	rep.TrustPolicy = map[string]any{
+		"name":                  name,
+		"registryScopes":        []string{scope},
+		"signatureVerification": map[string]any{"level": "strict"},
+		"trustStores":           []string{"ca:" + store},
+		"trustedIdentities":     []string{rep.Identity},
+	}
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
