@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
@@ -134,7 +133,7 @@ func makeCRL(t *testing.T, kind string, number int64, this, next time.Time, revo
 	for _, s := range revoked {
 		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: this, ReasonCode: 1})
 	}
-	der, err := x509.CreateRevocationList(rand.Reader, tmpl, certs[0], key.(crypto.Signer))
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, certs[0], key)
 	if err != nil {
 		t.Fatal(err)
 	}
