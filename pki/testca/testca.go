@@ -191,6 +191,10 @@ var ErrNoCA = errors.New("testca: testdata/pki/ca not found")
 // FindDir walks up from start to the module root and returns its
 // testdata/pki/ca directory.
 func FindDir(start string) (string, error) {
+	start, err := filepath.Abs(start)
+	if err != nil {
+		return "", fmt.Errorf("testca: %w", err)
+	}
 	for d := start; ; d = filepath.Dir(d) {
 		p := filepath.Join(d, "testdata", "pki", "ca")
 		if st, err := os.Stat(p); err == nil && st.IsDir() {
