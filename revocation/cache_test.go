@@ -101,7 +101,7 @@ func TestOfflineEmptyCache(t *testing.T) {
 	res := w.check(time.Time{})
 	u := w.srv.url("/int.crl")
 	want(t, res[0], StatusUnknown, MethodOCSPFallbackCRL, "offline mode: no cached OCSP response",
-		"no cached CRL for "+u+`; fetch it with "trustpolicy crl fetch `+u+`" on a connected machine and "trustpolicy crl import FILE" here`)
+		"no cached CRL for "+u+`; fetch it on a connected machine with "trustpolicy crl fetch --out DIR `+u+`" and import it here with "trustpolicy crl import DIR/FILE.crl"`)
 	want(t, res[1], StatusUnknown, MethodCRL, "no cached CRL for "+w.srv.url("/root.crl"))
 	if w.srv.count("/ocsp")+w.srv.count("/int.crl")+w.srv.count("/root.crl") != 0 {
 		t.Error("offline mode used the network")
@@ -136,7 +136,7 @@ func TestOfflineWithImportedCRL(t *testing.T) {
 	want(t, res[0], StatusRevoked, MethodOCSPFallbackCRL)
 	// Expired: the hint says so.
 	res = w.checkWith(w.client(), time.Time{}, testNow.Add(72*time.Hour))
-	want(t, res[1], StatusUnknown, MethodCRL, "the cached CRL for "+w.srv.url("/root.crl")+" expired at", "trustpolicy crl import FILE")
+	want(t, res[1], StatusUnknown, MethodCRL, "the cached CRL for "+w.srv.url("/root.crl")+" expired at", "trustpolicy crl import DIR/FILE.crl")
 	if w.srv.count("/ocsp")+w.srv.count("/int.crl")+w.srv.count("/root.crl") != 0 {
 		t.Error("offline mode used the network")
 	}

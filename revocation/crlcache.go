@@ -94,7 +94,7 @@ func (c *CRLCache) cacheErr(err error) {
 
 // importHint tells an offline user how to bring a CRL over.
 func importHint(u string) string {
-	return fmt.Sprintf(`fetch it with "trustpolicy crl fetch %s" on a connected machine and "trustpolicy crl import FILE" here`, u)
+	return fmt.Sprintf(`fetch it on a connected machine with "trustpolicy crl fetch --out DIR %s" and import it here with "trustpolicy crl import DIR/FILE.crl"`, u)
 }
 
 // errNotCached: no usable CRL in the cache.
