@@ -127,6 +127,9 @@ func (f *revocationFlags) newChecker(e env) (*revocation.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Offline && o.NoDiskCache {
+		fmt.Fprintln(e.stderr, "trustpolicy: warning: --offline without a disk cache: no CRL can answer; pass --crl-cache DIR (where crl fetch or crl import put them)")
+	}
 	c, err := revocation.New(o)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("%w (fix the folder, pass --crl-cache DIR or --no-disk-cache)", err)}
