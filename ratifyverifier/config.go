@@ -148,6 +148,9 @@ func ParseConfig(raw []byte) (*Config, error) {
 
 func (c *Config) check() error {
 	hasDoc := len(c.TrustPolicyDoc) > 0 && string(c.TrustPolicyDoc) != "null"
+	if !hasDoc {
+		c.TrustPolicyDoc = nil
+	}
 	switch {
 	case hasDoc && c.TrustPolicyPath != "":
 		return configErr("give trustPolicyDoc or trustPolicyPath, not both")
