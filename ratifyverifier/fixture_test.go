@@ -19,7 +19,7 @@ import (
 var testPKI = filepath.Join("..", "testdata", "pki")
 
 const (
-	testRepo    = "registry.example/app"
+	testRepo        = "registry.example/app"
 	sigManifestType = "application/vnd.oci.image.manifest.v1+json"
 )
 

@@ -22,7 +22,9 @@ import (
 var testNow = time.Date(2030, 6, 1, 0, 0, 0, 0, time.UTC)
 
 // noRevocation answers every certificate "non-revokable" without I/O.
-func noRevocation(RevocationConfig) (revocation.Checker, error) { return revocation.NonRevokableOnly(), nil }
+func noRevocation(RevocationConfig) (revocation.Checker, error) {
+	return revocation.NonRevokableOnly(), nil
+}
 
 func runWith(t *testing.T, f *fixture, fetch *fakeFetcher, config map[string]any) (*Response, *ProtocolError) {
 	t.Helper()
@@ -104,7 +106,10 @@ func TestRunConfigErrors(t *testing.T) {
 		{"policy invalid", func(c map[string]any) {
 			c["trustPolicyDoc"] = map[string]any{"version": "1.0", "trustPolicies": []any{map[string]any{"name": "x"}}}
 		}, `verifier "np": trust policy:`},
-		{"policy file missing", func(c map[string]any) { delete(c, "trustPolicyDoc"); c["trustPolicyPath"] = "/nonexistent/trustpolicy.json" }, "/nonexistent/trustpolicy.json"},
+		{"policy file missing", func(c map[string]any) {
+			delete(c, "trustPolicyDoc")
+			c["trustPolicyPath"] = "/nonexistent/trustpolicy.json"
+		}, "/nonexistent/trustpolicy.json"},
 		{"bad store key", func(c map[string]any) { c["trustStores"] = map[string]string{"root": f.rootPEM} }, `trustStores key "root"`},
 		{"no pem", func(c map[string]any) { c["trustStores"] = map[string]string{"ca:test": "not a certificate"} }, `trustStores["ca:test"] holds no PEM certificate`},
 		{"private key pem", func(c map[string]any) {
