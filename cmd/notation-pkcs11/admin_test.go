@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(args, strings.NewReader(""), &out, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+// TestCertLintEveryBadKind runs cert lint on every chain in testdata/pki/bad.
+func TestCertLintEveryBadKind(t *testing.T) {
+	bad := filepath.Join(pki_, "bad")
+	cases := []struct {
+		file string
+		code int
+		want []string
+	}{
+		{"ok-leaf-chain.pem", 0, []string{"ok: the chain meets"}},
+		{"wrong-order-chain.pem", 0, []string{"ok: the chain meets", "chain[2]"}},
+		{"other-key-chain.pem", 0, []string{"ok:"}},
+		{"self-signed-leaf-chain.pem", 0, []string{"WARNING", "self-signed", "fix:"}},
+		{"serverauth-eku-chain.pem", 1, []string{"serverAuth", "fix: set extendedKeyUsage = codeSigning"}},
+		{"no-keyusage-chain.pem", 1, []string{"key usage extension is missing", "fix: add keyUsage = critical, digitalSignature"}},
+		{"keyusage-noncritical-chain.pem", 1, []string{"not critical", "fix: mark keyUsage critical"}},
+		{"keyusage-keycertsign-chain.pem", 1, []string{"keyCertSign", "digitalSignature and nothing else"}},
+		{"ca-leaf-chain.pem", 1, []string{"must not be a CA", "CA:FALSE"}},
+		{"expired-chain.pem", 1, []string{"expired on", "fix:"}},
+		{"not-yet-valid-chain.pem", 1, []string{"not valid before", "fix:"}},
+		{"missing-intermediate-chain.pem", 1, []string{"no certificate for its issuer", "fix: add the issuing CA certificate"}},
+		{"rsa-1024-chain.pem", 1, []string{"RSA 1024", "fix: use RSA 2048"}},
+	}
+	entries, err := os.ReadDir(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	covered := map[string]bool{}
+	for _, c := range cases {
+		covered[c.file] = true
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), "-chain.pem") && !covered[e.Name()] {
+			t.Errorf("bad fixture %s has no cert lint case", e.Name())
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			out, errOut, code := runCLI(t, "cert", "lint", filepath.Join(bad, c.file))
+			if code != c.code {
+				t.Fatalf("exit %d, want %d\n%s%s", code, c.code, out, errOut)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			jout, _, jcode := runCLI(t, "cert", "lint", "--output", "json", filepath.Join(bad, c.file))
+			var rep struct {
+				OK       bool
+				Findings []struct{ Severity, Rule, Fix string }
+			}
+			if err := json.Unmarshal([]byte(jout), &rep); err != nil || jcode != code || rep.OK != (code == 0) {
+				t.Fatalf("json: exit %d, %v\n%s", jcode, err, jout)
+			}
+		})
+	}
+	t.Run("leaf and issuers in separate files, any order", func(t *testing.T) {
+		d := filepath.Join(pki_, "ec-256")
+		out, _, code := runCLI(t, "cert", "lint", filepath.Join(d, "root.crt"), filepath.Join(d, "leaf.crt"), filepath.Join(d, "intermediate.crt"))
+		if code != 0 || !strings.Contains(out, "ok:") {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+	})
+}
+
+func TestAdminUsageErrors(t *testing.T) {
+	t.Setenv("NOTATION_PKCS11_MODULE", "")
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"key"}, 2, "key generate, key list"},
+		{[]string{"cert", "frob"}, 2, "cert import, cert lint"},
+		{[]string{"key", "generate", "--type", "ec-256", "--label", "x"}, 2, "--token is required"},
+		{[]string{"key", "generate", "--token", "pkcs11:token=t", "--type", "dsa", "--label", "x"}, 2, "unknown key type"},
+		{[]string{"key", "generate", "--token", "pkcs11:token=t", "--type", "ec-256", "--label", "x", "--id", "zz"}, 2, "--id"},
+		{[]string{"key", "generate", "--token", "pkcs11:token=t;object=k", "--type", "ec-256", "--label", "x"}, 1, "a token URI names no key"},
+		{[]string{"key", "list", "--token", "pkcs11:token=t"}, 1, "no PKCS#11 module named"},
+		{[]string{"csr", "--key", "pkcs11:token=t;object=k", "--subject", "CN=x"}, 2, "C, ST, O missing"},
+		{[]string{"csr", "--key", "pkcs11:token=t;object=k", "--subject", "C=US,ST=WA,O=a+OU=b"}, 2, "multi-valued"},
+		{[]string{"csr", "--subject", "C=US,ST=WA,O=a"}, 2, "--key is required"},
+		{[]string{"cert", "import", "--key", "pkcs11:token=t;object=k"}, 2, "at least one PEM file"},
+		{[]string{"cert", "lint", "/nonexistent/chain.pem"}, 1, "/nonexistent/chain.pem"},
+		{[]string{"cert", "lint", filepath.Join(pki_, "bad", "leaf.key")}, 1, "is not a CERTIFICATE"},
+		{[]string{"doctor"}, 2, "--key is required"},
+		{[]string{"doctor", "--key", "pkcs11:object=k", "--output", "yaml"}, 2, "want text or json"},
+		{[]string{"doctor", "--key", "pkcs11:object=k", "--plugin-config", "pin=1"}, 3, `pluginConfig "pin" is refused`},
+		{[]string{"doctor", "--key", "pkcs11:object=k", "--pin=1234"}, 2, "never taken on the command line"},
+		{[]string{"doctor", "--key", "pkcs11:object=k", "--plugin-config", "oops"}, 2, "KEY=VALUE"},
+		{[]string{"token", "list", "extra"}, 2, "unexpected argument"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			out, errOut, code := runCLI(t, c.args...)
+			if code != c.code || !strings.Contains(out+errOut, c.want) {
+				t.Fatalf("exit %d (want %d), output lacks %q:\n%s%s", code, c.code, c.want, out, errOut)
+			}
+			if strings.Contains(out+errOut, "1234") {
+				t.Fatal("a PIN given on the command line was echoed")
+			}
+		})
+	}
+}
+
+func TestDoctorExitCodes(t *testing.T) {
+	seen := map[int]bool{0: true, exitFailed: true, exitUsage: true}
+	for _, c := range []string{"config", "module", "token", "pin", "key", "certificate", "certificate-match", "chain", "expiry", "revocation"} {
+		code := doctorExit(c)
+		if seen[code] {
+			t.Fatalf("check %s shares exit code %d", c, code)
+		}
+		seen[code] = true
+	}
+}
