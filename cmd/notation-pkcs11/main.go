@@ -4,10 +4,13 @@
 // Installed as $NOTATION_LIBEXEC/plugins/pkcs11/notation-pkcs11 (use
 // `notation plugin install --file notation-pkcs11`), notation runs it with
 // one protocol command and a JSON request on stdin. Run by a person, it
-// prints its version or help.
+// prints its version or help, or runs a workflow command: token list, key
+// list, key generate, csr, cert import, cert lint and doctor (see usage and
+// docs/pki-workflow.md). The PIN is never taken on the command line.
 //
 // Exit codes: 0 success; 1 the request failed (the JSON error is on
-// stderr); 2 usage error.
+// stderr); 2 usage error; cert lint 1 when a rule is broken; doctor 3-12
+// naming the first broken link.
 package main
 
 import (
@@ -97,10 +100,24 @@ Key URI (RFC 7512): token=, serial= or slot-id= select the token; object= and/or
   id= select the key; module-path= names the module; pin-source=file:/abs/path
   names a PIN file (mode 0600). pin-value is refused.
 pluginConfig: module_path, certificate_chain (PEM bundle), timeout (e.g. 30s),
-  key_cache (on|off), hsm_lock (on|off: serialise processes using the module).
+  key_cache (on|off), hsm_lock (on|off: serialise processes using the module),
+  audit_log (absolute path: one JSON line per signature).
 Environment: NOTATION_PKCS11_PIN, NOTATION_PKCS11_MODULE, NOTATION_PKCS11_CACHE.
 
+Workflow (add --output json to any; --plugin-config KEY=VALUE as for notation):
+  token list                                  slots and tokens of the module
+  key list --token URI                        keys on a token, with their certificates
+  key generate --token URI --type TYPE --label NAME [--id HEX]
+                                              TYPE: rsa-2048|rsa-3072|rsa-4096|ec-256|ec-384|ec-521
+  csr --key URI --subject "C=US,ST=WA,O=Acme,CN=Release Signing" [--out FILE]
+  cert import --key URI FILE...               leaf and issuers onto the token, checked first
+  cert lint FILE...                           every Notary Project rule the chain breaks
+  doctor --key URI [--name N] [--trust-store S] [--scope S]
+The PIN comes from the URI's pin-source or NOTATION_PKCS11_PIN, never argv.
+
 Commands: version, help; protocol commands are for notation.
-Exit codes: 0 ok, 1 request failed (JSON error on stderr), 2 usage error.
+Exit codes: 0 ok, 1 request failed (JSON error on stderr), 2 usage error;
+  cert lint: 1 a rule is broken; doctor: 3 config, 4 module, 5 token, 6 pin,
+  7 key, 8 certificate, 9 certificate-match, 10 chain, 11 expiry, 12 revocation.
 `)
 }
