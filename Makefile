@@ -8,7 +8,7 @@ GO      ?= go
 BIN     := bin/notation-pkcs11
 TOOLS    = $(shell scripts/tools.sh)
 
-.PHONY: all build deps tools test unit demo bench fuzz clean
+.PHONY: all build deps tools tools-ratify test e2e-ratify unit demo bench fuzz clean
 
 all: build
 
@@ -21,11 +21,20 @@ deps:
 tools: deps
 	@scripts/tools.sh >/dev/null
 
+# The Ratify CLI v1.4.6 for the Ratify tests: a slow cold build (see
+# docs/ratify.md), cached like the other tools.
+tools-ratify: deps
+	@scripts/tools.sh ratify >/dev/null
+
 # Everything: unit, SoftHSM integration and end-to-end tests with the real
 # notation CLI. End-to-end tests are required here (they fail, not skip,
 # when a tool is missing).
-test: deps tools
+test: deps tools tools-ratify
 	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) NOTATION_PKCS11_E2E=required $(GO) test -count=1 ./...
+
+# Only the Ratify verifier: unit tests and end to end with the real Ratify CLI.
+e2e-ratify: deps tools-ratify
+	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) NOTATION_PKCS11_E2E=required $(GO) test -count=1 ./ratifyverifier/ ./cmd/notation-pkcs11-ratify/
 
 # Unit tests only: no HSM, no peer tools.
 unit:

@@ -168,3 +168,22 @@ func report(t testing.TB, what string, res *e2e.RatifyResult) e2e.RatifyReport {
 	}
 	return r
 }
+
+func ratifyConfig(w *world, verifier map[string]any) map[string]any {
+	return e2e.RatifyConfig(w.ratify.PluginDir(), verifier)
+}
+
+// mustVerify runs `ratify verify` with the config file at path and fails
+// unless the artifact verified.
+func (w *world) mustVerify(t testing.TB, ref, path string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := w.ratify.Verify(ctx, ref, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.IsSuccess {
+		t.Fatalf("%s: not verified: %s", filepath.Base(path), res.Stdout)
+	}
+}
