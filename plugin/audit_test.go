@@ -14,7 +14,7 @@ import (
 
 const testPayloadJSON = `{"targetArtifact":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:aa","size":7}}`
 
-// coseSigStructure builds ["Signature1", protected, h'', payload] in CBOR.
+// coseSigStructure builds ["Signature1", protected, h”, payload] in CBOR.
 func coseSigStructure(protected, payload []byte) []byte {
 	bstr := func(b []byte) []byte {
 		switch n := len(b); {
