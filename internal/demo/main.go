@@ -1,6 +1,8 @@
 // Command demo walks the whole notation-pkcs11 path on this machine, one
 // numbered step per line: it creates a SoftHSM token, generates a key inside
-// it, issues the key's certificate from the development CA, pushes an
+// it (notation-pkcs11 key generate), makes a request signed in the HSM
+// (notation-pkcs11 csr), has the development CA issue it, stores and checks
+// the chain (notation-pkcs11 cert import, doctor), pushes an
 // artifact to a local registry, signs it with the real notation CLI through
 // the plugin, and verifies the signature with a strict trust policy.
 //
@@ -22,9 +24,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,7 +40,6 @@ import (
 	"time"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
-	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/testca"
 )
 
@@ -47,20 +48,12 @@ const (
 	keyURIBase = "pkcs11:token=demo;object=release-signing;id=%01"
 	keyLabel   = "release-signing"
 	identity   = "C=US, ST=WA, L=Seattle, O=Example Release Team, CN=Demo Release Signing"
+	subjectDN  = "C=US,ST=WA,L=Seattle,O=Example Release Team,CN=Demo Release Signing"
 	storeName  = "demo"
 	totalSteps = 9
 )
 
-var (
-	keyID   = []byte{0x01}
-	subject = pkix.Name{
-		Country:      []string{"US"},
-		Province:     []string{"WA"},
-		Locality:     []string{"Seattle"},
-		Organization: []string{"Example Release Team"},
-		CommonName:   "Demo Release Signing",
-	}
-)
+var keyID = []byte{0x01}
 
 // options are the demo's inputs.
 type options struct {
@@ -105,17 +98,17 @@ func (e *stepError) Unwrap() error { return e.err }
 
 // demo carries the state shared by the steps.
 type demo struct {
-	opts   options
-	out    io.Writer
-	dir    string // absolute
-	pin    pkcs11.PIN
-	keyURI string // with pin-source
-	module string
-	hsm    *e2e.SoftHSM
-	root   string // dev CA root, PEM file
-	reg    *e2e.Registry
-	ref    string // artifact by digest
-	not    *e2e.Notation
+	opts    options
+	out     io.Writer
+	dir     string // absolute
+	pinFile string
+	keyURI  string // with pin-source
+	module  string
+	hsm     *e2e.SoftHSM
+	root    string // dev CA root, PEM file
+	reg     *e2e.Registry
+	ref     string // artifact by digest
+	not     *e2e.Notation
 }
 
 // run performs the demo's steps, printing one line (plus facts) per step.
@@ -179,7 +172,7 @@ func (d *demo) createToken(context.Context) error {
 	if err := os.MkdirAll(d.dir, 0o700); err != nil {
 		return err
 	}
-	for _, sub := range []string{"softhsm", "cache", "notation", "registry", "artifact", "pin", "root.crt"} {
+	for _, sub := range []string{"softhsm", "cache", "notation", "registry", "artifact", "pin", "root.crt", "release.csr", "release-chain.pem"} {
 		if err := os.RemoveAll(filepath.Join(d.dir, sub)); err != nil {
 			return err
 		}
@@ -203,7 +196,7 @@ func (d *demo) createToken(context.Context) error {
 	if err := hsm.InitToken(tokenLabel, soPIN, userPIN); err != nil {
 		return err
 	}
-	d.pin = pkcs11.NewPIN(userPIN)
+	d.pinFile = pinFile
 	d.keyURI = keyURIBase + "?pin-source=file:" + pinFile
 	// The module reads SOFTHSM2_CONF when this process loads it.
 	if err := os.Setenv("SOFTHSM2_CONF", hsm.ConfPath()); err != nil {
@@ -223,33 +216,45 @@ func randomPIN() string {
 	return hex.EncodeToString(b)
 }
 
-// openToken opens the demo token; the caller closes it.
-func (d *demo) openToken(ctx context.Context) (*pkcs11.Token, error) {
-	u, err := pkcs11.ParseURI(d.keyURI)
-	if err != nil {
-		return nil, err
+// np runs the plugin binary's workflow command args (the project's own
+// commands, as a user runs them) and returns its standard output. The PIN
+// reaches it only through the key URI's pin-source.
+func (d *demo) np(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, d.opts.Plugin, args...)
+	cmd.Env = append(d.hsm.Env(), "PATH="+os.Getenv("PATH"), "HOME="+os.Getenv("HOME"),
+		"NOTATION_PKCS11_MODULE="+d.module, "NOTATION_PKCS11_CACHE="+filepath.Join(d.dir, "cache"))
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("notation-pkcs11 %s: %w:\n%s", strings.Join(args[:min(2, len(args))], " "), err, strings.TrimSpace(stderr.String()+"\n"+stdout.String()))
 	}
-	return pkcs11.Open(ctx, u, pkcs11.Options{ModulePath: d.module})
+	return stdout.String(), nil
 }
 
-// generateKey is step 2: an EC P-256 key pair created inside the token.
+// generateKey is step 2: notation-pkcs11 key generate makes an EC P-256
+// key pair inside the token.
 func (d *demo) generateKey(ctx context.Context) error {
-	tok, err := d.openToken(ctx)
+	out, err := d.np(ctx, "key", "generate", "--token", "pkcs11:token="+tokenLabel+"?pin-source=file:"+d.pinFile,
+		"--type", "ec-256", "--label", keyLabel, "--id", hex.EncodeToString(keyID))
 	if err != nil {
 		return err
 	}
-	defer tok.Close()
-	if _, err := tok.GenerateKey(ctx, d.pin, pkcs11.EC256); err != nil {
-		return err
+	if got := strings.TrimSpace(out); got != d.keyURI {
+		return fmt.Errorf("key generate printed %q, want %q", got, d.keyURI)
 	}
-	d.say(2, "Generated an EC P-256 key inside the token (the private key never leaves it).")
+	d.say(2, "notation-pkcs11 key generate: an EC P-256 key inside the token (the private key never leaves it).")
 	d.fact("key URI", d.keyURI)
-	return tok.Close() // before step 3 opens the token again
+	return nil
 }
 
-// issueCertificate is step 3: the dev CA certifies the token's public key;
-// the leaf (with the key's CKA_ID) and its issuers go onto the token.
+// issueCertificate is step 3: notation-pkcs11 csr makes a request signed in
+// the HSM, the dev CA issues it, notation-pkcs11 cert import checks and
+// stores the chain, and notation-pkcs11 doctor checks every link.
 func (d *demo) issueCertificate(ctx context.Context) error {
+	csrPath := filepath.Join(d.dir, "release.csr")
+	if _, err := d.np(ctx, "csr", "--key", d.keyURI, "--subject", subjectDN, "--out", csrPath); err != nil {
+		return err
+	}
 	cwd, err := os.Getwd()
 	if err != nil {
 		return err
@@ -262,41 +267,50 @@ func (d *demo) issueCertificate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tok, err := d.openToken(ctx)
+	b, err := os.ReadFile(csrPath)
 	if err != nil {
 		return err
 	}
-	defer tok.Close()
-	pub, _, err := tok.PublicKey(ctx)
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return fmt.Errorf("%s: no PEM request", csrPath)
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
 	if err != nil {
 		return err
 	}
 	now := time.Now().Truncate(time.Second)
-	leaf, err := ca.Issue(pub, subject, now.Add(-time.Minute), now.AddDate(1, 0, 0))
+	leaf, err := ca.IssueCSR(csr, now.Add(-time.Minute), now.AddDate(1, 0, 0))
 	if err != nil {
 		return err
 	}
-	certs := append([]*x509.Certificate{leaf}, ca.Chain()...)
-	for i, c := range certs {
-		id, label := keyID, keyLabel
-		if i > 0 {
-			id, label = nil, fmt.Sprintf("demo-ca-%d", i)
-		}
-		if err := tok.ImportCertificate(ctx, d.pin, id, label, c); err != nil {
-			return err
-		}
-	}
-	if err := tok.Close(); err != nil {
+	chainPath := filepath.Join(d.dir, "release-chain.pem")
+	if err := os.WriteFile(chainPath, testca.PEM(append([]*x509.Certificate{leaf}, ca.Chain()...)...), 0o644); err != nil {
 		return err
+	}
+	if _, err := d.np(ctx, "cert", "import", "--key", d.keyURI, chainPath); err != nil {
+		return err
+	}
+	out, err := d.np(ctx, "doctor", "--key", d.keyURI, "--output", "json")
+	if err != nil {
+		return err
+	}
+	var rep struct {
+		OK       bool   `json:"ok"`
+		Identity string `json:"identity"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.OK {
+		return fmt.Errorf("doctor did not pass (%v):\n%s", err, out)
 	}
 	d.root = filepath.Join(d.dir, "root.crt")
 	if err := os.WriteFile(d.root, testca.PEM(ca.Root), 0o644); err != nil {
 		return err
 	}
-	d.say(3, "Issued the key's certificate from the dev CA and stored leaf, intermediate and root on the token.")
+	d.say(3, "notation-pkcs11 csr, the dev CA issues it, notation-pkcs11 cert import and doctor: the key is ready.")
 	d.fact("subject", identity)
 	d.fact("issuer", ca.Intermediate.Subject.String())
 	d.fact("valid until", leaf.NotAfter.UTC().Format(time.DateOnly))
+	d.fact("identity", rep.Identity)
 	return nil
 }
 
