@@ -1,0 +1,202 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
+	"github.com/notation-pkcs11/notation-pkcs11/pki"
+	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
+	"github.com/notation-pkcs11/notation-pkcs11/revocation"
+)
+
+// statusChecker answers every non-root certificate with status.
+func statusChecker(status revocation.Status) revocation.Checker {
+	return revocation.CheckerFunc(func(_ context.Context, req revocation.Request) ([]revocation.Result, error) {
+		out := make([]revocation.Result, len(req.Chain))
+		for i := range out {
+			out[i] = revocation.Result{Status: revocation.StatusNonRevokable}
+			if i < len(req.Chain)-1 {
+				out[i] = revocation.Result{Status: status, Method: revocation.MethodCRL, URL: "http://127.0.0.1:1/ca.crl", Detail: "connection refused"}
+			}
+		}
+		return out, nil
+	})
+}
+
+func TestDoctorBrokenLinks(t *testing.T) {
+	mod := fakeModule(t)
+	leaf := loadCerts(t, "ec-256/chain.pem")[0]
+	cases := []struct {
+		name    string
+		tok     func(t *testing.T) *fakeToken
+		env     env
+		keyID   string
+		now     time.Time
+		checker revocation.Checker
+		failed  string // "" for a healthy key
+		want    string // in the failed (or warned) check's detail
+	}{
+		{name: "healthy", tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: ""},
+		{name: "bad URI", keyID: "pkcs11:token=a;serial=b;object=k", failed: CheckConfig, want: "token and serial"},
+		{name: "module", tok: func(t *testing.T) *fakeToken {
+			tk := goodToken(t, "ec-256", true)
+			tk.OpenErr = pkcs11.ErrModule
+			return tk
+		}, failed: CheckModule, want: "module unusable"},
+		{name: "token", keyID: "pkcs11:token=other;object=signing-key", tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: CheckToken, want: "other"},
+		{name: "no PIN", env: env{ModuleEnv: mod}, tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: CheckPIN, want: "no PIN"},
+		{name: "wrong PIN", env: env{ModuleEnv: mod, pkcs11.PINEnv: "wrong"}, tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: CheckPIN, want: "PIN is incorrect"},
+		{name: "key", keyID: "pkcs11:token=fake-token;object=nope", tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: CheckKey, want: "no private key"},
+		{name: "no certificate", tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", false) }, failed: CheckCertificate, want: "no certificate with the key's CKA_ID"},
+		{name: "certificate of another key", tok: func(t *testing.T) *fakeToken {
+			tk := goodToken(t, "ec-256", false)
+			tk.Certs = []fakeCert{{keyID, loadCerts(t, "ec-384/chain.pem")[0]}}
+			return tk
+		}, failed: CheckMatch, want: "does not match the signing key"},
+		{name: "incomplete chain", tok: func(t *testing.T) *fakeToken {
+			tk := goodToken(t, "ec-256", true)
+			tk.Certs = tk.Certs[:1]
+			return tk
+		}, failed: CheckChain, want: "incomplete certificate chain"},
+		{name: "expired", now: leaf.NotAfter.Add(time.Hour), tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: CheckChain, want: "expired on"},
+		{name: "near expiry warns", now: leaf.NotAfter.Add(-10 * 24 * time.Hour), tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: "", want: "expires on"},
+		{name: "revoked", checker: statusChecker(revocation.StatusRevoked), tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: CheckRevocation, want: "is revoked"},
+		{name: "endpoint down", checker: statusChecker(revocation.StatusUnknown), tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: CheckRevocation, want: "connection refused"},
+		{name: "checker error", checker: revocation.CheckerFunc(func(context.Context, revocation.Request) ([]revocation.Result, error) {
+			return nil, errors.New("boom")
+		}), tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: CheckRevocation, want: "boom"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := &fakeBackend{t: t}
+			if c.tok != nil {
+				b.tok = c.tok(t)
+			} else {
+				b.forbid = true
+			}
+			e := c.env
+			if e == nil {
+				e = stdEnv(mod)
+			}
+			now := c.now
+			if now.IsZero() {
+				now = testpki.Epoch()
+			}
+			p := New(Options{Backend: b, Getenv: e.get, Now: func() time.Time { return now }})
+			id := c.keyID
+			if id == "" {
+				id = keyURI
+			}
+			checker := c.checker
+			if checker == nil {
+				checker = revocation.NonRevokableOnly()
+			}
+			rep := p.Doctor(context.Background(), id, nil, DoctorOptions{KeyName: "rel", Revocation: checker})
+			if got := rep.Failed; got != c.failed || rep.OK != (c.failed == "") {
+				t.Fatalf("failed %q ok %v, want %q:\n%+v", got, rep.OK, c.failed, rep.Checks)
+			}
+			if b.unclosed() != 0 {
+				t.Fatalf("%d token(s) left open", b.unclosed())
+			}
+			js, _ := json.Marshal(rep)
+			checkNoPIN(t, c.name, string(js))
+			if c.want != "" {
+				found := false
+				for _, ch := range rep.Checks {
+					if ch.Status != StatusOK && strings.Contains(ch.Detail, c.want) {
+						found = true
+					}
+				}
+				if !found {
+					t.Fatalf("no failed or warned check says %q:\n%+v", c.want, rep.Checks)
+				}
+			}
+			// Every check before the failed one passed, and the walk stopped there.
+			for i, ch := range rep.Checks {
+				if ch.Status == StatusFail && i != len(rep.Checks)-1 {
+					t.Fatalf("the walk went on after %s", ch.Name)
+				}
+			}
+			if rep.OK {
+				if rep.Identity != pki.SubjectIdentity(leaf.Subject) || !strings.Contains(rep.KeyAddCommand, "notation key add --plugin pkcs11 --id '"+keyURI+"' rel") {
+					t.Fatalf("advice: %q / %q", rep.Identity, rep.KeyAddCommand)
+				}
+				ids, _ := rep.TrustPolicy["trustedIdentities"].([]string)
+				if len(ids) != 1 || ids[0] != rep.Identity {
+					t.Fatalf("trust policy: %+v", rep.TrustPolicy)
+				}
+			}
+		})
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"release":                  "release",
+		"pkcs11:token=a;object=b":  "'pkcs11:token=a;object=b'",
+		"it's":                     `'it'\''s'`,
+		"":                         "''",
+		"audit_log=/var/log/a.log": "audit_log=/var/log/a.log",
+	} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestGenerateSignatureAudit: one line per request, success and failure,
+// with the fingerprint of the certificate used and no PIN.
+func TestGenerateSignatureAudit(t *testing.T) {
+	kt := keyTypeOf(t, "ec-256")
+	log := filepath.Join(t.TempDir(), "audit.log")
+	cfg := map[string]string{ConfigAuditLog: log}
+	mod := fakeModule(t)
+	b := &fakeBackend{t: t, tok: goodToken(t, "ec-256", true)}
+	p := newPlugin(b, stdEnv(mod), nil)
+	wantOK[any](t, runPlugin(t, p, "generate-signature", signReq(keyURI, kt, cfg)))
+	bad := newPlugin(b, env{ModuleEnv: mod, pkcs11.PINEnv: "wrong"}, nil)
+	runPlugin(t, bad, "generate-signature", signReq(keyURI, kt, cfg))
+	pinValue := newPlugin(b, stdEnv(mod), nil)
+	runPlugin(t, pinValue, "generate-signature", signReq(keyURI+"?pin-value="+testPIN, kt, cfg))
+
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNoPIN(t, "audit log", string(data))
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want 3 lines, got %d:\n%s", len(lines), data)
+	}
+	var recs [3]AuditRecord
+	for i, l := range lines {
+		if err := json.Unmarshal([]byte(l), &recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if recs[0].Outcome != "success" || recs[0].CertificateSHA256 == "" || recs[0].KeySpec != "EC-256" || recs[0].KeyID != keyURI || recs[0].PayloadSHA256 == "" {
+		t.Fatalf("success record: %+v", recs[0])
+	}
+	if _, err := time.Parse(time.RFC3339Nano, recs[0].Time); err != nil || !strings.HasSuffix(recs[0].Time, "Z") {
+		t.Fatalf("time %q is not UTC RFC 3339", recs[0].Time)
+	}
+	if recs[1].Outcome != "failure" || recs[1].ErrorCode != "ACCESS_DENIED" {
+		t.Fatalf("failure record: %+v", recs[1])
+	}
+	if recs[2].Outcome != "failure" || recs[2].KeyID != "" || recs[2].ErrorCode != "VALIDATION_ERROR" {
+		t.Fatalf("pin-value record: %+v", recs[2])
+	}
+
+	// A log that cannot be written withholds the signature.
+	if err := os.Chmod(log, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, runPlugin(t, p, "generate-signature", signReq(keyURI, kt, cfg)), "ERROR", "withheld", "chmod 600")
+}
