@@ -40,6 +40,10 @@ func (w *world) run(t *testing.T, c verdictCase) {
 	if b.IsSuccess != c.builtin {
 		t.Errorf("%s: Ratify's notation verifier isSuccess=%v, want %v: %s %s", c.name, b.IsSuccess, c.builtin, b.Message, b.ErrorReason)
 	}
+	// docs/ratify.md, difference 3: Ratify's message is a descriptor dump.
+	if !b.IsSuccess && !strings.HasPrefix(b.Message, "Failed to validate the Notation signature: {Descriptor:") {
+		t.Errorf("%s: Ratify's message changed; update docs/ratify.md (difference 3): %q", c.name, b.Message)
+	}
 	e := report(t, c.name+": external", w.verify(t, c.ref, c.v.external))
 	if e.IsSuccess != c.external {
 		t.Errorf("%s: notation-pkcs11-ratify isSuccess=%v, want %v: %s", c.name, e.IsSuccess, c.external, e.Message)
@@ -58,7 +62,7 @@ func (w *world) run(t *testing.T, c verdictCase) {
 	if ext.Verdict != trustpolicy.VerdictFailed || ext.Result == nil || ext.Result.Check(trustpolicy.ValidationType(c.check)).Outcome != trustpolicy.OutcomeFailed {
 		t.Errorf("%s: extensions do not show %s failed: %s", c.name, c.check, e.Extensions)
 	}
-	t.Logf("%s: built-in: %q; external: %q", c.name, b.ErrorReason, e.Message)
+	t.Logf("%s: built-in: message %q, errorReason %q; external: %q", c.name, b.Message, b.ErrorReason, e.Message)
 }
 
 // TestE2ERatifyVerdicts gives the same inputs to Ratify's built-in notation
