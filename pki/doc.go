@@ -4,7 +4,10 @@
 // r||s form that COSE and JWS require; ordering a certificate chain from leaf
 // to root; and checking the chain against the Notary Project signing
 // certificate rules, with findings that name the certificate, the rule and the
-// fix.
+// fix ([LintChain], and [LintCertificates] for certificates in any order);
+// parsing a certificate subject the way a trust policy x509.subject identity
+// needs it ([ParseSubject]); and making a PKCS#10 request with the signing
+// extensions through any crypto.Signer, such as an HSM key ([CreateCSR]).
 //
 // # Security
 //

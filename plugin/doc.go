@@ -9,17 +9,34 @@
 // logs in once, builds and checks the certificate chain, signs, and verifies
 // its own signature before answering.
 //
+// Beside the protocol, the package serves the human subcommands of the
+// notation-pkcs11 binary with the same URI, PIN, module-lock and chain code:
+// [Plugin.ListTokens], [Plugin.ListKeys], [Plugin.GenerateKey],
+// [Plugin.CreateCSR], [Plugin.ImportCertificates] (which refuses a
+// certificate for another key or a chain that breaks the signing rules) and
+// [Plugin.Doctor] (every link from module to a chain notation accepts,
+// expiry and revocation). With pluginConfig audit_log set, every
+// generate-signature appends one [AuditRecord] JSON line, success or
+// failure.
+//
 // # Security
 //
 // The PIN comes from the key URI's pin-source file or NOTATION_PKCS11_PIN;
 // a PIN in pluginConfig or a pin-value in the URI is refused, because
 // notation stores both in plaintext and prints them with -d. No error or
 // response carries the PIN. The key-spec cache holds no secret, and every
-// generate-signature checks the cached answer against the real key.
+// generate-signature checks the cached answer against the real key. The
+// audit log is created 0600 and refused when group or others can write it
+// or it is not a regular file; a signature whose audit line cannot be
+// written is withheld (fail closed). Audit records hold the canonical key
+// URI (never a pin-value, which is refused first), fingerprints and hashes.
 //
 // # Concurrency
 //
 // Each protocol command is a separate process; a Plugin handles one request
 // at a time. Concurrent processes may share one token and one cache (cache
-// writes are atomic renames).
+// writes are atomic renames). Audit lines are appended with one write on a
+// file opened O_APPEND under an exclusive flock, so concurrent signers
+// never interleave. Doctor releases the module lock before it checks
+// revocation over the network.
 package plugin

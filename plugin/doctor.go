@@ -122,7 +122,12 @@ func (p *Plugin) Doctor(ctx context.Context, keyID string, pluginConfig map[stri
 	case err != nil:
 		return fail(CheckModule, err, "install the HSM vendor's PKCS#11 module and name it with module-path= in the URI, pluginConfig module_path or "+ModuleEnv)
 	}
-	defer tok.Close()
+	open := true
+	defer func() {
+		if open {
+			_ = tok.Close()
+		}
+	}()
 	ok(CheckModule, "module "+r.module+" loads")
 	info := tok.Info()
 	ok(CheckToken, fmt.Sprintf("token %q (serial %s, %s %s) in slot %d", info.Label, info.Serial, info.Manufacturer, info.Model, info.Slot))
@@ -194,6 +199,12 @@ func (p *Plugin) Doctor(ctx context.Context, keyID string, pluginConfig map[stri
 		ok(CheckExpiry, fmt.Sprintf("the chain is valid until %s (certificate %q)", soonest.NotAfter.UTC().Format(time.RFC3339), soonest.Subject))
 	}
 
+	// The network checks below must not hold the module lock (and keep
+	// signers waiting): the token is done with.
+	open = false
+	if err := tok.Close(); err != nil {
+		return fail(CheckToken, err, "check the token")
+	}
 	if err := p.doctorRevocation(ctx, chain, now, o.Revocation, ok, warn); err != nil {
 		return fail(CheckRevocation, err, "make the OCSP responder and CRL distribution points reachable from this host over http, or, if the certificate is revoked, issue and import a new one")
 	}

@@ -8,10 +8,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -311,6 +313,67 @@ func TestE2EWorkflowEmptyTokenToVerifiedSignature(t *testing.T) {
 			t.Fatalf("want 3 audit lines (2 signatures, 1 failure), got %d:\n%s", n, b)
 		}
 	})
+	t.Run("concurrent signers append whole lines", func(t *testing.T) {
+		const n = 8
+		refs := make([]string, n)
+		digests := map[string]bool{}
+		for i := range refs {
+			var d string
+			refs[i], d = w.push(t, fmt.Sprintf("concurrent-%d", i))
+			digests[d] = true
+		}
+		before := len(auditLines(t, auditLog))
+		var wg sync.WaitGroup
+		codes := make([]int, n)
+		for i := range refs {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+				defer cancel()
+				key := []string{"release-ec-256", "release-rsa-3072"}[i%2]
+				_, _, code, err := w.notation.Run(ctx, "sign", "--insecure-registry", "--key", key, refs[i])
+				if err != nil {
+					code = -1
+				}
+				codes[i] = code
+			}(i)
+		}
+		wg.Wait()
+		for i, c := range codes {
+			if c != 0 {
+				t.Fatalf("sign %d exited %d", i, c)
+			}
+		}
+		recs := auditLines(t, auditLog)
+		if len(recs)-before != n {
+			t.Fatalf("%d new audit lines, want %d", len(recs)-before, n)
+		}
+		for _, r := range recs[before:] {
+			if r.Outcome != "success" || r.TargetArtifact == nil || !digests[r.TargetArtifact.Digest] {
+				t.Fatalf("record %+v is not one of the %d signatures", r, n)
+			}
+			delete(digests, r.TargetArtifact.Digest)
+		}
+	})
+}
+
+// auditLines parses every line of the audit log.
+func auditLines(t *testing.T, path string) []plugin.AuditRecord {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []plugin.AuditRecord
+	for i, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		var rec plugin.AuditRecord
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("audit line %d is not one JSON record: %v\n%q", i+1, err, l)
+		}
+		out = append(out, rec)
+	}
+	return out
 }
 
 func lastAudit(t *testing.T, path string) plugin.AuditRecord {

@@ -1,6 +1,9 @@
 // Package testca is a development-only issuing CA: it signs Notation
 // code-signing certificates for keys generated in an HSM, so that the demo
-// and the tests can go from an empty token to a verified signature.
+// and the tests can go from an empty token to a verified signature. A
+// [Profile] adds CRL distribution points or replaces the EKU (to make bad
+// certificates on purpose), and [CA.CRL] signs CRLs for revocation tests.
+// The command in ./issue issues a request from the command line.
 //
 // # Security
 //
