@@ -120,7 +120,7 @@ func NewEngine(c *Config, rev revocation.Checker) (*trustpolicy.Engine, error) {
 	if c.TrustStorePath != "" {
 		stores = truststore.Load(c.TrustStorePath, pol.StoreRefs())
 	} else {
-		stores, err = inlineStores(c.TrustStores)
+		stores, err = inlineStores(c.TrustStores, pol.StoreRefs())
 		if err != nil {
 			return nil, err
 		}
@@ -128,9 +128,15 @@ func NewEngine(c *Config, rev revocation.Checker) (*trustpolicy.Engine, error) {
 	return trustpolicy.New(trustpolicy.Config{Policy: pol, Stores: stores, Revocation: rev, MemoEntries: -1})
 }
 
-// inlineStores parses trustStores: "type:name" -> PEM.
-func inlineStores(m map[string]string) (*truststore.Set, error) {
+// inlineStores parses trustStores: "type:name" -> PEM. A store the policy
+// names but trustStores lacks is held empty, so that verifications under
+// that policy statement fail authenticity with "holds no certificate"
+// (never falling back to other stores' certificates).
+func inlineStores(m map[string]string, refs []truststore.Ref) (*truststore.Set, error) {
 	stores := make(map[truststore.Ref][]*x509.Certificate, len(m))
+	for _, r := range refs {
+		stores[r] = nil
+	}
 	for key, text := range m {
 		ref, err := truststore.ParseRef(key)
 		if err != nil {

@@ -61,7 +61,7 @@ func TestVerify(t *testing.T) {
 			{"untrusted root", &fakeFetcher{}, f.config("strict", func(c map[string]any) { c["trustStores"] = map[string]string{"ca:test": string(otherRoot)} }),
 				false, trustpolicy.VerdictFailed, "authenticity check failed: the signature's certificate chain does not contain any trusted certificate; fix: "},
 			{"store not configured", &fakeFetcher{}, f.config("strict", func(c map[string]any) { c["trustStores"] = map[string]string{"ca:other": f.rootPEM} }),
-				false, trustpolicy.VerdictFailed, "authenticity check failed: trust store ca:test"},
+				false, trustpolicy.VerdictFailed, "authenticity check failed: trust store ca:test: holds no certificate"},
 			{"tampered envelope", &fakeFetcher{envelope: tampered}, f.config("strict", nil), false, trustpolicy.VerdictFailed, "integrity check failed"},
 			{"subject size differs", &fakeFetcher{subject: &wrongSubject}, f.config("strict", nil), false, trustpolicy.VerdictFailed, "failed: " + f.ref()},
 			{"registry down", &fakeFetcher{resolveErr: errors.New("connection refused")}, f.config("strict", nil), false, trustpolicy.VerdictFailed, "registry: connection refused; check that the artifact exists"},

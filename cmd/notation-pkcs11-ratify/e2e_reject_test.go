@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,5 +175,34 @@ func (w *world) revocationCases(t *testing.T) {
 		for _, c := range s.cases {
 			t.Run(c.name, func(t *testing.T) { w.run(t, c) })
 		}
+	}
+
+	// Offline mode (this verifier only; Ratify has none): with the CRL
+	// server down, the CRLs cached by the online runs above still answer,
+	// and an empty cache answers "unknown".
+	if err := ca.SetCRLMode(e2e.CRLMode500); err != nil {
+		t.Fatal(err)
+	}
+	offline := func(cacheDir string) map[string]any {
+		c := maps.Clone(v.external)
+		c["revocation"] = map[string]any{"offline": true, "cacheDir": cacheDir}
+		return c
+	}
+	warm := v.external["revocation"].(map[string]any)["cacheDir"].(string)
+	for _, c := range []struct {
+		name, ref, cache string
+		ok               bool
+		want             string
+	}{
+		{"offline, cached, not revoked", goodRef, warm, true, "verified: "},
+		{"offline, cached, revoked", revokedRef, warm, false, "revocation check failed: "},
+		{"offline, empty cache", goodRef, t.TempDir(), false, "revocation check failed: "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := report(t, c.name, w.verify(t, c.ref, offline(c.cache)))
+			if e.IsSuccess != c.ok || !strings.Contains(e.Message, c.want) {
+				t.Errorf("isSuccess=%v message %q, want %v with %q", e.IsSuccess, e.Message, c.ok, c.want)
+			}
+		})
 	}
 }
