@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	p11 "github.com/miekg/pkcs11"
+
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
 )
@@ -85,5 +87,78 @@ func TestSoftHSMListTokensAndKeys(t *testing.T) {
 	other := open(t, h, "pkcs11:token=list-b;object=x")
 	if keys, err := other.Keys(context.Background()); err != nil || len(keys) != 0 {
 		t.Fatalf("list-b: %v %v", keys, err)
+	}
+}
+
+// TestSoftHSMGeneratedKeyIsSensitive reads the new private key's attributes
+// straight from the module: sensitive, never extractable, sign only.
+func TestSoftHSMGeneratedKeyIsSensitive(t *testing.T) {
+	h := softHSM(t, "attrs")
+	for _, kt := range []pkcs11.KeyType{pkcs11.EC256, pkcs11.RSA2048} {
+		tok := open(t, h, "pkcs11:token=attrs;object="+string(kt)+";id=%0"+map[pkcs11.KeyType]string{pkcs11.EC256: "1", pkcs11.RSA2048: "2"}[kt])
+		if _, err := tok.GenerateKey(context.Background(), pkcs11.NewPIN(userPIN), kt); err != nil {
+			t.Fatal(err)
+		}
+		if err := tok.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := p11.New(h.Module())
+	if ctx == nil {
+		t.Fatal("module does not load")
+	}
+	defer ctx.Destroy()
+	if err := ctx.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ctx.Finalize() }()
+	slots, err := ctx.GetSlotList(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slot uint
+	found := false
+	for _, s := range slots {
+		if ti, err := ctx.GetTokenInfo(s); err == nil && strings.TrimRight(ti.Label, " ") == "attrs" {
+			slot, found = s, true
+		}
+	}
+	if !found {
+		t.Fatal("token attrs not found")
+	}
+	sh, err := ctx.OpenSession(slot, p11.CKF_SERIAL_SESSION)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ctx.CloseSession(sh) }()
+	if err := ctx.Login(sh, p11.CKU_USER, userPIN); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctx.FindObjectsInit(sh, []*p11.Attribute{p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PRIVATE_KEY)}); err != nil {
+		t.Fatal(err)
+	}
+	hs, _, err := ctx.FindObjects(sh, 10)
+	_ = ctx.FindObjectsFinal(sh)
+	if err != nil || len(hs) != 2 {
+		t.Fatalf("%d private keys, %v", len(hs), err)
+	}
+	want := map[uint]bool{
+		p11.CKA_TOKEN: true, p11.CKA_PRIVATE: true, p11.CKA_SENSITIVE: true, p11.CKA_ALWAYS_SENSITIVE: true,
+		p11.CKA_EXTRACTABLE: false, p11.CKA_NEVER_EXTRACTABLE: true, p11.CKA_SIGN: true, p11.CKA_DECRYPT: false, p11.CKA_UNWRAP: false, p11.CKA_DERIVE: false,
+	}
+	for _, hnd := range hs {
+		var tmpl []*p11.Attribute
+		for a := range want {
+			tmpl = append(tmpl, p11.NewAttribute(a, nil))
+		}
+		got, err := ctx.GetAttributeValue(sh, hnd, tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range got {
+			if v := len(a.Value) == 1 && a.Value[0] == 1; v != want[a.Type] {
+				t.Errorf("private key attribute 0x%x = %v, want %v", a.Type, v, want[a.Type])
+			}
+		}
 	}
 }

@@ -71,6 +71,9 @@ func (t *Token) GenerateKey(ctx context.Context, pin PIN, kt KeyType) (*Key, err
 		if err := priv.Set(crypto11.CkaPrivate, true); err != nil {
 			return err
 		}
+		// Sign only: no unwrapping (or decrypting, or deriving, below).
+		priv[p11.CKA_UNWRAP] = p11.NewAttribute(p11.CKA_UNWRAP, false)
+		pub[p11.CKA_WRAP] = p11.NewAttribute(p11.CKA_WRAP, false)
 		var s crypto11.Signer
 		switch kt {
 		case RSA2048, RSA3072, RSA4096:
@@ -82,6 +85,8 @@ func (t *Token) GenerateKey(ctx context.Context, pin PIN, kt KeyType) (*Key, err
 			s, err = t.c11.GenerateRSAKeyPairWithAttributes(pub, priv, bits)
 		case EC256, EC384, EC521:
 			curve := map[KeyType]elliptic.Curve{EC256: elliptic.P256(), EC384: elliptic.P384(), EC521: elliptic.P521()}[kt]
+			priv[p11.CKA_DECRYPT] = p11.NewAttribute(p11.CKA_DECRYPT, false)
+			priv[p11.CKA_DERIVE] = p11.NewAttribute(p11.CKA_DERIVE, false)
 			s, err = t.c11.GenerateECDSAKeyPairWithAttributes(pub, priv, curve)
 		default:
 			_, err = ParseKeyType(string(kt))
