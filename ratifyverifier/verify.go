@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/notation-pkcs11/notation-pkcs11/revocation"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
+	tpregistry "github.com/notation-pkcs11/notation-pkcs11/trustpolicy/registry"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/truststore"
 	"oras.land/oras-go/v2/registry"
 )
@@ -56,7 +58,11 @@ func Run(ctx context.Context, getenv func(string) string, stdin io.Reader, deps 
 	}
 	req, err := ParseRequest(getenv, data)
 	if err != nil {
-		return nil, err.(*ProtocolError) // ParseRequest returns only these
+		var pe *ProtocolError
+		if errors.As(err, &pe) {
+			return nil, pe
+		}
+		return nil, protoErr(CodeInternal, err)
 	}
 	newRev := deps.NewRevocation
 	if newRev == nil {
@@ -180,6 +186,10 @@ func Verify(ctx context.Context, req *Request, eng *trustpolicy.Engine, f Fetche
 		resp.Message = msg
 		resp.Extensions = &Extensions{Verdict: trustpolicy.VerdictFailed, Error: msg}
 		return resp
+	}
+	if at := req.Signature.ArtifactType; at != "" && at != tpregistry.ArtifactTypeNotation {
+		return fail("failed: %s: referrer %s has artifactType %q; this verifier verifies Notary Project signatures only: set \"artifactTypes\": %q in its Ratify entry",
+			req.Subject, req.Signature.Digest, at, tpregistry.ArtifactTypeNotation)
 	}
 	subject, err := f.Resolve(ctx, req.Subject)
 	if err != nil {

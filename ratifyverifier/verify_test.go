@@ -206,3 +206,23 @@ func TestRepositoryOf(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyOtherArtifactType: a referrer that is not a notary signature
+// (artifactTypes "*" in Ratify) fails with a message that says what to set,
+// without touching the registry.
+func TestVerifyOtherArtifactType(t *testing.T) {
+	f := newFixture(t, "application/cose")
+	stdin := strings.Replace(string(f.stdin(t, f.config("strict", nil))), `"artifactType":"application/vnd.cncf.notary.signature"`, `"artifactType":"application/spdx+json"`, 1)
+	req, err := ParseRequest(f.env(), []byte(stdin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := NewEngine(req.Config, revocation.NonRevokableOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := Verify(context.Background(), req, eng, blockingFetcher{}, testNow)
+	if resp.IsSuccess || !strings.Contains(resp.Message, `has artifactType "application/spdx+json"; this verifier verifies Notary Project signatures only: set "artifactTypes": "application/vnd.cncf.notary.signature"`) {
+		t.Fatalf("got %+v", resp)
+	}
+}
