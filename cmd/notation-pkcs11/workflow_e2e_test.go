@@ -332,7 +332,8 @@ func TestE2EWorkflowEmptyTokenToVerifiedSignature(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 				defer cancel()
 				key := []string{"release-ec-256", "release-rsa-3072"}[i%2]
-				_, _, code, err := w.notation.Run(ctx, "sign", "--insecure-registry", "--key", key, refs[i])
+				format := []string{"jws", "cose"}[(i/2)%2]
+				_, _, code, err := w.notation.Run(ctx, "sign", "--insecure-registry", "--signature-format", format, "--key", key, refs[i])
 				if err != nil {
 					code = -1
 				}
@@ -349,7 +350,7 @@ func TestE2EWorkflowEmptyTokenToVerifiedSignature(t *testing.T) {
 		if len(recs)-before != n {
 			t.Fatalf("%d new audit lines, want %d", len(recs)-before, n)
 		}
-		for _, r := range recs[before:] {
+		for _, r := range recs[before:] { // JWS and COSE payloads alike name the artifact
 			if r.Outcome != "success" || r.TargetArtifact == nil || !digests[r.TargetArtifact.Digest] {
 				t.Fatalf("record %+v is not one of the %d signatures", r, n)
 			}

@@ -44,8 +44,9 @@ func ListTokens(ctx context.Context, modulePath string, opts Options) ([]TokenIn
 
 // KeyInfo describes one key pair on a token, as its public objects show it.
 type KeyInfo struct {
-	Label  string
-	ID     []byte
+	Label string
+	ID    []byte
+	// Public is nil for a key that is neither RSA nor EC P-256/384/521.
 	Public crypto.PublicKey
 	// Certificates are the certificates stored with the key's CKA_ID.
 	Certificates []*x509.Certificate
@@ -66,9 +67,9 @@ func (t *Token) Keys(ctx context.Context) (keys []KeyInfo, err error) {
 				return err
 			}
 			k := KeyInfo{Label: string(v[0]), ID: v[1]}
-			if k.Public, err = s.exportPublic(h, v[2]); err != nil {
-				return fmt.Errorf("key %q on token %q: %w", k.Label, t.info.Label, err)
-			}
+			// A key type Notation cannot use (DSA, a curve it does not
+			// know) is listed with a nil Public rather than failing the list.
+			k.Public, _ = s.exportPublic(h, v[2])
 			if len(k.ID) > 0 {
 				if k.Certificates, err = s.certificates(p11.NewAttribute(p11.CKA_ID, k.ID)); err != nil {
 					return err
