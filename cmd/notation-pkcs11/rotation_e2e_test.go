@@ -84,7 +84,9 @@ func TestE2EKeyRotation(t *testing.T) {
 	// Overlap: the new key beside the old one, both verify.
 	newURI := w.generate(t, "ec-256", "release-2027")
 	newChain, _ := w.issue(t, w.request(t, newURI, wfSubject), "new", profile)
-	w.mustNP(t, "cert", "import", "--key", newURI, newChain)
+	if r := w.mustNP(t, "cert", "import", "--key", newURI, newChain); strings.Count(r.stdout, "already on the token") != 2 || strings.Count(r.stdout, ": imported") != 1 {
+		t.Fatalf("the CA certificates should be on the token already, only the new leaf imported:\n%s", r)
+	}
 	if rep2, r := w.doctor(t, newURI); !rep2.OK || rep2.Identity != rep.Identity {
 		t.Fatalf("doctor, new key (identity must stay %q): %s", rep.Identity, r)
 	}
