@@ -184,7 +184,7 @@ func (r *Response) Marshal() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// MarshalError encodes e as Ratify's single-line plugin error object.
+// Marshal encodes e as Ratify's single-line plugin error object.
 func (e *ProtocolError) Marshal() []byte {
 	b, err := json.Marshal(e)
 	if err != nil { // a struct of a uint and a string always encodes
