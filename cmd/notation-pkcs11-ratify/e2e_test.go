@@ -38,6 +38,10 @@ func TestE2ERatifyAcceptsPluginSignatures(t *testing.T) {
 					t.Errorf("external report name %q type %q message %q", e.Name, e.Type, e.Message)
 				}
 				ext := extensions(t, e)
+				var be ratifyverifier.Extensions
+				if err := json.Unmarshal(b.Extensions, &be); err != nil || be.SN == "" || be.SN != ext.SN || be.Issuer != ext.Issuer {
+					t.Errorf("Issuer/SN differ from Ratify's notation verifier: built-in %s, external %+v (%v)", b.Extensions, ext, err)
+				}
 				if ext.Verdict != trustpolicy.VerdictVerified || ext.Result == nil || len(ext.Result.Chain) != 3 ||
 					ext.Result.Chain[2].Trusted != "ca:test" || ext.SN != ext.Result.Chain[0].Subject {
 					t.Errorf("extensions: %s", e.Extensions)
