@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"maps"
 	"os"
 	"path/filepath"
@@ -102,8 +103,39 @@ func TestE2ERatifyVerdicts(t *testing.T) {
 	strictAny := policy("strict", []string{"ca:test"}, star, nil)
 	ec := w.newVerifiers(t, strictAny, root("ec-256"))
 
+	// The same policy and root given to this verifier by path, in notation's
+	// layout.
+	byPath := ec
+	{
+		dir := filepath.Join(w.dir, "by-path")
+		if err := os.MkdirAll(filepath.Join(dir, "truststore", "x509", "ca", "test"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		rootPEM, err := os.ReadFile(root("ec-256"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pol, err := json.Marshal(strictAny)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "truststore", "x509", "ca", "test", "root.crt"), rootPEM, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "trustpolicy.json"), pol, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		byPath.external = maps.Clone(ec.external)
+		delete(byPath.external, "trustPolicyDoc")
+		delete(byPath.external, "trustStores")
+		byPath.external["trustPolicyPath"] = filepath.Join(dir, "trustpolicy.json")
+		byPath.external["trustStorePath"] = filepath.Join(dir, "truststore")
+	}
+
 	for _, c := range []verdictCase{
 		{name: "trusted", ref: signed, v: ec, builtin: true, external: true},
+		{name: "trusted, tag subject", ref: w.reg.Ref("verdicts/ec-256") + ":v1", v: ec, builtin: true, external: true},
+		{name: "trusted, policy and store by path", ref: signed, v: byPath, builtin: true, external: true},
 		{name: "wrong trusted identity", ref: signed,
 			v:     w.newVerifiers(t, policy("strict", []string{"ca:test"}, []string{"x509.subject: C=US, ST=WA, O=Notation PKCS11 Test, CN=Somebody Else"}, nil), root("ec-256")),
 			check: "authenticity"},
