@@ -121,7 +121,7 @@ func (e *Engine) checkContent(c *signature.EnvelopeContent, key chainKey) (*chai
 	}
 	facts := e.memo.getChain(key)
 	if facts == nil {
-		facts = &chainFacts{ruleErr: nx509.ValidateCodeSigningCertChain(si.CertificateChain, nil)}
+		facts = &chainFacts{ruleErr: nx509.ValidateCodeSigningCertChain(si.CertificateChain, nil), infos: certInfos(si.CertificateChain)}
 		ks, err := signature.ExtractKeySpec(si.CertificateChain[0])
 		if err != nil {
 			facts.algErr = err

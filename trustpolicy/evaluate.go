@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -141,7 +142,11 @@ func (r *run) verify() error {
 	}
 	r.si, r.facts, r.key = &content.SignerInfo, facts, key
 	r.chain = r.si.CertificateChain
-	r.res.Chain = certInfos(r.chain)
+	if facts != nil {
+		r.res.Chain = slices.Clone(facts.infos)
+	} else {
+		r.res.Chain = certInfos(r.chain)
+	}
 	r.res.Signature = r.signatureInfo(content)
 	if content.Payload.ContentType != PayloadMediaType {
 		err := fmt.Errorf("payload content type %q not supported", content.Payload.ContentType)

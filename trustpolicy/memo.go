@@ -36,6 +36,9 @@ type chainFacts struct {
 	// key is not one Notation allows.
 	alg    signature.Algorithm
 	algErr error
+	// infos describes the chain for the Result (subjects, fingerprints,
+	// validity); callers copy it before marking trusted certificates.
+	infos []CertInfo
 }
 
 // ruleFacts are facts about a chain under one policy statement: which
