@@ -127,55 +127,51 @@ func (f *benchFixture) engine(tb testing.TB, memo int) *trustpolicy.Engine {
 	return e
 }
 
-func benchNotation(f *benchFixture) func(b *testing.B) {
-	return func(b *testing.B) {
-		v := f.notationVerifier(b)
-		ctx := context.Background()
-		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			j := i % len(f.envelopes)
-			if _, err := v.Verify(ctx, f.descs[j], f.envelopes[j], notation.VerifierVerifyOptions{ArtifactReference: f.ref(j), SignatureMediaType: "application/cose"}); err != nil {
-				b.Fatal(err)
-			}
+// An op is one verification (or one unit of crypto) for iteration i; the
+// constructors do the setup outside the measured loop.
+type op func(i int)
+
+func notationOp(tb testing.TB, f *benchFixture) op {
+	v := f.notationVerifier(tb)
+	ctx := context.Background()
+	return func(i int) {
+		j := i % len(f.envelopes)
+		if _, err := v.Verify(ctx, f.descs[j], f.envelopes[j], notation.VerifierVerifyOptions{ArtifactReference: f.ref(j), SignatureMediaType: "application/cose"}); err != nil {
+			tb.Fatal(err)
 		}
 	}
 }
 
-func benchEngine(f *benchFixture, memo int) func(b *testing.B) {
-	return func(b *testing.B) {
-		e := f.engine(b, memo)
-		ctx := context.Background()
-		now := time.Now()
-		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			j := i % len(f.envelopes)
-			r := e.Evaluate(ctx, trustpolicy.Input{Reference: f.ref(j), Descriptor: f.descs[j], Envelope: f.envelopes[j], MediaType: "application/cose", Now: now})
-			if r.Verdict != trustpolicy.VerdictVerified {
-				b.Fatal(r.Summary())
-			}
+func engineOp(tb testing.TB, f *benchFixture, memo int) op {
+	e := f.engine(tb, memo)
+	ctx := context.Background()
+	now := time.Now()
+	return func(i int) {
+		j := i % len(f.envelopes)
+		r := e.Evaluate(ctx, trustpolicy.Input{Reference: f.ref(j), Descriptor: f.descs[j], Envelope: f.envelopes[j], MediaType: "application/cose", Now: now})
+		if r.Verdict != trustpolicy.VerdictVerified {
+			tb.Fatal(r.Summary())
 		}
 	}
 }
 
-// ecdsaVerify is one ECDSA P-256 verification of a certificate's signature,
-// the unit of the crypto floor.
-func ecdsaVerify(f *benchFixture) func(b *testing.B) {
+// ecdsaOp is one ECDSA P-256 verification of a certificate's signature, the
+// unit of the crypto floor.
+func ecdsaOp(tb testing.TB, f *benchFixture) op {
 	leaf, inter := f.chain[0], f.chain[1]
 	pub := inter.PublicKey.(*ecdsa.PublicKey)
 	sum := sha256.Sum256(leaf.RawTBSCertificate)
-	return func(b *testing.B) {
-		for b.Loop() {
-			if !ecdsa.VerifyASN1(pub, sum[:], leaf.Signature) {
-				b.Fatal("bad signature")
-			}
+	return func(int) {
+		if !ecdsa.VerifyASN1(pub, sum[:], leaf.Signature) {
+			tb.Fatal("bad signature")
 		}
 	}
 }
 
-// cryptoFloor is the signature verifications the checks need for one
-// signature when nothing is memoized: the envelope signature (leaf key) and
-// the chain signatures leaf<-intermediate, intermediate<-root, root<-root.
-func cryptoFloor(f *benchFixture) func(b *testing.B) {
+// floorOp is the signature verifications the checks need for one signature
+// when nothing is memoized: the envelope signature (leaf key) and the chain
+// signatures leaf<-intermediate, intermediate<-root, root<-root.
+func floorOp(tb testing.TB, f *benchFixture) op {
 	type pair struct {
 		pub *ecdsa.PublicKey
 		sum []byte
@@ -194,32 +190,37 @@ func cryptoFloor(f *benchFixture) func(b *testing.B) {
 	// digest, the same cost as verifying a certificate signature.
 	key, err := testpki.LoadSigner(filepath.Join("..", "testdata", "pki", "ec-256", "leaf.key"))
 	if err != nil {
-		panic(err)
+		tb.Fatal(err)
 	}
 	d := sha256.Sum256([]byte("envelope"))
 	sig, err := key.Sign(nil, d[:], crypto.SHA256)
 	if err != nil {
-		panic(err)
+		tb.Fatal(err)
 	}
 	ops = append(ops, pair{f.chain[0].PublicKey.(*ecdsa.PublicKey), d[:], sig})
-	return func(b *testing.B) {
-		for b.Loop() {
-			for _, op := range ops {
-				if !ecdsa.VerifyASN1(op.pub, op.sum, op.sig) {
-					b.Fatal("bad signature")
-				}
+	return func(int) {
+		for _, op := range ops {
+			if !ecdsa.VerifyASN1(op.pub, op.sum, op.sig) {
+				tb.Fatal("bad signature")
 			}
 		}
 	}
 }
 
-func BenchmarkNotationGo(b *testing.B)   { benchNotation(newBenchFixture(b, 1))(b) }
-func BenchmarkEngineCold(b *testing.B)   { benchEngine(newBenchFixture(b, 1), -1)(b) }
-func BenchmarkEngineWarm(b *testing.B)   { benchEngine(newBenchFixture(b, 1), 0)(b) }
-func BenchmarkEngineMany(b *testing.B)   { benchEngine(newBenchFixture(b, 256), 0)(b) }
-func BenchmarkCryptoFloor(b *testing.B)  { cryptoFloor(newBenchFixture(b, 1))(b) }
-func BenchmarkECDSAP256(b *testing.B)    { ecdsaVerify(newBenchFixture(b, 1))(b) }
-func BenchmarkNotationMany(b *testing.B) { benchNotation(newBenchFixture(b, 256))(b) }
+func loop(b *testing.B, o op) {
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		o(i)
+	}
+}
+
+func BenchmarkNotationGo(b *testing.B)   { loop(b, notationOp(b, newBenchFixture(b, 1))) }
+func BenchmarkEngineCold(b *testing.B)   { loop(b, engineOp(b, newBenchFixture(b, 1), -1)) }
+func BenchmarkEngineWarm(b *testing.B)   { loop(b, engineOp(b, newBenchFixture(b, 1), 0)) }
+func BenchmarkEngineMany(b *testing.B)   { loop(b, engineOp(b, newBenchFixture(b, 256), 0)) }
+func BenchmarkCryptoFloor(b *testing.B)  { loop(b, floorOp(b, newBenchFixture(b, 1))) }
+func BenchmarkECDSAP256(b *testing.B)    { loop(b, ecdsaOp(b, newBenchFixture(b, 1))) }
+func BenchmarkNotationMany(b *testing.B) { loop(b, notationOp(b, newBenchFixture(b, 256))) }
 
 // BenchmarkSelect10k selects a policy among 10,000 statements.
 func BenchmarkSelect10k(b *testing.B) {
@@ -249,28 +250,43 @@ func BenchmarkSelect10k(b *testing.B) {
 	}
 }
 
-// BenchmarkRatios measures every variant in one run and reports the ratios
-// the README quotes. Each sub-measurement is a full testing.Benchmark.
+// BenchmarkRatios measures every variant in one run, interleaved in rounds so
+// that load on the machine affects them alike, and reports the ratios the
+// README quotes. testing.Benchmark cannot run inside a benchmark (it waits
+// for the lock the outer one holds), so each variant is timed over a fixed
+// number of iterations per round.
+//
+//	go test -run '^$' -bench Ratios -benchtime 1x ./trustpolicy/
 func BenchmarkRatios(b *testing.B) {
 	f1 := newBenchFixture(b, 1)
 	fm := newBenchFixture(b, 256)
-	ns := func(fn func(*testing.B)) float64 { return float64(testing.Benchmark(fn).NsPerOp()) }
+	names := []string{"notation", "cold", "warm", "many", "floor", "ecdsa"}
+	ops := []op{notationOp(b, f1), engineOp(b, f1, -1), engineOp(b, f1, 0), engineOp(b, fm, 0), floorOp(b, f1), ecdsaOp(b, f1)}
+	const rounds, perRound = 5, 400
 	for b.Loop() {
-		notationNs := ns(benchNotation(f1))
-		cold := ns(benchEngine(f1, -1))
-		warm := ns(benchEngine(f1, 0))
-		many := ns(benchEngine(fm, 0))
-		floor := ns(cryptoFloor(f1))
-		one := ns(ecdsaVerify(f1))
-		b.ReportMetric(notationNs/1e3, "notation-µs/op")
-		b.ReportMetric(cold/1e3, "cold-µs/op")
-		b.ReportMetric(warm/1e3, "warm-µs/op")
-		b.ReportMetric(many/1e3, "many-µs/op")
-		b.ReportMetric(floor/1e3, "floor-µs/op")
-		b.ReportMetric(one/1e3, "ecdsa-µs/op")
-		b.ReportMetric(notationNs/warm, "speedup-warm-x")
-		b.ReportMetric(notationNs/cold, "speedup-cold-x")
-		b.ReportMetric(cold/floor, "cold/floor")
-		b.ReportMetric(many/one, "many/ecdsa")
+		total := make([]time.Duration, len(ops))
+		for _, o := range ops {
+			for i := range 300 { // warm up: fills the memo (256 chains' artifacts), the caches, the heap
+				o(i)
+			}
+		}
+		for range rounds {
+			for k, o := range ops {
+				start := time.Now()
+				for i := range perRound {
+					o(i)
+				}
+				total[k] += time.Since(start)
+			}
+		}
+		us := map[string]float64{}
+		for k, n := range names {
+			us[n] = float64(total[k].Nanoseconds()) / float64(rounds*perRound) / 1e3
+			b.ReportMetric(us[n], n+"-µs/op")
+		}
+		b.ReportMetric(us["notation"]/us["warm"], "speedup-warm-x")
+		b.ReportMetric(us["notation"]/us["cold"], "speedup-cold-x")
+		b.ReportMetric(us["cold"]/us["floor"], "cold/floor")
+		b.ReportMetric(us["many"]/us["ecdsa"], "many/ecdsa")
 	}
 }
