@@ -38,13 +38,19 @@ e2e-ratify: deps tools-ratify
 
 # Unit tests only: no HSM, no peer tools.
 unit:
-	$(GO) test ./pki/ ./plugin/ ./internal/testpki/ ./trustpolicy/... ./revocation/ ./internal/testtsa/
+	$(GO) test ./pki/ ./plugin/ ./internal/testpki/ ./trustpolicy/... ./revocation/ ./internal/testtsa/ ./ratifyverifier/
 
 demo: deps tools build
 	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) $(GO) run ./internal/demo -plugin $(BIN) -dir .demo
 
-bench: deps tools build
+# Whole-command signing timings against the peers, then the library
+# benchmarks whose ratios the README quotes (each measured in one run).
+bench: deps tools tools-ratify build
 	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) $(GO) run ./internal/bench -plugin $(BIN) -n 30
+	$(GO) test -run '^$$' -bench 'Ratios|Select10k' -benchtime 1x ./trustpolicy/
+	$(GO) test -run '^$$' -bench 'CRL1M_Ratios' -benchtime 1x ./revocation/
+	$(GO) test -run '^$$' -bench 'CRL1M_Lookup' ./revocation/
+	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) NOTATION_PKCS11_E2E=required $(GO) test -run '^$$' -bench RatifyLatency -benchtime 30x ./cmd/notation-pkcs11-ratify/
 
 # Short fuzz runs of every parser; the seed corpora under testdata/fuzz run
 # as regression tests in `make test`.
@@ -59,6 +65,9 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzLoadFile -fuzztime 30s ./trustpolicy/truststore/
 	$(GO) test -run XXX -fuzz FuzzParseCRL -fuzztime 30s ./revocation/
 	$(GO) test -run XXX -fuzz FuzzOCSPResponse -fuzztime 30s ./revocation/
+	$(GO) test -run XXX -fuzz FuzzParseSubject -fuzztime 30s ./pki/
+	$(GO) test -run XXX -fuzz FuzzTargetOf -fuzztime 30s ./plugin/
+	$(GO) test -run XXX -fuzz FuzzParseRequest -fuzztime 30s ./ratifyverifier/
 
 clean:
 	rm -rf bin .demo

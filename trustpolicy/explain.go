@@ -91,8 +91,15 @@ func (r *Result) Explain() string {
 		}
 		tw.Flush()
 	}
-	if rc := r.Check(TypeRevocation); rc != nil && len(rc.Revocation) > 0 {
-		b.WriteString("\nRevocation:\n")
+	for _, rv := range []struct {
+		t     ValidationType
+		title string
+	}{{TypeRevocation, "Revocation (signing chain)"}, {TypeAuthenticTimestamp, "Revocation (timestamping chain)"}} {
+		rc := r.Check(rv.t)
+		if rc == nil || len(rc.Revocation) == 0 {
+			continue
+		}
+		b.WriteString("\n" + rv.title + ":\n")
 		tw := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  CERTIFICATE\tSTATUS\tMETHOD\tSOURCE\tTHIS UPDATE\tNEXT UPDATE\tDETAIL")
 		for _, cr := range rc.Revocation {

@@ -150,6 +150,10 @@ func (r *run) verifyCountersignature() (*TimestampInfo, error) {
 	if err != nil {
 		return info, &tsError{fmt.Errorf("failed to check timestamping certificate chain revocation with error: %w", err), "check the revocation configuration"}
 	}
+	tc := r.checks[TypeAuthenticTimestamp]
+	for i, res := range results {
+		tc.Revocation = append(tc.Revocation, CertRevocation{Subject: tsaChain[i].Subject.String(), Result: res})
+	}
 	switch status, subject := summarize(results, tsaChain); status {
 	case revocation.StatusOK:
 		return info, nil

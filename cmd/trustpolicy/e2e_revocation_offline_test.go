@@ -88,7 +88,7 @@ func (w *revWorld) offline(t *testing.T, good revLeaf, goodRef, revokedRef strin
 		}
 		// explain shows the evidence: method, source cache, URL, times.
 		e := w.run(t, now, "explain", "--plain-http", "--offline", "--crl-cache", fetched, revokedRef)
-		for _, s := range []string{"Revocation:", "revoked", "keyCompromise", "ocspFallbackCRL", "cache " + ca.CRLURL(), now.UTC().Format("2006-01-02")} {
+		for _, s := range []string{"Revocation (signing chain):", "revoked", "keyCompromise", "ocspFallbackCRL", "cache " + ca.CRLURL(), now.UTC().Format("2006-01-02")} {
 			if !strings.Contains(e.out, s) {
 				t.Errorf("explain output lacks %q:\n%s", s, e.out)
 			}

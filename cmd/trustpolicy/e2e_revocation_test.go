@@ -150,10 +150,24 @@ func TestE2ERevocation(t *testing.T) {
 			t.Errorf("explain of a revoked signature: exit %d", r.code)
 		}
 		day := time.Now().UTC().Format("2006-01-02")
-		for _, s := range []string{"Revocation:", "CN=revoked", "revoked " + day, "reason keyCompromise", "ocsp", "network " + ca.OCSPURL(), "nonRevokable", "How to fix:"} {
+		for _, s := range []string{"Revocation (signing chain):", "CN=revoked", "revoked " + day, "reason keyCompromise", "ocsp", "network " + ca.OCSPURL(), "nonRevokable", "How to fix:"} {
 			if !strings.Contains(r.out, s) {
 				t.Errorf("explain output lacks %q", s)
 			}
+		}
+	})
+
+	// The TSA certificate was revoked by the table above: explain lists the
+	// timestamping chain's evidence too.
+	t.Run("explain shows the timestamping chain", func(t *testing.T) {
+		w.policy(t, "strict", tsaStores...)
+		r := w.run(t, time.Now(), "explain", "--plain-http", tsaRef)
+		if r.code != exitFailed {
+			t.Errorf("explain of a signature timestamped by a revoked TSA: exit %d", r.code)
+		}
+		i := strings.Index(r.out, "Revocation (timestamping chain):")
+		if i < 0 || !strings.Contains(r.out[i:], "revoked ") || !strings.Contains(r.out[i:], "reason keyCompromise") {
+			t.Errorf("explain output lacks the revoked TSA certificate in its timestamping chain section:\n%s", r.out)
 		}
 	})
 
