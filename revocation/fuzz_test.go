@@ -2,9 +2,12 @@ package revocation
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,26 +108,70 @@ func ocspFuzzWorld(t testing.TB) *ocspFuzz {
 	return &ocspFuzz{issuer: inter, leaf: leaf, seeds: seeds}
 }
 
-// TestWriteFuzzSeeds regenerates testdata/fuzz seed files when
-// REVOCATION_WRITE_FUZZ_SEEDS=1.
-func TestWriteFuzzSeeds(t *testing.T) {
-	if os.Getenv("REVOCATION_WRITE_FUZZ_SEEDS") != "1" {
-		t.Skip("set REVOCATION_WRITE_FUZZ_SEEDS=1 to regenerate the fuzz seed files")
+// TestFuzzSeeds checks the checked-in seeds of FuzzParseCRL and
+// FuzzOCSPResponse: as many as the generators make, each a CRL this parser
+// and the standard library read alike, or an OCSP response x/crypto/ocsp
+// reads. The generators sign with ECDSA, so their bytes differ from run to
+// run and cannot be compared. REVOCATION_WRITE_FUZZ_SEEDS=1 rewrites them.
+func TestFuzzSeeds(t *testing.T) {
+	crls, ocsps := sampleCRLs(t), ocspFuzzWorld(t).seeds
+	if os.Getenv("REVOCATION_WRITE_FUZZ_SEEDS") == "1" {
+		writeSeeds(t, "FuzzParseCRL", crls)
+		writeSeeds(t, "FuzzOCSPResponse", ocsps)
 	}
-	write := func(target string, seeds [][]byte) {
-		dir := filepath.Join("testdata", "fuzz", target)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	for i, der := range readSeeds(t, "FuzzParseCRL", len(crls)) {
+		h, entries, err := parseCRL(der, crlLimits{})
+		if err != nil {
+			t.Fatalf("FuzzParseCRL/seed-%02d: %v; regenerate with REVOCATION_WRITE_FUZZ_SEEDS=1 go test -run TestFuzzSeeds ./revocation/", i, err)
+		}
+		checkAgainstStdlib(t, der, h, entries)
+	}
+	for i, der := range readSeeds(t, "FuzzOCSPResponse", len(ocsps)) {
+		var re ocsp.ResponseError
+		if _, err := ocsp.ParseResponse(der, nil); err != nil && !errors.As(err, &re) {
+			t.Fatalf("FuzzOCSPResponse/seed-%02d: %v; regenerate with REVOCATION_WRITE_FUZZ_SEEDS=1 go test -run TestFuzzSeeds ./revocation/", i, err)
+		}
+	}
+}
+
+func writeSeeds(t *testing.T, target string, seeds [][]byte) {
+	t.Helper()
+	dir := filepath.Join("testdata", "fuzz", target)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range seeds {
+		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		for i, s := range seeds {
-			body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s)
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
-	write("FuzzParseCRL", sampleCRLs(t))
-	write("FuzzOCSPResponse", ocspFuzzWorld(t).seeds)
+}
+
+// readSeeds reads testdata/fuzz/TARGET/seed-00 .. seed-(n-1), and fails when
+// one is missing or a seed-n exists (the generator changed).
+func readSeeds(t *testing.T, target string, n int) [][]byte {
+	t.Helper()
+	dir := filepath.Join("testdata", "fuzz", target)
+	var out [][]byte
+	for i := range n {
+		p := filepath.Join(dir, fmt.Sprintf("seed-%02d", i))
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("%v; regenerate with REVOCATION_WRITE_FUZZ_SEEDS=1 go test -run TestFuzzSeeds ./revocation/", err)
+		}
+		body, ok := strings.CutPrefix(string(data), "go test fuzz v1\n[]byte(")
+		body, ok2 := strings.CutSuffix(body, ")\n")
+		seed, err := strconv.Unquote(body)
+		if !ok || !ok2 || err != nil {
+			t.Fatalf("%s: not a one-[]byte fuzz seed file", p)
+		}
+		out = append(out, []byte(seed))
+	}
+	if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("seed-%02d", n))); err == nil {
+		t.Fatalf("%s has more seed files than the generator makes (%d); regenerate with REVOCATION_WRITE_FUZZ_SEEDS=1", dir, n)
+	}
+	return out
 }
 
 // TestParseCRLMutations flips bytes of the sample CRLs one at a time, a

@@ -448,9 +448,6 @@ func (m tpMemStore) GetCertificates(_ context.Context, t ntruststore.Type, name 
 // MatchIdentity with a full notation-go verification (strict, revocation
 // skipped, root trusted, so only the identity check can fail).
 func TestMatchIdentityOracle(t *testing.T) {
-	if testing.Short() {
-		t.Skip("signs and verifies with notation-go")
-	}
 	pki := tpNewPKI(t)
 	ctx := context.Background()
 	desc := ocispec.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: digest.FromString("identity"), Size: 8}

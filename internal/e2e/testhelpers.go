@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -28,6 +29,18 @@ func skipOrFatal(t testing.TB, reason string) {
 		t.Fatal(reason + " (end-to-end tests are required here: CI or NOTATION_PKCS11_E2E=required is set)")
 	}
 	t.Skip(reason)
+}
+
+// LookPathT returns the path of the program name, or ends the test when it
+// is not installed: t.Fatal when [Required], else t.Skip with why and the
+// apt-get package that provides it.
+func LookPathT(t testing.TB, name, pkg, why string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		skipOrFatal(t, fmt.Sprintf("%s not found (apt-get install %s), so %s: %v", name, pkg, why, err))
+	}
+	return p
 }
 
 // ToolsT returns [FindTools]'s result, or ends the test with its error:

@@ -123,9 +123,7 @@ func StartTSA(ctx context.Context, dir string) (*TSA, error) {
 // missing: t.Fatal when [Required], else t.Skip.
 func StartTSAT(t testing.TB) *TSA {
 	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		skipOrFatal(t, "openssl not found: apt-get install openssl ("+err.Error()+")")
-	}
+	LookPathT(t, "openssl", "openssl", "there is no RFC 3161 TSA to run")
 	dir := t.TempDir() // registered first, so removed after Stop
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

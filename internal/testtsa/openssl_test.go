@@ -11,6 +11,7 @@ import (
 
 	"github.com/notaryproject/tspclient-go"
 
+	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testtsa"
 )
 
@@ -18,10 +19,7 @@ import (
 // implementation: `openssl ts -verify` accepts the response, with the data
 // (imprint) and with the query (imprint, nonce, policy).
 func TestTSAOpenSSLVerifiesToken(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl not found, so there is no independent verifier to cross-check with: " + err.Error())
-	}
+	openssl := e2e.LookPathT(t, "openssl", "openssl", "there is no independent verifier to cross-check with")
 	dir := t.TempDir()
 	tsa := newTSA(t, testtsa.Options{Accuracy: 1500 * time.Millisecond, Clock: func() time.Time {
 		return time.Date(2030, 5, 6, 7, 8, 9, 120_000_000, time.UTC)

@@ -16,7 +16,7 @@ import (
 // that loading never panics, that a loaded store holds only certificates that
 // obey the store's rules, and that Load agrees with notation-go v1.3.2.
 // Seeds are in testdata/fuzz/FuzzLoadFile (regenerate them with
-// TRUSTSTORE_WRITE_TESTDATA=1 go test -run TestWriteTestdata).
+// TRUSTSTORE_WRITE_TESTDATA=1 go test -run TestTestdataUpToDate).
 //
 //	go test -run '^$' -fuzz FuzzLoadFile -fuzztime 60s -fuzzminimizetime 500x ./trustpolicy/truststore/
 //

@@ -30,30 +30,32 @@ func checkedInStore(f *fixtures) map[string][]byte {
 	}
 }
 
-// TestWriteTestdata regenerates testdata/store and the fuzz seeds when
-// TRUSTSTORE_WRITE_TESTDATA=1.
-func TestWriteTestdata(t *testing.T) {
-	if os.Getenv("TRUSTSTORE_WRITE_TESTDATA") != "1" {
-		t.Skip("set TRUSTSTORE_WRITE_TESTDATA=1 to regenerate testdata/store and testdata/fuzz")
-	}
+// TestTestdataUpToDate checks that testdata/store and the FuzzLoadFile seeds
+// are exactly what the fixtures generate (Ed25519 signatures are
+// deterministic); TRUSTSTORE_WRITE_TESTDATA=1 rewrites them first.
+func TestTestdataUpToDate(t *testing.T) {
 	f := newFixtures(t)
+	want := map[string][]byte{}
 	for rel, data := range checkedInStore(f) {
-		p := filepath.Join("testdata", "store", filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	seedDir := filepath.Join("testdata", "fuzz", "FuzzLoadFile")
-	if err := os.MkdirAll(seedDir, 0o755); err != nil {
-		t.Fatal(err)
+		want[filepath.Join("testdata", "store", filepath.FromSlash(rel))] = data
 	}
 	for i, seed := range fuzzSeeds(f) {
-		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", seed)
-		if err := os.WriteFile(filepath.Join(seedDir, fmt.Sprintf("seed-%02d", i)), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
+		want[filepath.Join("testdata", "fuzz", "FuzzLoadFile", fmt.Sprintf("seed-%02d", i))] = fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", seed)
+	}
+	if os.Getenv("TRUSTSTORE_WRITE_TESTDATA") == "1" {
+		for p, data := range want {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for p, data := range want {
+		got, err := os.ReadFile(p)
+		if err != nil || string(got) != string(data) {
+			t.Errorf("%s is stale or missing (%v); regenerate with TRUSTSTORE_WRITE_TESTDATA=1 go test -run TestTestdataUpToDate ./trustpolicy/truststore/", p, err)
 		}
 	}
 }
@@ -62,13 +64,7 @@ func TestWriteTestdata(t *testing.T) {
 func TestCheckedInStore(t *testing.T) {
 	f := newFixtures(t)
 	root := filepath.Join("testdata", "store")
-	// The checked-in files are the fixtures (Ed25519 is deterministic).
-	for rel, data := range checkedInStore(f) {
-		got, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
-		if err != nil || string(got) != string(data) {
-			t.Fatalf("testdata/store/%s is stale or missing (%v); regenerate with TRUSTSTORE_WRITE_TESTDATA=1 go test -run TestWriteTestdata", rel, err)
-		}
-	}
+	// TestTestdataUpToDate checks the files are the fixtures.
 	tests := []struct {
 		ref     Ref
 		want    []*x509.Certificate
