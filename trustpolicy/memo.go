@@ -54,57 +54,54 @@ type ruleFactsKey struct {
 	scheme signature.SigningScheme
 }
 
-// memo is a bounded cache. When full it is emptied: simple, and the working
-// set of an admission controller (a few signing chains) never fills it.
+// memo holds the two kinds of facts, each in a bounded map.
 type memo struct {
-	max   int
-	mu    sync.RWMutex
-	chain map[chainKey]*chainFacts
-	rule  map[ruleFactsKey]*ruleFacts
+	chain *bounded[chainKey, *chainFacts]
+	rule  *bounded[ruleFactsKey, *ruleFacts]
 }
 
+// newMemo returns a memo of at most max entries of each kind; a negative max
+// disables it.
 func newMemo(max int) *memo {
-	return &memo{max: max, chain: map[chainKey]*chainFacts{}, rule: map[ruleFactsKey]*ruleFacts{}}
+	return &memo{chain: newBounded[chainKey, *chainFacts](max), rule: newBounded[ruleFactsKey, *ruleFacts](max)}
 }
 
-func (m *memo) getChain(k chainKey) *chainFacts {
-	if m.max < 0 {
-		return nil
+func (m *memo) getChain(k chainKey) *chainFacts      { return m.chain.get(k) }
+func (m *memo) putChain(k chainKey, f *chainFacts)   { m.chain.put(k, f) }
+func (m *memo) getRule(k ruleFactsKey) *ruleFacts    { return m.rule.get(k) }
+func (m *memo) putRule(k ruleFactsKey, f *ruleFacts) { m.rule.put(k, f) }
+
+// bounded is a concurrent map of at most max entries. When full it is
+// emptied: simple, and the working set of an admission controller (a few
+// signing chains) never fills it. The zero V is returned for a miss.
+type bounded[K comparable, V any] struct {
+	max int
+	mu  sync.RWMutex
+	m   map[K]V
+}
+
+func newBounded[K comparable, V any](max int) *bounded[K, V] {
+	return &bounded[K, V]{max: max, m: map[K]V{}}
+}
+
+func (b *bounded[K, V]) get(k K) V {
+	var zero V
+	if b.max < 0 {
+		return zero
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.chain[k]
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.m[k]
 }
 
-func (m *memo) putChain(k chainKey, f *chainFacts) {
-	if m.max < 0 {
+func (b *bounded[K, V]) put(k K, v V) {
+	if b.max < 0 {
 		return
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.chain) >= m.max {
-		clear(m.chain)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.m) >= b.max {
+		clear(b.m)
 	}
-	m.chain[k] = f
-}
-
-func (m *memo) getRule(k ruleFactsKey) *ruleFacts {
-	if m.max < 0 {
-		return nil
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.rule[k]
-}
-
-func (m *memo) putRule(k ruleFactsKey, f *ruleFacts) {
-	if m.max < 0 {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.rule) >= m.max {
-		clear(m.rule)
-	}
-	m.rule[k] = f
+	b.m[k] = v
 }
