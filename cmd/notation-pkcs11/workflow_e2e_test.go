@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/testca"
@@ -510,11 +511,7 @@ func TestE2EDoctorCatchesEachBrokenLink(t *testing.T) {
 
 func readChain(t *testing.T, path string) []*x509.Certificate {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certs, err := pki.ParseCertificates(b)
+	certs, err := testpki.LoadCertificates(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,13 +69,7 @@ func TestDefaultCacheDir(t *testing.T) {
 // use, at a fixed time.
 func crlEnv(config string, now time.Time) (env, *bytes.Buffer, *bytes.Buffer) {
 	var out, errOut bytes.Buffer
-	return env{stdout: &out, stderr: &errOut, now: func() time.Time { return now },
-		getenv: func(k string) string {
-			if k == "NOTATION_CONFIG" {
-				return config
-			}
-			return ""
-		}}, &out, &errOut
+	return env{stdout: &out, stderr: &errOut, now: func() time.Time { return now }, getenv: configOnly(config)}, &out, &errOut
 }
 
 func TestCRLUsage(t *testing.T) {

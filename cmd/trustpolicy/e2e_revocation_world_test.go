@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -18,8 +17,8 @@ import (
 	"github.com/notaryproject/notation-core-go/signature"
 	"github.com/notaryproject/notation-core-go/signature/jws"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testtsa"
-	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -120,11 +119,7 @@ func (w *revWorld) startTSA(t *testing.T) {
 
 func readChain(t *testing.T, path string) []*x509.Certificate {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certs, err := pki.ParseCertificates(b)
+	certs, err := testpki.LoadCertificates(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,25 +221,13 @@ type revRun struct {
 // nothing is cached across runs unless --crl-cache is given.
 func (w *revWorld) run(t *testing.T, now time.Time, args ...string) revRun {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	cfg := w.notation.ConfigDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	code := run(ctx, args, env{
-		stdout: &out,
-		stderr: &errOut,
-		getenv: func(k string) string {
-			if k == "NOTATION_CONFIG" {
-				return cfg
-			}
-			return ""
-		},
-		now: func() time.Time { return now },
-	})
-	r := revRun{code: code, out: out.String(), errOut: errOut.String()}
+	code, stdout, stderr := runWithConfig(ctx, w.notation.ConfigDir(), func() time.Time { return now }, args...)
+	r := revRun{code: code, out: stdout, errOut: stderr}
 	if len(args) > 0 && (args[0] == "verify" || args[0] == "explain") && containsArg(args, "json") {
 		r.rep = &trustpolicy.Report{}
-		if err := json.Unmarshal(out.Bytes(), r.rep); err != nil {
+		if err := json.Unmarshal([]byte(stdout), r.rep); err != nil {
 			t.Fatalf("%s: json output: %v\n%s%s", strings.Join(args, " "), err, r.out, r.errOut)
 		}
 	}

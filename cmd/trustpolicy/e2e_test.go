@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -60,20 +59,7 @@ func (w *e2eWorld) notationVerify(t *testing.T, ref string) (bool, string) {
 // ours runs this command in-process with notation's configuration.
 func (w *e2eWorld) ours(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	cfg := w.notation.ConfigDir()
-	code := run(context.Background(), args, env{
-		stdout: &out,
-		stderr: &errOut,
-		getenv: func(k string) string {
-			if k == "NOTATION_CONFIG" {
-				return cfg
-			}
-			return ""
-		},
-		now: time.Now,
-	})
-	return code, out.String(), errOut.String()
+	return runWithConfig(context.Background(), w.notation.ConfigDir(), time.Now, args...)
 }
 
 func policyDoc(stmts ...map[string]any) map[string]any {

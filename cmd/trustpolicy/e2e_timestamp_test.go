@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/pem"
@@ -27,24 +26,12 @@ var (
 // oursAt runs this command in-process at the verification time now.
 func (w *e2eWorld) oursAt(t *testing.T, now time.Time, args ...string) (int, *trustpolicy.Report, string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	cfg := w.notation.ConfigDir()
-	code := run(context.Background(), append(args, "--output", "json"), env{
-		stdout: &out,
-		stderr: &errOut,
-		getenv: func(k string) string {
-			if k == "NOTATION_CONFIG" {
-				return cfg
-			}
-			return ""
-		},
-		now: func() time.Time { return now },
-	})
+	code, out, errOut := runWithConfig(context.Background(), w.notation.ConfigDir(), func() time.Time { return now }, append(args, "--output", "json")...)
 	var rep trustpolicy.Report
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatalf("json output: %v\n%s%s", err, out.String(), errOut.String())
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("json output: %v\n%s%s", err, out, errOut)
 	}
-	return code, &rep, errOut.String()
+	return code, &rep, errOut
 }
 
 func writePEM(t *testing.T, path string, der []byte) string {

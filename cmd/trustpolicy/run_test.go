@@ -88,18 +88,32 @@ func newLocalWorld(t *testing.T, policy string) *localWorld {
 
 func (w *localWorld) run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	return runWithConfig(context.Background(), w.config, func() time.Time { return time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC) }, args...)
+}
+
+// runWithConfig runs this command in-process with NOTATION_CONFIG=cfg as its
+// only environment variable (so no user cache folder: revocation caches stay
+// in memory) and now as its clock, and returns the exit code, stdout and
+// stderr.
+func runWithConfig(ctx context.Context, cfg string, now func() time.Time, args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), args, env{
-		stdout: &out, stderr: &errOut,
-		getenv: func(k string) string {
-			if k == "NOTATION_CONFIG" {
-				return w.config
-			}
-			return ""
-		},
-		now: func() time.Time { return time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC) },
+	code := run(ctx, args, env{
+		stdout: &out,
+		stderr: &errOut,
+		getenv: configOnly(cfg),
+		now:    now,
 	})
 	return code, out.String(), errOut.String()
+}
+
+// configOnly is a getenv that knows only NOTATION_CONFIG=cfg.
+func configOnly(cfg string) func(string) string {
+	return func(k string) string {
+		if k == "NOTATION_CONFIG" {
+			return cfg
+		}
+		return ""
+	}
 }
 
 func (w *localWorld) local(mt string, extra ...string) []string {
