@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -16,7 +15,6 @@ import (
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
-	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	tpregistry "github.com/notation-pkcs11/notation-pkcs11/trustpolicy/registry"
 )
@@ -56,8 +54,7 @@ func NewRegistryFetcher(store StoreConfig, httpClient *http.Client) *RegistryFet
 	if httpClient == nil {
 		httpClient = defaultHTTPClient(store.UseHTTP)
 	}
-	dc := &dockerCredentials{path: store.DockerConfigPath}
-	c := &auth.Client{Client: httpClient, Cache: auth.NewCache(), Credential: dc.credential, ClientID: "notation-pkcs11-ratify"}
+	c := &auth.Client{Client: httpClient, Cache: auth.NewCache(), Credential: tpregistry.DockerCredentials(store.DockerConfigPath), ClientID: "notation-pkcs11-ratify"}
 	c.SetUserAgent("notation-pkcs11-ratify")
 	return &RegistryFetcher{
 		client:      c,
@@ -144,40 +141,6 @@ func (f *RegistryFetcher) Envelope(ctx context.Context, subject string, sig ocis
 		return nil, "", fmt.Errorf("fetching signature envelope %s: %w", env.Digest, err)
 	}
 	return blob, env.MediaType, nil
-}
-
-// dockerCredentials reads the docker configuration on first use, so
-// anonymous registries never touch it.
-type dockerCredentials struct {
-	path string
-	once sync.Once
-	fn   auth.CredentialFunc
-	err  error
-}
-
-func (d *dockerCredentials) credential(ctx context.Context, hostport string) (auth.Credential, error) {
-	d.once.Do(func() {
-		var store credentials.Store
-		var err error
-		if d.path != "" {
-			store, err = credentials.NewStore(d.path, credentials.StoreOptions{})
-		} else {
-			store, err = credentials.NewStoreFromDocker(credentials.StoreOptions{DetectDefaultNativeStore: true})
-		}
-		if err != nil {
-			d.err = fmt.Errorf("loading registry credentials from the docker config: %w", err)
-			return
-		}
-		d.fn = credentials.Credential(store)
-	})
-	if d.err != nil {
-		return auth.EmptyCredential, d.err
-	}
-	cred, err := d.fn(ctx, hostport)
-	if err != nil {
-		return auth.EmptyCredential, fmt.Errorf("getting the credential for %s: %w", hostport, err)
-	}
-	return cred, nil
 }
 
 func defaultHTTPClient(plainHTTP bool) *http.Client {

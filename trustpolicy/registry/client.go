@@ -119,7 +119,7 @@ func New(opts Options) (*Client, error) {
 	}
 	cred := opts.Credentials
 	if cred == nil {
-		cred = (&dockerCredentials{}).credential
+		cred = DockerCredentials("")
 	}
 	c.auth = &auth.Client{
 		Client:     httpClient,
@@ -153,8 +153,20 @@ func (c *Client) repository(ref registry.Reference) *remote.Repository {
 	}
 }
 
-// dockerCredentials loads the docker credential store on first use.
+// DockerCredentials returns a credential function over a docker
+// configuration: the file at configPath, or when configPath is "" the
+// default one (DOCKER_CONFIG or ~/.docker/config.json, with its credsStore
+// and credHelpers and the platform's default helper). The configuration is
+// read on first use, so anonymous registries never touch it; an error
+// reading it fails the request that needed a credential. It is safe for
+// concurrent use.
+func DockerCredentials(configPath string) auth.CredentialFunc {
+	d := &dockerCredentials{path: configPath}
+	return d.credential
+}
+
 type dockerCredentials struct {
+	path string
 	once sync.Once
 	fn   auth.CredentialFunc
 	err  error
@@ -162,7 +174,13 @@ type dockerCredentials struct {
 
 func (d *dockerCredentials) credential(ctx context.Context, hostport string) (auth.Credential, error) {
 	d.once.Do(func() {
-		store, err := credentials.NewStoreFromDocker(credentials.StoreOptions{DetectDefaultNativeStore: true})
+		var store credentials.Store
+		var err error
+		if d.path != "" {
+			store, err = credentials.NewStore(d.path, credentials.StoreOptions{})
+		} else {
+			store, err = credentials.NewStoreFromDocker(credentials.StoreOptions{DetectDefaultNativeStore: true})
+		}
 		if err != nil {
 			d.err = fmt.Errorf("loading registry credentials from the docker config: %w", err)
 			return
