@@ -6,6 +6,8 @@
 
 GO      ?= go
 BIN     := bin/notation-pkcs11
+# Every command of the project, built into bin/ by `make build`.
+CMDS    := notation-pkcs11 trustpolicy notation-pkcs11-ratify
 TOOLS    = $(shell scripts/tools.sh)
 
 .PHONY: all build deps tools tools-ratify test e2e-ratify unit demo bench fuzz clean
@@ -13,7 +15,8 @@ TOOLS    = $(shell scripts/tools.sh)
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/notation-pkcs11
+	@mkdir -p bin
+	$(GO) build -o bin/ $(addprefix ./cmd/,$(CMDS))
 
 deps:
 	@scripts/deps.sh
@@ -41,7 +44,7 @@ unit:
 	$(GO) test ./pki/ ./plugin/ ./internal/testpki/ ./trustpolicy/... ./revocation/ ./internal/testtsa/ ./ratifyverifier/
 
 demo: deps tools build
-	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) $(GO) run ./internal/demo -plugin $(BIN) -dir .demo
+	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) $(GO) run ./internal/demo -plugin $(BIN) -trustpolicy bin/trustpolicy -dir .demo
 
 # Whole-command signing timings against the peers, then the library
 # benchmarks whose ratios the README quotes (each measured in one run).

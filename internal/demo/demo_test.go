@@ -22,15 +22,18 @@ func TestDemo(t *testing.T) {
 	e2e.NewSoftHSMT(t) // only for its skip/fail decision on SoftHSM2
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "notation-pkcs11")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/notation-pkcs11").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	verifier := filepath.Join(tmp, "trustpolicy")
+	for out, pkg := range map[string]string{bin: "../../cmd/notation-pkcs11", verifier: "../../cmd/trustpolicy"} {
+		if msg, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+		}
 	}
 	t.Setenv("SOFTHSM2_CONF", "") // run sets it; restore afterwards
 	dir := filepath.Join(tmp, "demo")
 	for i := range 2 {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		var out bytes.Buffer
-		err := run(ctx, options{Plugin: bin, Dir: dir, Tools: tools}, &out)
+		err := run(ctx, options{Plugin: bin, Verify: verifier, Dir: dir, Tools: tools}, &out)
 		cancel()
 		if err != nil {
 			t.Fatalf("run %d: %v\noutput:\n%s", i+1, err, out.String())
@@ -56,7 +59,9 @@ func TestDemo(t *testing.T) {
 				t.Errorf("run %d: no line %q in:\n%s", i+1, want, got)
 			}
 		}
-		for _, want := range []string{"token label:   demo", keyURIBase, identity, "Successfully verified signature", "ECDSA-SHA-256"} {
+		for _, want := range []string{"token label:   demo", keyURIBase, identity, "Successfully verified signature", "ECDSA-SHA-256",
+			// trustpolicy explain: the verified artifact, then the two failures with their reasons
+			"Verdict:    VERIFIED", "Verdict:    FAILED", "no signature", "integrity"} {
 			if !strings.Contains(got, want) {
 				t.Errorf("run %d: output lacks %q:\n%s", i+1, want, got)
 			}

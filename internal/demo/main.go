@@ -4,12 +4,16 @@
 // (notation-pkcs11 csr), has the development CA issue it, stores and checks
 // the chain (notation-pkcs11 cert import, doctor), pushes an
 // artifact to a local registry, signs it with the real notation CLI through
-// the plugin, and verifies the signature with a strict trust policy.
+// the plugin, and verifies the signature with a strict trust policy. It ends
+// with the project's own verifier: trustpolicy explain on the signed
+// artifact, on an unsigned one, and on a tampered copy of the signature
+// fetched with oras (local mode), so a newcomer sees the explanations, not
+// only notation's one line.
 //
 // Run it with `make demo`, or:
 //
-//	go build -o bin/notation-pkcs11 ./cmd/notation-pkcs11
-//	go run ./internal/demo -plugin bin/notation-pkcs11 -dir .demo
+//	make build
+//	go run ./internal/demo -plugin bin/notation-pkcs11 -trustpolicy bin/trustpolicy -dir .demo
 //
 // Everything lives under -dir (wiped and recreated on each run). The token
 // PIN is random, written to DIR/pin (mode 0600) and reached only through the
@@ -50,7 +54,7 @@ const (
 	identity   = "C=US, ST=WA, L=Seattle, O=Example Release Team, CN=Demo Release Signing"
 	subjectDN  = "C=US,ST=WA,L=Seattle,O=Example Release Team,CN=Demo Release Signing"
 	storeName  = "demo"
-	totalSteps = 9
+	totalSteps = 12
 )
 
 var keyID = []byte{0x01}
@@ -58,16 +62,18 @@ var keyID = []byte{0x01}
 // options are the demo's inputs.
 type options struct {
 	Plugin string    // the built plugin binary
+	Verify string    // the built trustpolicy binary
 	Dir    string    // state folder, wiped and recreated
 	Tools  e2e.Tools // notation, oras, registry
 }
 
 func main() {
 	pluginBin := flag.String("plugin", "", "path to the built notation-pkcs11 binary (required)")
+	verifyBin := flag.String("trustpolicy", "", "path to the built trustpolicy binary (required)")
 	dir := flag.String("dir", ".demo", "state folder (wiped and recreated on each run)")
 	flag.Parse()
-	if *pluginBin == "" || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: go run ./internal/demo -plugin bin/notation-pkcs11 [-dir .demo]")
+	if *pluginBin == "" || *verifyBin == "" || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "usage: go run ./internal/demo -plugin bin/notation-pkcs11 -trustpolicy bin/trustpolicy [-dir .demo]")
 		os.Exit(2)
 	}
 	tools, err := e2e.FindTools()
@@ -77,7 +83,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, options{Plugin: *pluginBin, Dir: *dir, Tools: tools}, os.Stdout); err != nil {
+	if err := run(ctx, options{Plugin: *pluginBin, Verify: *verifyBin, Dir: *dir, Tools: tools}, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "demo failed: %v\n", err)
 		stop()
 		os.Exit(1)
@@ -108,6 +114,7 @@ type demo struct {
 	root    string // dev CA root, PEM file
 	reg     *e2e.Registry
 	ref     string // artifact by digest
+	sigRef  string // the signature manifest, REPO@DIGEST
 	not     *e2e.Notation
 }
 
@@ -120,6 +127,9 @@ func run(ctx context.Context, opts options, stdout io.Writer) (err error) {
 	if opts.Plugin, err = filepath.Abs(opts.Plugin); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	if opts.Verify, err = filepath.Abs(opts.Verify); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
 	d := &demo{opts: opts, out: stdout, dir: dir}
 	fmt.Fprintf(stdout, "notation-pkcs11 demo (state in %s)\n", dir)
 	defer func() {
@@ -127,10 +137,10 @@ func run(ctx context.Context, opts options, stdout io.Writer) (err error) {
 			return
 		}
 		if serr := d.reg.Stop(); serr != nil && err == nil {
-			err = &stepError{9, "stopping the registry", serr}
+			err = &stepError{totalSteps, "stopping the registry", serr}
 			return
 		}
-		d.say(9, "Stopped the local registry.")
+		d.say(totalSteps, "Stopped the local registry.")
 	}()
 	steps := []struct {
 		what string
@@ -144,6 +154,9 @@ func run(ctx context.Context, opts options, stdout io.Writer) (err error) {
 		{"setting up notation", d.setupNotation},
 		{"signing with notation", d.sign},
 		{"verifying with notation", d.verify},
+		{"explaining the verdict with trustpolicy", d.explainSigned},
+		{"explaining an unsigned artifact", d.explainUnsigned},
+		{"explaining a tampered signature", d.explainTampered},
 	}
 	for i, s := range steps {
 		if err := ctx.Err(); err != nil {
@@ -386,6 +399,7 @@ func (d *demo) sign(ctx context.Context) error {
 	s := insp.Signatures[len(insp.Signatures)-1]
 	d.say(7, "Signed the artifact with notation through the plugin (COSE envelope).")
 	d.fact("signature", s.Digest)
+	d.sigRef = d.reg.Ref("demo/hello@" + s.Digest)
 	d.fact("algorithm", s.SignatureAlgorithm)
 	return nil
 }
