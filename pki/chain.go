@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"time"
@@ -139,31 +138,4 @@ func inChain(chain []*x509.Certificate, c *x509.Certificate) bool {
 		}
 	}
 	return false
-}
-
-// ParseCertificates parses every CERTIFICATE block of a PEM bundle; other
-// block types are an error, so that a private key pasted into a chain file
-// is noticed rather than ignored.
-func ParseCertificates(pemBytes []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	rest := bytes.TrimSpace(pemBytes)
-	for len(rest) > 0 {
-		block, next := pem.Decode(rest)
-		if block == nil {
-			return nil, fmt.Errorf("certificate %d: not PEM (expected -----BEGIN CERTIFICATE-----)", len(certs)+1)
-		}
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("certificate %d: PEM block %q is not a CERTIFICATE", len(certs)+1, block.Type)
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %w", len(certs)+1, err)
-		}
-		certs = append(certs, c)
-		rest = bytes.TrimSpace(next)
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("no certificate found")
-	}
-	return certs, nil
 }

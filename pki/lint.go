@@ -22,7 +22,7 @@ func LintCertificates(certs []*x509.Certificate, now time.Time) ([]*x509.Certifi
 	if err != nil {
 		last := chain[len(chain)-1]
 		findings = append(findings, Finding{Severity: SeverityError, Index: len(chain) - 1, Subject: last.Subject.String(),
-			Rule: "no certificate for its issuer " + quote(last.Issuer.String()) + " was given, so the chain cannot be checked up to a root",
+			Rule: ruleIssuerMissing + ": no certificate for its issuer " + quote(last.Issuer.String()) + " was given, so the chain cannot be checked up to a root",
 			Fix:  "add the issuing CA certificate (and the ones above it, up to the root) to the files"})
 		if len(findings) > 0 {
 			findings = dropRootFinding(findings, len(chain)-1)
@@ -37,6 +37,9 @@ func LintCertificates(certs []*x509.Certificate, now time.Time) ([]*x509.Certifi
 	}
 	return chain, findings
 }
+
+// ruleIssuerMissing starts the finding for a chain that stops below its root.
+const ruleIssuerMissing = "issuer certificate missing"
 
 // dropRootFinding removes the "does not end in a self-signed root" finding
 // at index i, which the missing-issuer finding explains better.

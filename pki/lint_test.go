@@ -17,21 +17,27 @@ func TestLintCertificatesBadFixtures(t *testing.T) {
 		errs    bool     // an error finding is expected
 		want    []string // each must appear in some finding's rule or fix
 		chainOK int      // expected chain length
+		not     []string // none may appear
 	}{
-		{"ok-leaf-chain.pem", false, nil, 3},
-		{"wrong-order-chain.pem", false, nil, 3},
-		{"other-key-chain.pem", false, nil, 3},
-		{"self-signed-leaf-chain.pem", false, []string{"self-signed"}, 1},
-		{"serverauth-eku-chain.pem", true, []string{"serverAuth", "extendedKeyUsage = codeSigning"}, 3},
-		{"no-keyusage-chain.pem", true, []string{"key usage extension is missing", "keyUsage = critical, digitalSignature"}, 3},
-		{"keyusage-noncritical-chain.pem", true, []string{"not critical", "mark keyUsage critical"}, 3},
-		{"keyusage-keycertsign-chain.pem", true, []string{"keyCertSign besides digitalSignature"}, 3},
-		{"ca-leaf-chain.pem", true, []string{"must not be a CA", "CA:FALSE"}, 3},
-		{"expired-chain.pem", true, []string{"expired on", "issue a new certificate"}, 3},
-		{"not-yet-valid-chain.pem", true, []string{"not valid before"}, 3},
-		{"missing-intermediate-chain.pem", true, []string{"no certificate for its issuer", "add the issuing CA certificate"}, 1},
-		{"rsa-1024-chain.pem", true, []string{"RSA 1024"}, 3},
-		{"expired.crt", true, []string{"expired on", "no certificate for its issuer"}, 1},
+		{"ok-leaf-chain.pem", false, nil, 3, nil},
+		{"wrong-order-chain.pem", false, nil, 3, nil},
+		{"other-key-chain.pem", false, nil, 3, nil},
+		{"self-signed-leaf-chain.pem", false, []string{"self-signed"}, 1, nil},
+		{"serverauth-eku-chain.pem", true, []string{"serverAuth", "extendedKeyUsage = codeSigning"}, 3, nil},
+		{"no-keyusage-chain.pem", true, []string{"key usage extension is missing", "keyUsage = critical, digitalSignature"}, 3, nil},
+		{"keyusage-noncritical-chain.pem", true, []string{"not critical", "mark keyUsage critical"}, 3, nil},
+		{"keyusage-keycertsign-chain.pem", true, []string{"keyCertSign besides digitalSignature"}, 3, nil},
+		{"ca-leaf-chain.pem", true, []string{"must not be a CA", "CA:FALSE"}, 3, nil},
+		{"expired-chain.pem", true, []string{"expired on", "issue a new certificate"}, 3, nil},
+		{"not-yet-valid-chain.pem", true, []string{"not valid before"}, 3, nil},
+		{"missing-intermediate-chain.pem", true, []string{"no certificate for its issuer", "add the issuing CA certificate"}, 1, nil},
+		{"rsa-1024-chain.pem", true, []string{"RSA 1024"}, 3, nil},
+		{"expired.crt", true, []string{"expired on", "issuer certificate missing", "no certificate for its issuer"}, 1, []string{"self-signed"}},
+		// A lone leaf that is not self-signed lacks its issuer; it is not
+		// "self-signed".
+		{"ok-leaf.crt", true, []string{"issuer certificate missing"}, 1, []string{"self-signed"}},
+		{"serverauth-eku.crt", true, []string{"serverAuth", "issuer certificate missing"}, 1, []string{"self-signed"}},
+		{"self-signed-leaf.crt", false, []string{"self-signed"}, 1, []string{"issuer certificate missing"}},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
@@ -59,6 +65,11 @@ func TestLintCertificatesBadFixtures(t *testing.T) {
 			for _, w := range c.want {
 				if !strings.Contains(all, w) {
 					t.Errorf("no finding says %q:\n%s", w, all)
+				}
+			}
+			for _, n := range c.not {
+				if strings.Contains(all, n) {
+					t.Errorf("a finding says %q:\n%s", n, all)
 				}
 			}
 			if len(chain) != c.chainOK {

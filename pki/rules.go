@@ -72,7 +72,7 @@ func LintChain(chain []*x509.Certificate, now time.Time) []Finding {
 		}
 		lintValidity(c, now, add)
 		if i == 0 {
-			lintLeaf(c, len(chain) == 1, add)
+			lintLeaf(c, len(chain) == 1 && isSelfSigned(c), add)
 		} else {
 			lintCA(c, i, add)
 		}
