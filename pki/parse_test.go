@@ -365,4 +365,3 @@ func TestParseCertificatesCaps(t *testing.T) {
 		t.Errorf("exactly %d DER certificates: %d, %v", pki.MaxCertificates, len(got), err)
 	}
 }
-
