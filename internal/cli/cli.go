@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/spf13/cobra"
 
@@ -236,9 +238,39 @@ func (o *Output) Set(s string) error {
 // JSON reports whether the output is JSON.
 func (o *Output) JSON() bool { return o != nil && *o == "json" }
 
-// WriteJSON writes v as one indented JSON document.
+// WriteJSON writes v as one indented JSON document. Every rune that
+// textsafe.Unsafe names (encoding/json leaves bidirectional and other
+// format controls as they are) is written as a \uXXXX escape, so the
+// document decodes to the same values and never reaches a terminal raw.
 func WriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, escapeJSON(b.String()))
+	return err
+}
+
+// escapeJSON escapes the unsafe runes of an encoded document; they can only
+// occur inside strings, where \uXXXX (a surrogate pair above U+FFFF) means
+// the same rune. Newlines outside strings are kept.
+func escapeJSON(s string) string {
+	if !textsafe.Has(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || !textsafe.Unsafe(r):
+			b.WriteRune(r)
+		case r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -113,5 +114,23 @@ func TestCheckCatchesBreaches(t *testing.T) {
 		if clitest.Check(tc.run, tc.want) == nil {
 			t.Errorf("Check accepted %+v against %+v", tc.run, tc.want)
 		}
+	}
+}
+
+// TestWriteJSONEscapesUnsafe: encoding/json leaves bidirectional controls
+// and U+FFFD raw; WriteJSON escapes them and the document still decodes to
+// the same value.
+func TestWriteJSONEscapesUnsafe(t *testing.T) {
+	in := map[string]string{"schema": "x/v1", "subject": "CN=a\u202eb\x1b[2K\u00ad\U000e0001\ufffdz"}
+	var b bytes.Buffer
+	if err := WriteJSON(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := clitest.Check(clitest.Run{Stdout: b.String()}, clitest.Want{JSON: true}); err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]string
+	if err := json.Unmarshal(b.Bytes(), &out); err != nil || out["subject"] != in["subject"] {
+		t.Fatalf("decoded %q, %v; want %q", out["subject"], err, in["subject"])
 	}
 }
