@@ -43,7 +43,10 @@ var pathAttrs = map[string]bool{
 var queryAttrs = map[string]bool{"module-path": true, "module-name": true, "pin-source": true, "pin-value": true}
 
 // ParseURI parses and validates a key URI. Errors name the attribute and say
-// what would be valid; none of them repeats a pin-value.
+// what would be valid. None of them repeats a value that may be a PIN: not
+// a pin-value or pin-source value, not an attribute without a name, and not
+// the value of any attribute whose name contains "pin" or "pass" (such
+// attributes, e.g. x-pin-value, are refused).
 func ParseURI(s string) (*URI, error) {
 	u, err := parseURI(s)
 	if err != nil {
@@ -97,15 +100,26 @@ func eachAttr(part, sep string, known, seen map[string]bool, set func(k, v strin
 	if part == "" {
 		return nil
 	}
-	for _, attr := range strings.Split(part, sep) {
+	where := map[string]string{";": "path", "&": "query"}[sep]
+	for i, attr := range strings.Split(part, sep) {
 		if attr == "" {
 			continue
 		}
 		k, raw, ok := strings.Cut(attr, "=")
-		if !ok {
+		k = strings.ToLower(k)
+		if !ok && known[k] {
 			return fmt.Errorf("%w: attribute %q has no value (want name=value)", ErrInvalidURI, k)
 		}
-		k = strings.ToLower(k)
+		if !ok || k == "" {
+			// A nameless attribute is never repeated: it may be a PIN
+			// pasted in (pkcs11:...?987654).
+			return fmt.Errorf("%w: %s attribute %d is not name=value (it is not repeated here, as it may be a PIN); "+
+				"write e.g. object=signing-key, and give the PIN with pin-source=file:/absolute/path or %s", ErrInvalidURI, where, i+1, PINEnv)
+		}
+		if isPINName(k) && !known[k] && k != "pin-source" {
+			return fmt.Errorf("%w: attribute %q is refused and its value is not repeated: a PIN never goes into the key URI, which notation stores in plaintext (signingkeys.json) and prints with -d; "+
+				"use pin-source=file:/absolute/path (a file only its owner can read) or the %s environment variable", ErrInvalidURI, k, PINEnv)
+		}
 		if !known[k] {
 			if strings.HasPrefix(k, "x-") {
 				continue // vendor attribute (RFC 7512 section 2.3): ignored
@@ -118,12 +132,15 @@ func eachAttr(part, sep string, known, seen map[string]bool, set func(k, v strin
 		seen[k] = true
 		if k == "pin-value" {
 			return fmt.Errorf("%w: pin-value is refused: notation stores the key id in plaintext (signingkeys.json) and prints it with -d; "+
-				"use pin-source=file:/absolute/path (a file only its owner can read) or the NOTATION_PKCS11_PIN environment variable", ErrInvalidURI)
+				"use pin-source=file:/absolute/path (a file only its owner can read) or the %s environment variable", ErrInvalidURI, PINEnv)
 		}
 		// RFC 7512 values are percent-encoded; '+' is a literal plus, so
 		// PathUnescape (not QueryUnescape) is the right decoder.
 		v, err := url.PathUnescape(raw)
 		if err != nil {
+			if isPINName(k) {
+				return fmt.Errorf("%w: attribute %q: bad percent-encoding (the value is not repeated here, as it may be a PIN)", ErrInvalidURI, k)
+			}
 			return fmt.Errorf("%w: attribute %q: bad percent-encoding in %q", ErrInvalidURI, k, raw)
 		}
 		if err := set(k, v); err != nil {
@@ -131,6 +148,13 @@ func eachAttr(part, sep string, known, seen map[string]bool, set func(k, v strin
 		}
 	}
 	return nil
+}
+
+// isPINName reports whether an attribute name looks like it carries a PIN
+// or password: such values are never repeated in an error.
+func isPINName(k string) bool {
+	k = strings.ToLower(k)
+	return strings.Contains(k, "pin") || strings.Contains(k, "pass")
 }
 
 func (u *URI) setPath(k, v string) error {
@@ -186,7 +210,9 @@ func (u *URI) setQuery(k, v string) error {
 			p = strings.TrimPrefix(p, "file:")
 		}
 		if !filepath.IsAbs(p) {
-			return fmt.Errorf("%w: pin-source %q must be file:/absolute/path", ErrInvalidURI, v)
+			// The value is not repeated: a pin-source that is no path
+			// may well be the PIN itself (pin-source=987654).
+			return fmt.Errorf("%w: pin-source must be file:/absolute/path naming a file that holds the PIN (the value given is not repeated here, as it may be the PIN itself)", ErrInvalidURI)
 		}
 		u.PINSource = filepath.Clean(p)
 	}

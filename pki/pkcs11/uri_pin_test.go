@@ -1,0 +1,130 @@
+package pkcs11_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
+)
+
+// TestParseURINeverEchoesPINText (regression, issue 12 #5): a pin-source
+// value, an attribute without a name and the value of any attribute whose
+// name contains "pin" were quoted into errors, and from there into the
+// audit log: pin-source=987654 and ?987654 both repeated the PIN.
+func TestParseURINeverEchoesPINText(t *testing.T) {
+	const pin = "987654"
+	for _, tc := range []struct {
+		name, in string
+		words    []string
+	}{
+		{"pin-source that is a PIN", "pkcs11:object=k?pin-source=" + pin, []string{"pin-source must be file:/absolute/path"}},
+		{"pin-source file: and a PIN", "pkcs11:object=k?pin-source=file:" + pin, []string{"pin-source must be file:/absolute/path"}},
+		{"pin-source with bad percent-encoding", "pkcs11:object=k?pin-source=%zz" + pin, []string{`attribute "pin-source": bad percent-encoding`}},
+		{"nameless query attribute", "pkcs11:object=k?" + pin, []string{"query attribute 1 is not name=value"}},
+		{"nameless query attribute after another", "pkcs11:object=k?module-path=/m.so&" + pin, []string{"query attribute 2 is not name=value"}},
+		{"nameless path attribute", "pkcs11:object=k;" + pin, []string{"path attribute 2 is not name=value"}},
+		{"nameless path attribute first", "pkcs11:" + pin + ";object=k", []string{"path attribute 1 is not name=value"}},
+		{"empty name", "pkcs11:object=k?=" + pin, []string{"query attribute 1 is not name=value"}},
+		{"token URI, nameless", "pkcs11:token=t?" + pin, []string{"not name=value"}},
+		{"vendor PIN attribute", "pkcs11:object=k?x-pin-value=" + pin, []string{`attribute "x-pin-value" is refused`, "not repeated"}},
+		{"vendor PIN attribute in upper case", "pkcs11:object=k?X-PIN=" + pin, []string{`attribute "x-pin" is refused`}},
+		{"vendor PIN attribute in the path", "pkcs11:object=k;x-user-pin=" + pin, []string{`attribute "x-user-pin" is refused`}},
+		{"PIN attribute with bad percent-encoding", "pkcs11:object=k?x-pin=%zz" + pin, []string{`attribute "x-pin" is refused`}},
+		{"password attribute", "pkcs11:object=k?x-password=" + pin, []string{`attribute "x-password" is refused`}},
+		{"userpin attribute", "pkcs11:object=k?UserPin=" + pin, []string{`attribute "userpin" is refused`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, parse := range []func(string) (*pkcs11.URI, error){pkcs11.ParseURI, pkcs11.ParseTokenURI} {
+				_, err := parse(tc.in)
+				if !errors.Is(err, pkcs11.ErrInvalidURI) {
+					t.Fatalf("error %v, want ErrInvalidURI", err)
+				}
+				if strings.Contains(err.Error(), pin) {
+					t.Errorf("error %q repeats the PIN", err)
+				}
+				if strings.HasPrefix(tc.in, "pkcs11:object=k") || strings.Contains(tc.in, "token=") {
+					for _, w := range tc.words {
+						if !strings.Contains(err.Error(), w) {
+							t.Errorf("error %q does not contain %q", err, w)
+						}
+					}
+				}
+			}
+		})
+	}
+	// Vendor attributes without a PIN-like name are still ignored.
+	if u, err := pkcs11.ParseURI("pkcs11:object=k?x-vendor=1"); err != nil || u.Object != "k" {
+		t.Fatalf("x-vendor attribute: %v, %v", u, err)
+	}
+}
+
+// uriSecretMarker is put into every value that might be a PIN by
+// uriInjectSecret; no error may contain it.
+const uriSecretMarker = "Q7S3CR3T"
+
+// uriInjectSecret puts the marker around the text of every attribute in s
+// that has no name, and around the value of every attribute whose name
+// contains "pin" or "pass" (pin-source, pin-value, x-pin-value, ...),
+// splitting s exactly as RFC 7512 does: path and query at the first '?',
+// path attributes at ';', query attributes at '&'.
+func uriInjectSecret(s string) string {
+	path, query, hasQuery := strings.Cut(s, "?")
+	inject := func(part, sep string) string {
+		attrs := strings.Split(part, sep)
+		for i, a := range attrs {
+			if a == "" {
+				continue
+			}
+			k, v, ok := strings.Cut(a, "=")
+			lk := strings.ToLower(k)
+			switch {
+			case !ok:
+				attrs[i] = uriSecretMarker + a + uriSecretMarker
+			case k == "" || strings.Contains(lk, "pin") || strings.Contains(lk, "pass"):
+				attrs[i] = k + "=" + uriSecretMarker + v + uriSecretMarker
+			}
+		}
+		return strings.Join(attrs, sep)
+	}
+	// The scheme stays as it is: "pkcs11:" followed by the first path attribute.
+	scheme := ""
+	if len(path) >= len("pkcs11:") && strings.EqualFold(path[:len("pkcs11:")], "pkcs11:") {
+		scheme, path = path[:len("pkcs11:")], path[len("pkcs11:"):]
+	}
+	out := scheme + inject(path, ";")
+	if hasQuery {
+		out += "?" + inject(query, "&")
+	}
+	return out
+}
+
+func TestURIInjectSecret(t *testing.T) {
+	m := uriSecretMarker
+	for in, want := range map[string]string{
+		"pkcs11:object=k?pin-source=/p":   "pkcs11:object=k?pin-source=" + m + "/p" + m,
+		"pkcs11:object=k?987654":          "pkcs11:object=k?" + m + "987654" + m,
+		"pkcs11:987654;object=k":          "pkcs11:" + m + "987654" + m + ";object=k",
+		"PKCS11:object=k;x-PIN=1&a":       "PKCS11:object=k;x-PIN=" + m + "1&a" + m,
+		"pkcs11:object=k?=1&x-pass=2&m=3": "pkcs11:object=k?=" + m + "1" + m + "&x-pass=" + m + "2" + m + "&m=3",
+	} {
+		if got := uriInjectSecret(in); got != want {
+			t.Errorf("uriInjectSecret(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// fuzzNoSecretInError is the PIN property FuzzParseURI checks on every
+// input: with a marker in every value that might be a PIN, no error of
+// ParseURI or ParseTokenURI contains the marker (or a part of it).
+func fuzzNoSecretInError(t *testing.T, s string) {
+	if strings.Contains(strings.ToUpper(s), "S3CR3T") {
+		return // the input itself holds the marker somewhere harmless
+	}
+	in := uriInjectSecret(s)
+	for _, parse := range []func(string) (*pkcs11.URI, error){pkcs11.ParseURI, pkcs11.ParseTokenURI} {
+		if _, err := parse(in); err != nil && strings.Contains(strings.ToUpper(err.Error()), "S3CR3T") {
+			t.Fatalf("the error for %q repeats a value that may be a PIN: %v", in, err)
+		}
+	}
+}
