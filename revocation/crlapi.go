@@ -124,7 +124,7 @@ func (c *CRLCache) Fetch(ctx context.Context, url string, issuer *x509.Certifica
 	if issuer == nil {
 		return CRLInfo{}, errors.New("failed to fetch the CRL: the issuing CA certificate is required to validate it")
 	}
-	idx, err := c.fetch(ctx, url, issuer, now, wantAny, nil)
+	idx, err := c.fetch(ctx, issuer, now, accept{url: url, source: "network " + url, kind: wantAny})
 	if err != nil {
 		return CRLInfo{}, fmt.Errorf("failed to fetch the CRL from %s: %w", url, err)
 	}
@@ -167,7 +167,7 @@ func (c *CRLCache) FetchFrom(ctx context.Context, url string, issuers []*x509.Ce
 		if iss == nil || !bytes.Equal(iss.RawSubject, h.skel.RawIssuer) {
 			continue
 		}
-		idx, err := c.validateAndStore(der, iss, now, "network "+url, url, wantAny, nil)
+		idx, err := c.validateAndStore(der, iss, now, accept{url: url, source: "network " + url, kind: wantAny})
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -97,19 +98,19 @@ func importHint(u string) string {
 	return fmt.Sprintf(`fetch it on a connected machine with "trustpolicy crl fetch --out DIR %s" and import it here with "trustpolicy crl import DIR/FILE.crl"`, u)
 }
 
-// errNotCached: no usable CRL in the cache.
-var errNotCached = errors.New("no cached CRL")
-
 // cachedBase finds a fresh, applicable base CRL for url and issuer: first
 // through the URL mapping, then by issuer (an imported CRL does not know its
-// URL). It returns a *staleError when only expired ones exist.
+// URL). A cached CRL of another partition (its issuing distribution point
+// names neither u nor a distribution point of cert) is never used, whatever
+// mapped it. It returns an *ExpiredError when only expired ones exist.
 func (c *CRLCache) cachedBase(u string, cert, issuer *x509.Certificate, now time.Time) (*crlIndex, error) {
 	var stale error
+	dpNames := distributionPointOf(cert, u)
 	tried := map[string]bool{}
 	try := func(key string) *crlIndex {
 		tried[key] = true
 		idx, err := c.loadKey(key, issuer, now)
-		var se *staleError
+		var se *ExpiredError
 		switch {
 		case errors.As(err, &se):
 			stale = err
@@ -122,6 +123,10 @@ func (c *CRLCache) cachedBase(u string, cert, issuer *x509.Certificate, now time
 		case idx.deltaBase != nil || idx.idp.applies(cert) != nil:
 			return nil
 		}
+		if err := idx.idp.checkScope(u, dpNames); err != nil {
+			c.cacheErr(fmt.Errorf("cached CRL %s not used: %w", key, err))
+			return nil
+		}
 		return idx
 	}
 	if key, ok := c.urlKey(u); ok {
@@ -129,7 +134,7 @@ func (c *CRLCache) cachedBase(u string, cert, issuer *x509.Certificate, now time
 			return idx, nil
 		}
 	}
-	for _, key := range c.keysForIssuer(issuer, u) {
+	for _, key := range c.keysForIssuer(issuer, u, dpNames) {
 		if tried[key] {
 			continue
 		}
@@ -143,12 +148,14 @@ func (c *CRLCache) cachedBase(u string, cert, issuer *x509.Certificate, now time
 	if stale != nil {
 		return nil, stale
 	}
-	return nil, errNotCached
+	return nil, ErrNotCached
 }
 
 // keysForIssuer lists the cached base CRLs of issuer whose scope may cover
-// url, newest first.
-func (c *CRLCache) keysForIssuer(issuer *x509.Certificate, u string) []string {
+// url or one of dpNames (the names of its distribution point), newest
+// first. The index headers it reads are
+// only a filter: cachedBase re-checks the scope of the verified CRL.
+func (c *CRLCache) keysForIssuer(issuer *x509.Certificate, u string, dpNames []string) []string {
 	if c.dir == "" {
 		return nil
 	}
@@ -163,7 +170,7 @@ func (c *CRLCache) keysForIssuer(issuer *x509.Certificate, u string) []string {
 		if err != nil {
 			continue
 		}
-		if len(m.IDPURLs) > 0 && !containsString(m.IDPURLs, u) {
+		if len(m.IDPURLs) > 0 && !containsString(m.IDPURLs, u) && !slices.ContainsFunc(dpNames, func(s string) bool { return containsString(m.IDPURLs, s) }) {
 			continue
 		}
 		cands = append(cands, cand{m.Key, m.ThisUpdate})
@@ -219,7 +226,7 @@ func (c *CRLCache) loadKey(key string, issuer *x509.Certificate, now time.Time) 
 			return nil, err
 		}
 		if now.After(m.NextUpdate) {
-			return nil, &staleError{next: m.NextUpdate, now: now}
+			return nil, &ExpiredError{NextUpdate: m.NextUpdate, Now: now}
 		}
 		idx, err = c.loads.do(context.Background(), key+" "+issuerID(issuer), func(context.Context) (*crlIndex, error) {
 			return c.loadDisk(key, issuer)
@@ -261,23 +268,38 @@ const (
 	wantAny
 )
 
-// fetch downloads, validates and stores the CRL at u. Concurrent calls for
-// the same URL and issuer share one download. relate, when not nil, must
-// accept the CRL before it is stored.
-func (c *CRLCache) fetch(ctx context.Context, u string, issuer *x509.Certificate, now time.Time, kind fetchKind, relate func(*crlIndex) error) (*crlIndex, error) {
-	if err := checkHTTPURL(u, "CRL distribution points"); err != nil {
+// accept says what a CRL must be to enter the cache, besides valid and
+// fresh: its kind, its scope, and (relate) its fit with a base CRL.
+type accept struct {
+	url    string // downloaded from; "" for an import
+	source string // "network URL" or "import FILE"
+	kind   fetchKind
+	// certURLs are the names of the certificate's distribution point that
+	// lists url (distributionPointOf); a base CRL's issuing distribution
+	// point must name url or one of them. nil when no certificate is
+	// involved (crl fetch URL).
+	certURLs []string
+	// relate, when not nil, must accept the CRL (a delta CRL's base).
+	relate func(*crlIndex) error
+}
+
+// fetch downloads, validates and stores the CRL at a.url. Concurrent calls
+// for the same URL, issuer and certificate distribution points share one
+// download.
+func (c *CRLCache) fetch(ctx context.Context, issuer *x509.Certificate, now time.Time, a accept) (*crlIndex, error) {
+	if err := checkHTTPURL(a.url, "CRL distribution points"); err != nil {
 		return nil, err
 	}
 	if c.offline {
-		return nil, errors.New("offline mode: the network is not used")
+		return nil, ErrOffline
 	}
-	flightKey := fmt.Sprintf("%d %s %s", kind, u, issuerID(issuer))
+	flightKey := fmt.Sprintf("%d %s %s %x", a.kind, a.url, issuerID(issuer), sha256.Sum256([]byte(strings.Join(a.certURLs, "\n"))))
 	idx, err := c.fetches.do(ctx, flightKey, func(fctx context.Context) (*crlIndex, error) {
-		der, err := c.http.exchange(fctx, "GET", u, nil, "", c.timeout, c.maxSize)
+		der, err := c.http.exchange(fctx, "GET", a.url, nil, "", c.timeout, c.maxSize)
 		if err != nil {
 			return nil, err
 		}
-		return c.validateAndStore(der, issuer, now, "network "+u, u, kind, relate)
+		return c.validateAndStore(der, issuer, now, a)
 	})
 	if err != nil {
 		return nil, err
@@ -289,32 +311,40 @@ func (c *CRLCache) fetch(ctx context.Context, u string, issuer *x509.Certificate
 }
 
 // validateAndStore is the one gate into the cache: parse, validate against
-// issuer at now, then write.
-func (c *CRLCache) validateAndStore(der []byte, issuer *x509.Certificate, now time.Time, source, u string, kind fetchKind, relate func(*crlIndex) error) (*crlIndex, error) {
+// issuer at now, check kind and scope, then write.
+func (c *CRLCache) validateAndStore(der []byte, issuer *x509.Certificate, now time.Time, a accept) (*crlIndex, error) {
 	h, entries, err := parseCRL(der, crlLimits{maxSize: c.maxSize})
 	if err != nil {
 		return nil, err
 	}
 	switch {
-	case kind == wantBase && h.deltaBase != nil:
-		return nil, errors.New("the distribution point serves a delta CRL, not a complete CRL")
-	case kind == wantDelta && h.deltaBase == nil:
-		return nil, errors.New("the freshest-CRL URL serves a complete CRL, not a delta CRL")
+	case a.kind == wantBase && h.deltaBase != nil:
+		return nil, kindf(ErrCRLKind, "the distribution point serves a delta CRL, not a complete CRL")
+	case a.kind == wantDelta && h.deltaBase == nil:
+		return nil, kindf(ErrCRLKind, "the freshest-CRL URL serves a complete CRL, not a delta CRL")
 	}
 	idx, err := buildIndex(der, h, entries, issuer, now)
 	if err != nil {
 		return nil, err
 	}
-	if relate != nil {
-		if err := relate(idx); err != nil {
+	// A base CRL must cover the URL it came from or the certificate (RFC
+	// 5280 section 6.3.3): a delta CRL is bound to its base's scope instead
+	// (checkDelta), and an import has no URL.
+	if idx.deltaBase == nil && a.url != "" {
+		if err := idx.idp.checkScope(a.url, a.certURLs); err != nil {
 			return nil, err
 		}
 	}
-	idx.source, idx.url = source, u
+	if a.relate != nil {
+		if err := a.relate(idx); err != nil {
+			return nil, err
+		}
+	}
+	idx.source, idx.url = a.source, a.url
 	if err := c.store(idx, der, now); err != nil {
 		var newer *newerCachedError
 		if !errors.As(err, &newer) {
-			c.cacheErr(fmt.Errorf("failed to cache the CRL from %s: %w", source, err))
+			c.cacheErr(fmt.Errorf("failed to cache the CRL from %s: %w", a.source, err))
 		}
 	}
 	return idx, nil
@@ -354,24 +384,48 @@ func (c *CRLCache) store(idx *crlIndex, der []byte, now time.Time) error {
 	if err := writeFileAtomic(c.dir, idx.key+".idx", enc); err != nil {
 		return err
 	}
-	return c.writeURLRef(idx)
+	return c.writeURLRefs(idx)
 }
 
-// remember puts a validated CRL in the memory layer and maps its URL.
+// remember puts a validated CRL in the memory layer and maps its URLs.
 func (c *CRLCache) remember(idx *crlIndex) {
 	c.mem.put(idx.key, idx, idx.memSize())
-	if idx.url != "" {
-		c.urlsMu.Lock()
-		c.urls[idx.url] = idx.key
-		c.urlsMu.Unlock()
+	urls := idx.mappedURLs()
+	if len(urls) == 0 {
+		return
 	}
+	c.urlsMu.Lock()
+	for _, u := range urls {
+		c.urls[u] = idx.key
+	}
+	c.urlsMu.Unlock()
 }
 
-func (c *CRLCache) writeURLRef(idx *crlIndex) error {
-	if idx.url == "" {
+// mappedURLs are the URLs a validated CRL is found under: the names of its
+// issuing distribution point, and the URL it was downloaded from (which
+// validateAndStore checked against them). A delta CRL is found through its
+// base, never by URL; a CRL without an IDP that was imported has no URL and
+// is found by issuer.
+func (idx *crlIndex) mappedURLs() []string {
+	if idx.deltaBase != nil {
 		return nil
 	}
-	return writeFileAtomic(c.dir, urlRefName(idx.url), []byte(idx.key+"\n"+idx.url+"\n"))
+	var urls []string
+	if idx.idp != nil {
+		urls = append(urls, idx.idp.uris...)
+	}
+	if idx.url != "" && !slices.Contains(urls, idx.url) {
+		urls = append(urls, idx.url)
+	}
+	return urls
+}
+
+func (c *CRLCache) writeURLRefs(idx *crlIndex) error {
+	var errs []error
+	for _, u := range idx.mappedURLs() {
+		errs = append(errs, writeFileAtomic(c.dir, urlRefName(u), []byte(idx.key+"\n"+u+"\n")))
+	}
+	return errors.Join(errs...)
 }
 
 // readIndexMeta reads only the JSON header of an index file.

@@ -109,13 +109,13 @@ func (c *CRLCache) base(ctx context.Context, u string, cert, issuer *x509.Certif
 		return idx, true, nil
 	}
 	if c.offline {
-		var se *staleError
+		var se *ExpiredError
 		if errors.As(err, &se) {
-			return nil, false, fmt.Errorf("offline mode: the cached CRL for %s expired at %s; %s", u, stamp(se.next), importHint(u))
+			return nil, false, fmt.Errorf("offline mode: the cached CRL for %s expired at %s; %s", u, stamp(se.NextUpdate), importHint(u))
 		}
 		return nil, false, fmt.Errorf("offline mode: no cached CRL for %s; %s", u, importHint(u))
 	}
-	idx, err = c.fetch(ctx, u, issuer, now, wantBase, nil)
+	idx, err = c.fetch(ctx, issuer, now, accept{url: u, source: "network " + u, kind: wantBase, certURLs: distributionPointOf(cert, u)})
 	if err != nil {
 		return nil, false, err
 	}
@@ -138,7 +138,7 @@ func (c *CRLCache) delta(ctx context.Context, base *crlIndex, issuer *x509.Certi
 	}
 	var problems []string
 	for _, u := range base.deltaURLs {
-		idx, err := c.fetch(ctx, u, issuer, now, wantDelta, func(d *crlIndex) error { return checkDelta(base, d) })
+		idx, err := c.fetch(ctx, issuer, now, accept{url: u, source: "network " + u, kind: wantDelta, relate: func(d *crlIndex) error { return checkDelta(base, d) }})
 		if err == nil {
 			err = checkDelta(base, idx)
 		}

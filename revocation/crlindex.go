@@ -108,20 +108,12 @@ func indexFromHeader(h *crlHeader, issuer *x509.Certificate) *crlIndex {
 // notation-core-go.
 func (idx *crlIndex) checkTime(now time.Time) error {
 	if idx.next.IsZero() {
-		return errors.New("the CRL has no nextUpdate")
+		return kindf(ErrCRLExpired, "the CRL has no nextUpdate")
 	}
 	if now.After(idx.next) {
-		return &staleError{next: idx.next, now: now}
+		return &ExpiredError{NextUpdate: idx.next, Now: now}
 	}
 	return nil
-}
-
-// staleError says a CRL is past its NextUpdate.
-type staleError struct{ next, now time.Time }
-
-func (e *staleError) Error() string {
-	return fmt.Sprintf("the CRL expired at %s (nextUpdate; verification time %s)",
-		e.next.UTC().Format(time.RFC3339), e.now.UTC().Format(time.RFC3339))
 }
 
 // lookup returns the entries for a serial key, in CRL order.

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"math/big"
 	mrand "math/rand/v2"
 	"strings"
@@ -261,8 +262,8 @@ func TestParseIDP(t *testing.T) {
 	if len(idp.uris) != 2 || !idp.onlyCA || idp.onlyUser || idp.reasons != 1<<1|1<<6 {
 		t.Errorf("%+v", idp)
 	}
-	if !idp.namesURL("http://a/2.crl") || idp.namesURL("http://b/") {
-		t.Error("namesURL")
+	if !idp.named || idp.checkScope("http://a/2.crl", nil) != nil || !errors.Is(idp.checkScope("http://b/", nil), ErrIDPMismatch) {
+		t.Error("checkScope")
 	}
 	leaf := &x509.Certificate{}
 	if idp.applies(leaf) == nil || idp.applies(&x509.Certificate{IsCA: true, BasicConstraintsValid: true}) != nil {

@@ -85,7 +85,15 @@
 //     attribute-certificate CRLs are refused, a CA-only CRL does not answer
 //     for an end-entity certificate nor a user-only CRL for a CA. A
 //     distribution point that serves a delta CRL is not used as a base, and
-//     a delta CRL must have the base CRL's scope.
+//     a delta CRL must have the base CRL's scope. A base CRL whose IDP names
+//     distribution points must name the URL it came from or another name of
+//     the certificate's distribution point that lists that URL (RFC 5280
+//     section 6.3.3 (b)(2)(i)); otherwise it is a CRL of another partition
+//     (served at the wrong URL by someone on the plain-http path, say) and
+//     is rejected with an *IDPMismatchError, never cached and never mapped
+//     to the URL. The rule is applied on download, on import (an imported
+//     CRL is found under its IDP names, or by issuer when it has none) and
+//     on every cache lookup. notation-core-go does not compare them.
 //  10. Options.ChainTimeout (default 7 s, the OCSP plus the CRL timeout)
 //     bounds the whole check; timeouts cover reading the body. A size cap
 //     of N bytes accepts exactly N bytes (notation-core-go rejects N).

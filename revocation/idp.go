@@ -2,6 +2,7 @@ package revocation
 
 import (
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,6 +15,7 @@ import (
 // section 5.2.5): the scope of the CRL.
 type idpInfo struct {
 	uris          []string // distributionPoint fullName URIs
+	named         bool     // distributionPoint is present (it may hold no URI)
 	onlyUser      bool
 	onlyCA        bool
 	onlyAttribute bool
@@ -51,7 +53,7 @@ func parseIDP(value []byte) (*idpInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		idp.uris = uris
+		idp.uris, idp.named = uris, true
 	}
 	for i, out := range []*bool{&idp.onlyUser, &idp.onlyCA} {
 		if !readImplicitBool(&seq, cbasn1.Tag(i+1).ContextSpecific(), out) {
@@ -148,12 +150,20 @@ func readDistributionPointName(dpName cryptobyte.String) ([]string, error) {
 // parseDistributionPointURIs reads the URIs of a CRLDistributionPoints or
 // FreshestCRL extension value, like notation-core-go.
 func parseDistributionPointURIs(value []byte) ([]string, error) {
+	groups, err := parseDistributionPoints(value)
+	return slices.Concat(groups...), err
+}
+
+// parseDistributionPoints reads a CRLDistributionPoints-syntax extension
+// value and returns, per DistributionPoint, its fullName URIs (the names of
+// one CRL, possibly at several places).
+func parseDistributionPoints(value []byte) ([][]string, error) {
 	in := cryptobyte.String(value)
 	var seq cryptobyte.String
 	if !in.ReadASN1(&seq, cbasn1.SEQUENCE) || !in.Empty() {
 		return nil, errors.New("not a SEQUENCE")
 	}
-	var urls []string
+	var groups [][]string
 	for !seq.Empty() {
 		var dp, name cryptobyte.String
 		var present bool
@@ -168,9 +178,34 @@ func parseDistributionPointURIs(value []byte) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		urls = append(urls, uris...)
+		groups = append(groups, uris)
 	}
-	return urls, nil
+	return groups, nil
+}
+
+// oidCRLDistributionPoints is the certificate extension the URLs come from.
+func oidCRLDistributionPoints() asn1.ObjectIdentifier { return asn1.ObjectIdentifier{2, 5, 29, 31} }
+
+// distributionPointOf returns the names of the certificate's CRL
+// distribution point that lists url: one DistributionPoint may give several
+// URIs for the same CRL. It is url alone when no distribution point of the
+// certificate lists it.
+func distributionPointOf(cert *x509.Certificate, url string) []string {
+	for _, ext := range cert.Extensions {
+		if !ext.Id.Equal(oidCRLDistributionPoints()) {
+			continue
+		}
+		groups, err := parseDistributionPoints(ext.Value)
+		if err != nil {
+			break
+		}
+		for _, g := range groups {
+			if slices.Contains(g, url) {
+				return g
+			}
+		}
+	}
+	return []string{url}
 }
 
 // applies reports whether a CRL with this scope can decide the status of
@@ -200,10 +235,33 @@ func (idp *idpInfo) coveredReasons() uint16 {
 	return idp.reasons
 }
 
-// namesURL reports whether the scope names url as its distribution point;
-// a scope without names matches every URL of the issuer.
-func (idp *idpInfo) namesURL(url string) bool {
-	return idp == nil || len(idp.uris) == 0 || slices.Contains(idp.uris, url)
+// checkScope applies RFC 5280 section 6.3.3 (b)(2)(i): when the CRL's
+// issuing distribution point names distribution points, one of them must be
+// url (where the CRL was downloaded from) or one of certURLs (the names of
+// the certificate's distribution point being processed, see
+// distributionPointOf). A CRL without an
+// IDP, or whose IDP names no distribution point, covers every certificate
+// of its issuer. A distribution point named only by a directory name or
+// relative to the issuer never matches: fail closed.
+func (idp *idpInfo) checkScope(url string, certURLs []string) error {
+	if idp == nil || !idp.named {
+		return nil
+	}
+	if slices.Contains(idp.uris, url) {
+		return nil
+	}
+	for _, u := range certURLs {
+		if slices.Contains(idp.uris, u) {
+			return nil
+		}
+	}
+	return &IDPMismatchError{URL: url, IDPURLs: slices.Clone(idp.uris), CertURLs: slices.Clone(certURLs)}
+}
+
+// coversAny reports whether the scope may answer for url or certURLs
+// (checkScope without the error).
+func (idp *idpInfo) coversAny(url string, certURLs []string) bool {
+	return idp.checkScope(url, certURLs) == nil
 }
 
 // String describes the scope for error messages.
