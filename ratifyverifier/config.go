@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
 )
 
 // Defaults of the verifier entry. They fit Gatekeeper's 3 s validating
@@ -102,7 +104,7 @@ func ParseConfig(raw []byte) (*Config, error) {
 	var unknown []string
 	for k := range keys {
 		if !allowed[k] {
-			unknown = append(unknown, clean(k))
+			unknown = append(unknown, textsafe.Escape(k))
 		}
 	}
 	if len(unknown) > 0 {
@@ -138,10 +140,10 @@ func ParseConfig(raw []byte) (*Config, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return nil, configErr("verifier %q: %v", clean(c.Name), err)
+		return nil, configErr("verifier %q: %v", c.Name, err)
 	}
 	if err := c.check(); err != nil {
-		return nil, fmt.Errorf("verifier %q: %w", clean(c.Name), err)
+		return nil, fmt.Errorf("verifier %q: %w", c.Name, err)
 	}
 	return &c, nil
 }
@@ -200,7 +202,7 @@ type Duration time.Duration
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("want a duration string such as \"800ms\" or \"2s\", got %s", clean(string(b)))
+		return fmt.Errorf("want a duration string such as \"800ms\" or \"2s\", got %s", textsafe.Escape(string(b)))
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
+	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
 	tpregistry "github.com/notation-pkcs11/notation-pkcs11/trustpolicy/registry"
 )
 
@@ -26,8 +27,19 @@ type Fetcher interface {
 	Resolve(ctx context.Context, subject string) (ocispec.Descriptor, error)
 	// Envelope fetches the signature manifest sig from the repository of
 	// subject and returns its only layer, the envelope, with its media
-	// type.
-	Envelope(ctx context.Context, subject string, sig ocispec.Descriptor) (envelope []byte, mediaType string, err error)
+	// type and the manifest's subject.
+	Envelope(ctx context.Context, subject string, sig ocispec.Descriptor) (Signature, error)
+}
+
+// Signature is what a signature manifest yields.
+type Signature struct {
+	// Envelope is the signature envelope, MediaType its media type
+	// (application/jose+json or application/cose).
+	Envelope  []byte
+	MediaType string
+	// Subject is the manifest's "subject": the descriptor of the artifact
+	// the manifest says it signs. Nil when the manifest has none.
+	Subject *ocispec.Descriptor
 }
 
 // Timeouts of the registry client; Config.Timeout bounds them all.
@@ -67,7 +79,7 @@ func NewRegistryFetcher(store StoreConfig, httpClient *http.Client) *RegistryFet
 func (f *RegistryFetcher) repository(subject string) (*remote.Repository, registry.Reference, error) {
 	ref, err := registry.ParseReference(subject)
 	if err != nil {
-		return nil, ref, fmt.Errorf("subject %q is not a registry reference: %w", clean(subject), err)
+		return nil, ref, fmt.Errorf("subject %q is not a registry reference: %w", subject, err)
 	}
 	return &remote.Repository{Client: f.client, Reference: ref, PlainHTTP: f.plainHTTP, MaxMetadataBytes: f.maxManifest}, ref, nil
 }
@@ -81,10 +93,10 @@ func (f *RegistryFetcher) Resolve(ctx context.Context, subject string) (ocispec.
 	}
 	d, err := repo.Resolve(ctx, ref.Reference)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", clean(subject), err)
+		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: %w", textsafe.Escape(subject), err)
 	}
 	if dg, derr := ref.Digest(); derr == nil && dg != d.Digest {
-		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: the registry answered digest %s", clean(subject), d.Digest)
+		return ocispec.Descriptor{}, fmt.Errorf("resolving %s: the registry answered digest %s", textsafe.Escape(subject), d.Digest)
 	}
 	return ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, nil
 }
@@ -95,52 +107,59 @@ type sigManifest struct {
 	MediaType string               `json:"mediaType"`
 	Layers    []ocispec.Descriptor `json:"layers"`
 	Blobs     []ocispec.Descriptor `json:"blobs"`
+	Subject   *ocispec.Descriptor  `json:"subject"`
 }
 
 // Envelope fetches the signature manifest and its envelope, both verified
 // against their descriptors' digest and size, both size-capped before any
-// byte is read (notation's limits: 4 MiB manifest, 32 MiB envelope).
-func (f *RegistryFetcher) Envelope(ctx context.Context, subject string, sig ocispec.Descriptor) ([]byte, string, error) {
+// byte is read (notation's limits: 4 MiB manifest, 32 MiB envelope). The
+// manifest's subject is returned as it is, for the caller to compare with
+// the artifact it verifies.
+func (f *RegistryFetcher) Envelope(ctx context.Context, subject string, sig ocispec.Descriptor) (Signature, error) {
 	repo, _, err := f.repository(subject)
 	if err != nil {
-		return nil, "", err
+		return Signature{}, err
 	}
 	if sig.MediaType != ocispec.MediaTypeImageManifest && sig.MediaType != tpregistry.MediaTypeArtifactManifest {
-		return nil, "", fmt.Errorf("signature manifest %s: unsupported media type %q, want %q", sig.Digest, clean(sig.MediaType), ocispec.MediaTypeImageManifest)
+		return Signature{}, fmt.Errorf("signature manifest %s: unsupported media type %q, want %q", sig.Digest, sig.MediaType, ocispec.MediaTypeImageManifest)
 	}
 	if sig.Size > f.maxManifest {
-		return nil, "", fmt.Errorf("signature manifest %s: size %d bytes is over the %d-byte limit", sig.Digest, sig.Size, f.maxManifest)
+		return Signature{}, fmt.Errorf("signature manifest %s: size %d bytes is over the %d-byte limit", sig.Digest, sig.Size, f.maxManifest)
 	}
 	data, err := content.FetchAll(ctx, repo.Manifests(), sig)
 	if err != nil {
-		return nil, "", fmt.Errorf("fetching signature manifest %s: %w", sig.Digest, err)
+		return Signature{}, fmt.Errorf("fetching signature manifest %s: %w", sig.Digest, err)
 	}
 	var m sigManifest
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, "", fmt.Errorf("signature manifest %s: %w", sig.Digest, err)
+		return Signature{}, fmt.Errorf("signature manifest %s: %w", sig.Digest, err)
 	}
 	layers := m.Layers
 	if sig.MediaType == tpregistry.MediaTypeArtifactManifest {
 		layers = m.Blobs
 	}
 	if len(layers) != 1 {
-		return nil, "", fmt.Errorf("signature manifest %s has %d layers, want exactly 1 signature envelope", sig.Digest, len(layers))
+		return Signature{}, fmt.Errorf("signature manifest %s has %d layers, want exactly 1 signature envelope", sig.Digest, len(layers))
 	}
 	env := layers[0]
 	if env.MediaType != tpregistry.MediaTypeJWSEnvelope && env.MediaType != tpregistry.MediaTypeCOSEEnvelope {
-		return nil, "", fmt.Errorf("signature manifest %s: envelope media type %q, want %q or %q", sig.Digest, clean(env.MediaType), tpregistry.MediaTypeJWSEnvelope, tpregistry.MediaTypeCOSEEnvelope)
+		return Signature{}, fmt.Errorf("signature manifest %s: envelope media type %q, want %q or %q", sig.Digest, env.MediaType, tpregistry.MediaTypeJWSEnvelope, tpregistry.MediaTypeCOSEEnvelope)
 	}
 	if err := env.Digest.Validate(); err != nil {
-		return nil, "", fmt.Errorf("signature manifest %s: envelope digest: %w", sig.Digest, err)
+		return Signature{}, fmt.Errorf("signature manifest %s: envelope digest: %w", sig.Digest, err)
 	}
 	if env.Size < 0 || env.Size > f.maxEnvelope {
-		return nil, "", fmt.Errorf("signature envelope %s: size %d bytes is outside 0..%d", env.Digest, env.Size, f.maxEnvelope)
+		return Signature{}, fmt.Errorf("signature envelope %s: size %d bytes is outside 0..%d", env.Digest, env.Size, f.maxEnvelope)
 	}
 	blob, err := content.FetchAll(ctx, repo.Blobs(), ocispec.Descriptor{MediaType: env.MediaType, Digest: env.Digest, Size: env.Size})
 	if err != nil {
-		return nil, "", fmt.Errorf("fetching signature envelope %s: %w", env.Digest, err)
+		return Signature{}, fmt.Errorf("fetching signature envelope %s: %w", env.Digest, err)
 	}
-	return blob, env.MediaType, nil
+	var subj *ocispec.Descriptor
+	if m.Subject != nil {
+		subj = &ocispec.Descriptor{MediaType: m.Subject.MediaType, Digest: m.Subject.Digest, Size: m.Subject.Size}
+	}
+	return Signature{Envelope: blob, MediaType: env.MediaType, Subject: subj}, nil
 }
 
 func defaultHTTPClient(plainHTTP bool) *http.Client {
@@ -169,7 +188,7 @@ func (t httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 		if req.Body != nil {
 			req.Body.Close()
 		}
-		return nil, fmt.Errorf("%w (%s)", ErrPlainHTTP, clean(req.URL.Redacted()))
+		return nil, fmt.Errorf("%w (%s)", ErrPlainHTTP, textsafe.Escape(req.URL.Redacted()))
 	}
 	return t.base.RoundTrip(req)
 }

@@ -26,10 +26,12 @@ const (
 // fixture is an artifact signed with the ec-256 test chain, and the request
 // Ratify would send for it.
 type fixture struct {
-	subject  ocispec.Descriptor
-	envelope []byte
-	sigDesc  ocispec.Descriptor
-	rootPEM  string
+	subject   ocispec.Descriptor
+	envelope  []byte
+	sigDesc   ocispec.Descriptor
+	rootPEM   string
+	signer    notation.Signer
+	mediaType string
 }
 
 func newFixture(t testing.TB, mediaType string) *fixture {
@@ -59,11 +61,25 @@ func newFixture(t testing.TB, mediaType string) *fixture {
 	}
 	sig := []byte(`{"signature manifest":"` + desc.Digest.String() + `"}`)
 	return &fixture{
-		subject:  desc,
-		envelope: env,
-		sigDesc:  ocispec.Descriptor{MediaType: sigManifestType, Digest: digest.FromBytes(sig), Size: int64(len(sig))},
-		rootPEM:  string(root),
+		subject:   desc,
+		envelope:  env,
+		sigDesc:   ocispec.Descriptor{MediaType: sigManifestType, Digest: digest.FromBytes(sig), Size: int64(len(sig))},
+		rootPEM:   string(root),
+		signer:    s,
+		mediaType: mediaType,
 	}
+}
+
+// signed returns another artifact's descriptor and a valid envelope over it
+// from the same signer.
+func (f *fixture) signed(t testing.TB, content string) (ocispec.Descriptor, []byte) {
+	t.Helper()
+	desc := ocispec.Descriptor{MediaType: f.subject.MediaType, Digest: digest.FromString(content), Size: int64(len(content))}
+	env, _, err := f.signer.Sign(context.Background(), desc, notation.SignerSignOptions{SignatureMediaType: f.mediaType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return desc, env
 }
 
 func (f *fixture) ref() string { return testRepo + "@" + f.subject.Digest.String() }
@@ -116,13 +132,17 @@ type fakeFetcher struct {
 	subject    *ocispec.Descriptor // overrides f.subject
 	envelope   []byte              // overrides f.envelope
 	mediaType  string
+	// ref is a subject reference Resolve answers besides f.ref() (a tag).
+	ref string
+	// sigSubject is the signature manifest's subject; nil: none.
+	sigSubject *ocispec.Descriptor
 }
 
 func (x *fakeFetcher) Resolve(_ context.Context, subject string) (ocispec.Descriptor, error) {
 	if x.resolveErr != nil {
 		return ocispec.Descriptor{}, x.resolveErr
 	}
-	if subject != x.f.ref() {
+	if subject != x.f.ref() && (x.ref == "" || subject != x.ref) {
 		return ocispec.Descriptor{}, errors.New("fake: unknown subject " + subject)
 	}
 	if x.subject != nil {
@@ -131,12 +151,12 @@ func (x *fakeFetcher) Resolve(_ context.Context, subject string) (ocispec.Descri
 	return x.f.subject, nil
 }
 
-func (x *fakeFetcher) Envelope(_ context.Context, _ string, sig ocispec.Descriptor) ([]byte, string, error) {
+func (x *fakeFetcher) Envelope(_ context.Context, _ string, sig ocispec.Descriptor) (Signature, error) {
 	if x.fetchErr != nil {
-		return nil, "", x.fetchErr
+		return Signature{}, x.fetchErr
 	}
 	if sig.Digest != x.f.sigDesc.Digest {
-		return nil, "", errors.New("fake: unknown signature " + sig.Digest.String())
+		return Signature{}, errors.New("fake: unknown signature " + sig.Digest.String())
 	}
 	env, mt := x.f.envelope, "application/cose"
 	if x.envelope != nil {
@@ -145,5 +165,5 @@ func (x *fakeFetcher) Envelope(_ context.Context, _ string, sig ocispec.Descript
 	if x.mediaType != "" {
 		mt = x.mediaType
 	}
-	return env, mt, nil
+	return Signature{Envelope: env, MediaType: mt, Subject: x.sigSubject}, nil
 }

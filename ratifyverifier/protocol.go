@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
 )
 
 // Environment variables and values of Ratify v1's verifier plugin protocol.
@@ -46,8 +50,13 @@ const (
 // ErrProtocol is wrapped by every *ProtocolError.
 var ErrProtocol = errors.New("ratify verifier protocol error")
 
+// ErrTrailingData is wrapped by the error for a request with bytes other
+// than JSON whitespace after its JSON object.
+var ErrTrailingData = errors.New("unexpected data after the JSON object")
+
 // ProtocolError is a request the verifier cannot serve. It is printed as
-// Ratify's plugin error object {"code","msg"} and the process exits 1.
+// Ratify's plugin error object {"code","msg"} and the process exits 1. Msg
+// is one line with control characters escaped.
 type ProtocolError struct {
 	Code uint   `json:"code"`
 	Msg  string `json:"msg"`
@@ -63,7 +72,7 @@ func (e *ProtocolError) Unwrap() error { return e.Err }
 func (e *ProtocolError) Is(target error) bool { return target == ErrProtocol }
 
 func protoErr(code uint, err error) *ProtocolError {
-	return &ProtocolError{Code: code, Msg: err.Error(), Err: err}
+	return &ProtocolError{Code: code, Msg: textsafe.Escape(err.Error()), Err: err}
 }
 
 // Request is one parsed VERIFY request.
@@ -105,16 +114,16 @@ func ParseRequest(getenv func(string) string, stdin []byte) (*Request, error) {
 	}
 	if len(missing) > 0 {
 		return nil, protoErr(CodeMissingEnvironment, fmt.Errorf(
-			"missing environment variables %s: this program is a Ratify verifier plugin; Ratify runs it with %s=%s, %s and %s set",
+			"missing environment variables %s: this program is a Ratify verifier plugin; Ratify runs it with %s=%s, %s and %s set (run it with -h for help)",
 			strings.Join(missing, ", "), EnvCommand, CommandVerify, EnvSubject, EnvVersion))
 	}
 	if cmd != CommandVerify {
-		return nil, protoErr(CodeUnknownCommand, fmt.Errorf("unknown %s %q: the only command is %s", EnvCommand, clean(cmd), CommandVerify))
+		return nil, protoErr(CodeUnknownCommand, fmt.Errorf("unknown %s %q: the only command is %s", EnvCommand, cmd, CommandVerify))
 	}
 	if version != Version100 && version != Version010 {
 		return nil, protoErr(CodeVersionNotSupported, fmt.Errorf(
 			"unsupported %s %q: this verifier speaks %s (and Ratify's default %s); set \"version\": %q in the verifier section of Ratify's config.json",
-			EnvVersion, clean(version), Version100, Version010, Version100))
+			EnvVersion, version, Version100, Version010, Version100))
 	}
 	if len(stdin) > MaxRequestBytes {
 		return nil, protoErr(CodeIO, fmt.Errorf("the request on stdin is over %d bytes: give the trust policy and trust stores by path (trustPolicyPath, trustStorePath) instead of inline", MaxRequestBytes))
@@ -124,8 +133,8 @@ func ParseRequest(getenv func(string) string, stdin []byte) (*Request, error) {
 	if err := dec.Decode(&w); err != nil {
 		return nil, protoErr(CodeConfigParsing, fmt.Errorf("decoding the request on stdin: %w: Ratify writes {\"config\":…,\"storeConfig\":…,\"referenceDesc\":…}", err))
 	}
-	if dec.More() {
-		return nil, protoErr(CodeConfigParsing, errors.New("decoding the request on stdin: extra data after the JSON object"))
+	if err := onlyWhitespace(stdin, dec.InputOffset()); err != nil {
+		return nil, protoErr(CodeConfigParsing, fmt.Errorf("decoding the request on stdin: %w; Ratify writes one JSON object and nothing after it", err))
 	}
 	switch {
 	case len(w.Config) == 0 || string(w.Config) == "null":
@@ -145,7 +154,7 @@ func ParseRequest(getenv func(string) string, stdin []byte) (*Request, error) {
 	}
 	d := *w.ReferenceDesc
 	if err := d.Digest.Validate(); err != nil {
-		return nil, protoErr(CodeArgsParsing, fmt.Errorf("referenceDesc.digest %q: %w", clean(string(d.Digest)), err))
+		return nil, protoErr(CodeArgsParsing, fmt.Errorf("referenceDesc.digest %q: %w", string(d.Digest), err))
 	}
 	if d.Digest.Algorithm() != digest.SHA256 && d.Digest.Algorithm() != digest.SHA512 {
 		return nil, protoErr(CodeArgsParsing, fmt.Errorf("referenceDesc.digest %q: want a sha256 or sha512 digest", d.Digest))
@@ -165,6 +174,28 @@ func ParseRequest(getenv func(string) string, stdin []byte) (*Request, error) {
 	}, nil
 }
 
+// maxExcerpt is how many bytes of unexpected trailing data an error quotes.
+const maxExcerpt = 32
+
+// onlyWhitespace returns an error wrapping [ErrTrailingData] that quotes
+// what follows when data[off:] holds anything but JSON whitespace.
+func onlyWhitespace(data []byte, off int64) error {
+	if off < 0 || off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	rest := data[off:]
+	trimmed := bytes.TrimLeft(rest, " \t\r\n")
+	if len(trimmed) == 0 {
+		return nil
+	}
+	at := off + int64(len(rest)-len(trimmed))
+	excerpt := fmt.Sprintf("%q", trimmed[:min(len(trimmed), maxExcerpt)])
+	if len(trimmed) > maxExcerpt {
+		excerpt += fmt.Sprintf(" and %d more bytes", len(trimmed)-maxExcerpt)
+	}
+	return fmt.Errorf("%w at byte %d: %s", ErrTrailingData, at, excerpt)
+}
+
 // Response is the verifier result Ratify reads from stdout.
 type Response struct {
 	IsSuccess bool   `json:"isSuccess"`
@@ -175,31 +206,49 @@ type Response struct {
 	Extensions *Extensions `json:"extensions"`
 }
 
-// Marshal encodes r as the single line of JSON Ratify expects.
+// Marshal encodes r as the single line of JSON Ratify expects. Message is
+// escaped with textsafe.Escape, and any other control or bidirectional
+// character in a string (certificate text in Extensions.Result) is written
+// as a JSON \u escape, so the line holds none raw.
 func (r *Response) Marshal() ([]byte, error) {
-	b, err := json.Marshal(r)
+	c := *r
+	c.Message = textsafe.Escape(c.Message)
+	b, err := json.Marshal(&c)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the verifier result: %w", err)
 	}
-	return append(b, '\n'), nil
+	return append(escapeJSON(b), '\n'), nil
 }
 
-// Marshal encodes e as Ratify's single-line plugin error object.
+// Marshal encodes e as Ratify's single-line plugin error object, with Msg
+// escaped.
 func (e *ProtocolError) Marshal() []byte {
-	b, err := json.Marshal(e)
+	b, err := json.Marshal(&ProtocolError{Code: e.Code, Msg: textsafe.Escape(e.Msg)})
 	if err != nil { // a struct of a uint and a string always encodes
 		b = []byte(`{"code":999,"msg":"encoding the plugin error failed"}`)
 	}
-	return append(b, '\n')
+	return append(escapeJSON(b), '\n')
 }
 
-// clean strips control characters from text that came from outside, so it
-// cannot drive a terminal that shows Ratify's output.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\t' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return -1
+// escapeJSON rewrites every rune of encoded JSON that textsafe considers
+// unsafe as a \u escape (a surrogate pair above U+FFFF). Such runes can
+// only occur inside strings, where the escape decodes to the same text.
+func escapeJSON(b []byte) []byte {
+	if !textsafe.Has(string(b)) {
+		return b
+	}
+	var out strings.Builder
+	out.Grow(len(b) + 16)
+	for _, r := range string(b) {
+		if !textsafe.Unsafe(r) {
+			out.WriteRune(r)
+			continue
 		}
-		return r
-	}, s)
+		if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+			fmt.Fprintf(&out, `\u%04x\u%04x`, r1, r2)
+			continue
+		}
+		fmt.Fprintf(&out, `\u%04x`, r)
+	}
+	return []byte(out.String())
 }

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
 )
 
 func TestParseRequestEnvironment(t *testing.T) {
@@ -20,7 +23,7 @@ func TestParseRequestEnvironment(t *testing.T) {
 		{"no environment", map[string]string{}, CodeMissingEnvironment, "missing environment variables RATIFY_VERIFIER_COMMAND, RATIFY_VERIFIER_VERSION, RATIFY_VERIFIER_SUBJECT"},
 		{"no subject", map[string]string{EnvCommand: CommandVerify, EnvVersion: Version100}, CodeMissingEnvironment, "missing environment variables RATIFY_VERIFIER_SUBJECT:"},
 		{"unknown command", map[string]string{EnvCommand: "DELETE", EnvVersion: Version100, EnvSubject: f.ref()}, CodeUnknownCommand, `unknown RATIFY_VERIFIER_COMMAND "DELETE"`},
-		{"control characters", map[string]string{EnvCommand: "V\x1b[2J", EnvVersion: Version100, EnvSubject: f.ref()}, CodeUnknownCommand, `"V[2J"`},
+		{"control characters", map[string]string{EnvCommand: "V\x1b[2J\u202e", EnvVersion: Version100, EnvSubject: f.ref()}, CodeUnknownCommand, `"V\x1b[2J\u202e"`},
 		{"unsupported version", map[string]string{EnvCommand: CommandVerify, EnvVersion: "2.0.0", EnvSubject: f.ref()}, CodeVersionNotSupported, `unsupported RATIFY_VERIFIER_VERSION "2.0.0"`},
 	}
 	for _, c := range cases {
@@ -51,8 +54,8 @@ func assertProtocolError(t *testing.T, err error, code uint, want string) {
 		t.Fatalf("got code %d %q, want code %d containing %q", pe.Code, pe.Msg, code, want)
 	}
 	line := pe.Marshal()
-	if bytes.Count(line, []byte("\n")) != 1 || !json.Valid(line) {
-		t.Fatalf("Marshal gave %q, want one line of JSON", line)
+	if bytes.Count(line, []byte("\n")) != 1 || !json.Valid(line) || textsafe.Has(strings.TrimSuffix(string(line), "\n")) {
+		t.Fatalf("Marshal gave %q, want one line of JSON without control characters", line)
 	}
 }
 
@@ -69,7 +72,7 @@ func TestParseRequestStdin(t *testing.T) {
 	}{
 		{"empty", "", CodeConfigParsing, "decoding the request on stdin: EOF"},
 		{"not json", "verify please", CodeConfigParsing, "decoding the request on stdin"},
-		{"trailing data", string(f.stdin(t, good)) + "{}", CodeConfigParsing, "extra data after the JSON object"},
+		{"trailing data", string(f.stdin(t, good)) + "{}", CodeConfigParsing, `unexpected data after the JSON object at byte`},
 		{"too big", `{"config":"` + strings.Repeat("a", MaxRequestBytes) + `"}`, CodeIO, "over 4194304 bytes"},
 		{"no config", `{"storeConfig":{"store":{"name":"oras"}},"referenceDesc":{}}`, CodeInvalidConfig, `no "config"`},
 		{"no store", `{"config":{"name":"x"},"referenceDesc":{}}`, CodeInvalidConfig, `no "storeConfig.store"`},
@@ -120,5 +123,41 @@ func TestParseConfigDefaults(t *testing.T) {
 	}
 	if DefaultOCSPTimeout+DefaultCRLTimeout >= DefaultTimeout || DefaultTimeout >= 2900e6 {
 		t.Errorf("default budget does not fit Ratify's 2.9 s executor budget under Gatekeeper's 3 s")
+	}
+}
+
+// TestParseRequestTrailingData: a request is one JSON object and then only
+// JSON whitespace to EOF. Anything else is refused with a protocol error
+// that says where it starts and quotes it, escaped.
+func TestParseRequestTrailingData(t *testing.T) {
+	f := newFixture(t, "application/cose")
+	good := f.stdin(t, f.config("strict", nil))
+	n := len(good)
+	cases := []struct {
+		name, tail string
+		at         int    // byte offset of the trailing data
+		want       string // the quoted excerpt
+	}{
+		{"closing brace", "}", n, `"}"`},
+		{"closing bracket", "]", n, `"]"`},
+		{"second object", "\n{}", n + 1, `"{}"`},
+		{"garbage after spaces", " \t\r\nxyz", n + 4, `"xyz"`},
+		{"NUL", "\x00", n, `"\x00"`},
+		{"terminal escape", "\x1b[2J\u202eok", n, `"\x1b[2J\u202eok"`},
+		{"long", strings.Repeat("A", 100), n, `"` + strings.Repeat("A", maxExcerpt) + `" and 68 more bytes`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseRequest(f.env(), append(bytes.Clone(good), c.tail...))
+			if !errors.Is(err, ErrTrailingData) {
+				t.Fatalf("got %v, want ErrTrailingData", err)
+			}
+			assertProtocolError(t, err, CodeConfigParsing, fmt.Sprintf("unexpected data after the JSON object at byte %d: %s; Ratify writes one JSON object", c.at, c.want))
+		})
+	}
+	for _, tail := range []string{"", "\n", " \t\r\n\n"} {
+		if _, err := ParseRequest(f.env(), append(bytes.Clone(good), tail...)); err != nil {
+			t.Errorf("trailing whitespace %q: %v", tail, err)
+		}
 	}
 }

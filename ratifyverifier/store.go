@@ -34,12 +34,12 @@ func ParseStoreConfig(raw []byte) (StoreConfig, error) {
 		return StoreConfig{}, configErr("storeConfig.store is not a valid oras store entry: %v", err)
 	}
 	if w.Name != "oras" {
-		return StoreConfig{}, configErr("storeConfig.store.name %q: this verifier reads signatures through Ratify's built-in \"oras\" store only; configure the store {\"name\":\"oras\"}", clean(w.Name))
+		return StoreConfig{}, configErr("storeConfig.store.name %q: this verifier reads signatures through Ratify's built-in \"oras\" store only; configure the store {\"name\":\"oras\"}", w.Name)
 	}
 	s := StoreConfig{Name: w.Name, UseHTTP: w.UseHTTP}
 	if a := w.AuthProvider; a != nil {
 		if a.Name != "" && a.Name != "dockerConfig" {
-			return StoreConfig{}, configErr("storeConfig.store.authProvider.name %q is not supported by this verifier: use \"dockerConfig\" (docker credentials, optionally with configPath); cloud identity providers work only with Ratify's built-in verifiers", clean(a.Name))
+			return StoreConfig{}, configErr("storeConfig.store.authProvider.name %q is not supported by this verifier: use \"dockerConfig\" (docker credentials, optionally with configPath); cloud identity providers work only with Ratify's built-in verifiers", a.Name)
 		}
 		s.DockerConfigPath = a.ConfigPath
 	}

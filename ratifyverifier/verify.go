@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
 	"github.com/notation-pkcs11/notation-pkcs11/revocation"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 	tpregistry "github.com/notation-pkcs11/notation-pkcs11/trustpolicy/registry"
@@ -22,12 +23,17 @@ type Extensions struct {
 	// Verdict is the engine's verdict, or "failed" when no envelope could
 	// be evaluated.
 	Verdict trustpolicy.Verdict `json:"verdict"`
+	// Reference is REGISTRY/REPO@DIGEST of the artifact verified: the
+	// digest the subject resolved to. Empty when the subject could not be
+	// resolved or did not resolve to the digest it names.
+	Reference string `json:"reference,omitempty"`
 	// Issuer and SN are the leaf's issuer and subject, the two fields
 	// Ratify's built-in notation verifier reports, so Rego policies written
-	// for it keep working.
+	// for it keep working. Control characters in them are escaped.
 	Issuer string `json:"Issuer,omitempty"`
 	SN     string `json:"SN,omitempty"`
-	// Error is set when the signature could not be fetched.
+	// Error is set when no envelope was evaluated: the signature could not
+	// be fetched, or the subject and the signature disagree.
 	Error string `json:"error,omitempty"`
 	// Result is the engine's full result: policy, every check with its
 	// action, outcome, error and fix, the chain, revocation per
@@ -48,10 +54,11 @@ type Deps struct {
 }
 
 // Run serves one request: it reads stdin (at most MaxRequestBytes),
-// parses the request, builds the engine and verifies. A *ProtocolError
-// means the request could not be served; otherwise the Response says
-// whether the signature verified.
-func Run(ctx context.Context, getenv func(string) string, stdin io.Reader, deps Deps) (*Response, *ProtocolError) {
+// parses the request, builds the engine and verifies. A non-nil error is
+// always a *ProtocolError (errors.Is(err, ErrProtocol)): the request could
+// not be served, and the command prints it with [ProtocolError.Marshal] and
+// exits 1. Otherwise the Response says whether the signature verified.
+func Run(ctx context.Context, getenv func(string) string, stdin io.Reader, deps Deps) (*Response, error) {
 	data, err := io.ReadAll(io.LimitReader(stdin, MaxRequestBytes+1))
 	if err != nil {
 		return nil, protoErr(CodeIO, fmt.Errorf("reading the request from stdin: %w", err))
@@ -70,17 +77,17 @@ func Run(ctx context.Context, getenv func(string) string, stdin io.Reader, deps 
 	}
 	rev, err := newRev(req.Config.Revocation)
 	if err != nil {
-		return nil, protoErr(CodeInvalidConfig, fmt.Errorf("verifier %q: revocation: %w", clean(req.Config.Name), err))
+		return nil, protoErr(CodeInvalidConfig, fmt.Errorf("verifier %q: revocation: %w", req.Config.Name, err))
 	}
 	eng, err := NewEngine(req.Config, rev)
 	if err != nil {
-		return nil, protoErr(CodeInvalidConfig, fmt.Errorf("verifier %q: %w", clean(req.Config.Name), err))
+		return nil, protoErr(CodeInvalidConfig, fmt.Errorf("verifier %q: %w", req.Config.Name, err))
 	}
 	var f Fetcher
 	if deps.NewFetcher != nil {
 		f, err = deps.NewFetcher(req.Store)
 		if err != nil {
-			return nil, protoErr(CodeInvalidConfig, fmt.Errorf("verifier %q: registry: %w", clean(req.Config.Name), err))
+			return nil, protoErr(CodeInvalidConfig, fmt.Errorf("verifier %q: registry: %w", req.Config.Name, err))
 		}
 	} else {
 		f = NewRegistryFetcher(req.Store, nil)
@@ -146,7 +153,7 @@ func inlineStores(m map[string]string, refs []truststore.Ref) (*truststore.Set, 
 	for key, text := range m {
 		ref, err := truststore.ParseRef(key)
 		if err != nil {
-			return nil, configErr("trustStores key %q: %v; write \"ca:NAME\", \"signingAuthority:NAME\" or \"tsa:NAME\"", clean(key), err)
+			return nil, configErr("trustStores key %q: %v; write \"ca:NAME\", \"signingAuthority:NAME\" or \"tsa:NAME\"", key, err)
 		}
 		rest := []byte(text)
 		var certs []*x509.Certificate
@@ -157,7 +164,7 @@ func inlineStores(m map[string]string, refs []truststore.Ref) (*truststore.Set, 
 				break
 			}
 			if b.Type != "CERTIFICATE" {
-				return nil, configErr("trustStores[%q]: PEM block %d is %q, want CERTIFICATE", key, n, clean(b.Type))
+				return nil, configErr("trustStores[%q]: PEM block %d is %q, want CERTIFICATE", key, n, b.Type)
 			}
 			c, err := x509.ParseCertificate(b.Bytes)
 			if err != nil {
@@ -177,53 +184,69 @@ func inlineStores(m map[string]string, refs []truststore.Ref) (*truststore.Set, 
 // time now. It never fails open: every path but a verified (or policy-
 // skipped) engine result is IsSuccess=false, with a message that names the
 // failing check and its fix.
+//
+// The artifact verified is the one RATIFY_VERIFIER_SUBJECT names: when the
+// subject is a digest reference, the registry must resolve it to that
+// digest, and a signature manifest that names a subject must name the
+// resolved digest; a disagreement is a failed verdict naming both digests.
+// Once the subject is resolved, the message and Extensions.Reference name
+// REGISTRY/REPO@DIGEST, the digest actually verified, also for a tag.
 func Verify(ctx context.Context, req *Request, eng *trustpolicy.Engine, f Fetcher, now time.Time) *Response {
 	resp := &Response{Name: req.Config.Name, Type: req.Config.Type}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(req.Config.Timeout))
 	defer cancel()
+	ext := &Extensions{Verdict: trustpolicy.VerdictFailed}
+	resp.Extensions = ext
 	fail := func(format string, args ...any) *Response {
-		msg := clean(fmt.Sprintf(format, args...))
-		resp.Message = msg
-		resp.Extensions = &Extensions{Verdict: trustpolicy.VerdictFailed, Error: msg}
+		msg := textsafe.Escape(fmt.Sprintf(format, args...))
+		resp.Message, ext.Error = msg, msg
 		return resp
 	}
 	if at := req.Signature.ArtifactType; at != "" && at != tpregistry.ArtifactTypeNotation {
 		return fail("failed: %s: referrer %s has artifactType %q; this verifier verifies Notary Project signatures only: set \"artifactTypes\": %q in its Ratify entry",
 			req.Subject, req.Signature.Digest, at, tpregistry.ArtifactTypeNotation)
 	}
+	ref, err := registry.ParseReference(req.Subject)
+	if err != nil {
+		return fail("failed: %s %q is not a registry reference: %v", EnvSubject, req.Subject, err)
+	}
 	subject, err := f.Resolve(ctx, req.Subject)
 	if err != nil {
 		return fail("failed: %s: registry: %v; check that the artifact exists and the store's registry settings (useHttp, credentials) are right", req.Subject, err)
 	}
-	env, mediaType, err := f.Envelope(ctx, req.Subject, req.Signature)
-	if err != nil {
-		return fail("failed: %s: signature %s: %v", req.Subject, req.Signature.Digest, err)
+	named, byDigest := ref.Digest()
+	if byDigest == nil && subject.Digest != named {
+		return fail("failed: %s: subject digest mismatch: the registry resolved %s to %s; nothing was verified",
+			req.Subject, named, subject.Digest)
 	}
-	reference := repositoryOf(req.Subject) + "@" + subject.Digest.String()
+	reference := ref.Registry + "/" + ref.Repository + "@" + subject.Digest.String()
+	ext.Reference = reference
+	sig, err := f.Envelope(ctx, req.Subject, req.Signature)
+	if err != nil {
+		return fail("failed: %s: signature %s: %v", reference, req.Signature.Digest, err)
+	}
+	if s := sig.Subject; s != nil && s.Digest != subject.Digest {
+		hint := "it is the signature of another artifact"
+		if byDigest != nil {
+			hint = fmt.Sprintf("the tag %s may have moved since Ratify resolved it; verify by digest", ref.Reference)
+		}
+		return fail("failed: %s: subject digest mismatch: signature manifest %s names subject %s, but the artifact verified is %s; %s",
+			reference, req.Signature.Digest, s.Digest, subject.Digest, hint)
+	}
 	res := eng.Evaluate(ctx, trustpolicy.Input{
 		Reference:  reference,
 		Descriptor: subject,
-		Envelope:   env,
-		MediaType:  mediaType,
+		Envelope:   sig.Envelope,
+		MediaType:  sig.MediaType,
 		Now:        now,
 	})
 	resp.IsSuccess = res.Verdict == trustpolicy.VerdictVerified || res.Verdict == trustpolicy.VerdictSkipped
-	resp.Message = clean(res.Summary())
-	ext := &Extensions{Verdict: res.Verdict, Result: res}
+	resp.Message = textsafe.Escape(res.Summary())
+	ext.Verdict, ext.Result = res.Verdict, res
 	for _, c := range res.Chain {
 		if c.Role == "leaf" {
-			ext.Issuer, ext.SN = c.Issuer, c.Subject
+			ext.Issuer, ext.SN = textsafe.Escape(c.Issuer), textsafe.Escape(c.Subject)
 		}
 	}
-	resp.Extensions = ext
 	return resp
-}
-
-// repositoryOf returns REGISTRY/REPO of a digest or tag reference.
-func repositoryOf(ref string) string {
-	r, err := registry.ParseReference(ref)
-	if err != nil { // Resolve already parsed it; keep the text as is
-		return ref
-	}
-	return r.Registry + "/" + r.Repository
 }

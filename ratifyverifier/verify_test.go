@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/notation-pkcs11/notation-pkcs11/revocation"
@@ -28,11 +27,32 @@ func noRevocation(RevocationConfig) (revocation.Checker, error) {
 
 func runWith(t *testing.T, f *fixture, fetch *fakeFetcher, config map[string]any) (*Response, *ProtocolError) {
 	t.Helper()
-	return Run(context.Background(), f.env(), bytes.NewReader(f.stdin(t, config)), Deps{
+	return runEnv(t, f.env(), f, fetch, config)
+}
+
+// runEnv is runWith with the environment getenv.
+func runEnv(t *testing.T, getenv func(string) string, f *fixture, fetch *fakeFetcher, config map[string]any) (*Response, *ProtocolError) {
+	t.Helper()
+	resp, err := Run(context.Background(), getenv, bytes.NewReader(f.stdin(t, config)), Deps{
 		NewFetcher:    func(StoreConfig) (Fetcher, error) { return fetch, nil },
 		NewRevocation: noRevocation,
 		Now:           func() time.Time { return testNow },
 	})
+	return resp, asProtocolError(t, err)
+}
+
+// asProtocolError returns err as the *ProtocolError Run promises, nil for
+// nil.
+func asProtocolError(t *testing.T, err error) *ProtocolError {
+	t.Helper()
+	if err == nil {
+		return nil
+	}
+	var pe *ProtocolError
+	if !errors.As(err, &pe) || !errors.Is(err, ErrProtocol) {
+		t.Fatalf("Run returned %v (%T), want a *ProtocolError", err, err)
+	}
+	return pe
 }
 
 func TestVerify(t *testing.T) {
@@ -65,7 +85,7 @@ func TestVerify(t *testing.T) {
 			{"tampered envelope", &fakeFetcher{envelope: tampered}, f.config("strict", nil), false, trustpolicy.VerdictFailed, "integrity check failed"},
 			{"subject size differs", &fakeFetcher{subject: &wrongSubject}, f.config("strict", nil), false, trustpolicy.VerdictFailed, "failed: " + f.ref()},
 			{"registry down", &fakeFetcher{resolveErr: errors.New("connection refused")}, f.config("strict", nil), false, trustpolicy.VerdictFailed, "registry: connection refused; check that the artifact exists"},
-			{"envelope missing", &fakeFetcher{fetchErr: errors.New("blob unknown\x1b[31m")}, f.config("strict", nil), false, trustpolicy.VerdictFailed, "signature " + f.sigDesc.Digest.String() + ": blob unknown[31m"},
+			{"envelope missing", &fakeFetcher{fetchErr: errors.New("blob unknown\x1b[31m")}, f.config("strict", nil), false, trustpolicy.VerdictFailed, "signature " + f.sigDesc.Digest.String() + `: blob unknown\x1b[31m`},
 		}
 		for _, c := range cases {
 			t.Run(mt+"/"+c.name, func(t *testing.T) {
@@ -128,17 +148,17 @@ func TestRunConfigErrors(t *testing.T) {
 		})
 	}
 	t.Run("revocation setup fails", func(t *testing.T) {
-		_, perr := Run(context.Background(), f.env(), bytes.NewReader(f.stdin(t, f.config("strict", nil))), Deps{
+		_, err := Run(context.Background(), f.env(), bytes.NewReader(f.stdin(t, f.config("strict", nil))), Deps{
 			NewRevocation: func(RevocationConfig) (revocation.Checker, error) { return nil, errors.New("cache dir not writable") },
 		})
-		if perr == nil || !strings.Contains(perr.Msg, `verifier "np": revocation: cache dir not writable`) {
+		if perr := asProtocolError(t, err); perr == nil || !strings.Contains(perr.Msg, `verifier "np": revocation: cache dir not writable`) {
 			t.Fatalf("got %v", perr)
 		}
 	})
 	t.Run("stdin unreadable", func(t *testing.T) {
-		_, perr := Run(context.Background(), f.env(), errReader{}, Deps{})
-		if perr == nil || perr.Code != CodeIO {
-			t.Fatalf("got %v", perr)
+		_, err := Run(context.Background(), f.env(), errReader{}, Deps{})
+		if perr := asProtocolError(t, err); perr == nil || perr.Code != CodeIO {
+			t.Fatalf("got %v", err)
 		}
 	})
 }
@@ -190,21 +210,8 @@ func (blockingFetcher) Resolve(ctx context.Context, _ string) (ocispec.Descripto
 	return ocispec.Descriptor{}, ctx.Err()
 }
 
-func (blockingFetcher) Envelope(context.Context, string, ocispec.Descriptor) ([]byte, string, error) {
-	return nil, "", errors.New("unreachable")
-}
-
-func TestRepositoryOf(t *testing.T) {
-	d := digest.FromString("x").String()
-	for in, want := range map[string]string{
-		"127.0.0.1:5000/a/b@" + d: "127.0.0.1:5000/a/b",
-		"127.0.0.1:5000/a/b:v1":   "127.0.0.1:5000/a/b",
-		"registry.example/app":    "registry.example/app",
-	} {
-		if got := repositoryOf(in); got != want {
-			t.Errorf("repositoryOf(%q) = %q, want %q", in, got, want)
-		}
-	}
+func (blockingFetcher) Envelope(context.Context, string, ocispec.Descriptor) (Signature, error) {
+	return Signature{}, errors.New("unreachable")
 }
 
 // TestVerifyOtherArtifactType: a referrer that is not a notary signature
