@@ -4,24 +4,26 @@
 //
 // # Protocol
 //
-// Ratify v1 runs an external verifier as a child process per signature:
-// RATIFY_VERIFIER_COMMAND=VERIFY, RATIFY_VERIFIER_SUBJECT (the artifact,
-// REGISTRY/REPO@DIGEST or a tag reference) and RATIFY_VERIFIER_VERSION in the
-// environment, and on stdin one JSON object holding the verifier's own entry
-// of Ratify's config.json ("config"), the referrer store's entry
-// ("storeConfig") and the descriptor of the signature manifest to verify
-// ("referenceDesc"). The plugin prints one line of JSON, a verifier result
-// (isSuccess, message, name, type, extensions), and exits 0, also when the
-// signature does not verify. A request it cannot serve (missing environment,
-// malformed stdin, bad configuration) is a [ProtocolError] printed as
-// {"code":N,"msg":"..."} with exit 1; Ratify then fails the verification and
-// shows the message.
+// Ratify v1 runs an external verifier as a child process per signature,
+// without arguments: RATIFY_VERIFIER_COMMAND=VERIFY, RATIFY_VERIFIER_SUBJECT
+// (the artifact, REGISTRY/REPO@DIGEST or a tag reference) and
+// RATIFY_VERIFIER_VERSION in the environment, and on stdin one JSON object
+// holding the verifier's own entry of Ratify's config.json ("config"), the
+// referrer store's entry ("storeConfig") and the descriptor of the signature
+// manifest to verify ("referenceDesc"). Only JSON whitespace may follow the
+// object; anything else is refused, quoted, with [ErrTrailingData]. The
+// plugin prints one line of JSON, a verifier result (isSuccess, message,
+// name, type, extensions), and exits 0, also when the signature does not
+// verify. A request it cannot serve (missing environment, malformed stdin,
+// bad configuration) is a [ProtocolError] printed as {"code":N,"msg":"..."}
+// with exit 1; Ratify then fails the verification and shows the message.
 //
 // [ParseRequest] decodes the environment and stdin, [ParseConfig] the
 // verifier entry, [Verify] is the verification as a function of a parsed
 // request, an engine and a [Fetcher], and [Run] ties them together for the
-// command (cmd/notation-pkcs11-ratify). The registry access is
-// [RegistryFetcher], built on oras-go v2.
+// command (cmd/notation-pkcs11-ratify); its error is always a
+// *ProtocolError. The registry access is [RegistryFetcher], built on
+// oras-go v2.
 //
 // # Security
 //
@@ -37,8 +39,14 @@
 // request to plain HTTP; without it plain-HTTP requests (including
 // redirects) are refused. Registry credentials come from the docker
 // configuration, as with Ratify's dockerConfig auth provider, and never
-// appear in output. Text a registry controls is stripped of control
-// characters before it reaches a message.
+// appear in output. The artifact verified is the one the subject names: a
+// digest reference the registry resolves to another digest, or a signature
+// manifest whose subject is another digest, fails with both digests named,
+// and once the subject is resolved the result names REGISTRY/REPO@DIGEST
+// (Extensions.Reference), also for a tag. Text from outside (registry
+// answers, environment, configuration, certificate names) is escaped with
+// internal/textsafe, not dropped: messages stay one line, and the JSON line
+// holds no control or bidirectional character raw.
 //
 // # Concurrency
 //
