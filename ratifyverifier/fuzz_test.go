@@ -2,11 +2,14 @@ package ratifyverifier
 
 import (
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
 )
 
 // FuzzParseRequest: any stdin gives either a well-formed Request or a
-// *ProtocolError with a message; never a panic.
+// *ProtocolError with a one-line, escaped message; never a panic.
 //
 //	go test -run XXX -fuzz FuzzParseRequest -fuzztime 30s ./ratifyverifier/
 func FuzzParseRequest(f *testing.F) {
@@ -20,6 +23,7 @@ func FuzzParseRequest(f *testing.F) {
 		`0000000000000000000000000000000000000000000000000000000000000000","size":1}}`), Version100)
 	f.Add([]byte(`{"config":null}`), "1.0.0")
 	f.Add([]byte(`[`), "9")
+	f.Add(append(fx.stdin(f, fx.config("strict", nil)), "]\x1b[2J\u202e"...), Version100)
 	f.Fuzz(func(t *testing.T, stdin []byte, version string) {
 		env := map[string]string{EnvCommand: CommandVerify, EnvSubject: fx.ref(), EnvVersion: version}
 		req, err := ParseRequest(func(k string) string { return env[k] }, stdin)
@@ -27,6 +31,9 @@ func FuzzParseRequest(f *testing.F) {
 			var pe *ProtocolError
 			if !errors.As(err, &pe) || pe.Msg == "" || req != nil {
 				t.Fatalf("error %v (%T) with request %v", err, err, req)
+			}
+			if line := pe.Marshal(); strings.Count(string(line), "\n") != 1 || textsafe.Has(strings.TrimSuffix(string(line), "\n")) {
+				t.Fatalf("plugin error line %q: want one line without control characters", line)
 			}
 			return
 		}
