@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	ldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
 )
 
 // DN is a distinguished name parsed with notation's rules for x509.subject
@@ -187,7 +189,8 @@ func (d DN) subsetOfMap(o map[string]string) bool {
 
 // String renders d as "C=US, ST=WA, O=Acme", escaping values (RFC 4514) so
 // that ParseDN(d.String()) returns d. '#' and '=' are always escaped, so the
-// result never contains "=#".
+// result never contains "=#"; control, invisible and bidirectional
+// characters are written as hex pairs, so it is safe to print.
 func (d DN) String() string {
 	var b strings.Builder
 	d.each(func(t, v string) bool {
@@ -229,10 +232,14 @@ func writeDNEscaped(b *strings.Builder, s string) {
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
-		case r == utf8.RuneError && size == 1, r < 0x20, r == 0x7f:
-			b.WriteByte('\\')
-			b.WriteByte(hexDigits[s[i]>>4])
-			b.WriteByte(hexDigits[s[i]&0xf])
+		case r == utf8.RuneError && size == 1, textsafe.Unsafe(r):
+			// Controls, invisible and bidirectional characters: every byte
+			// as a hex pair, so the text is safe to print and parses back.
+			for j := i; j < i+size; j++ {
+				b.WriteByte('\\')
+				b.WriteByte(hexDigits[s[j]>>4])
+				b.WriteByte(hexDigits[s[j]&0xf])
+			}
 		case r == ' ' && (i == 0 || i == len(s)-1):
 			b.WriteString(`\ `)
 		case strings.ContainsRune(`"#+,;<=>\`, r):

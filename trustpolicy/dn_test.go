@@ -311,12 +311,14 @@ func tpLeafSubjects() []pkix.Name {
 		withCN(base("someorg"), "lower"),
 		withCN(base("SomeOrg"), "*.example.com"),
 		withCN(base("tab\there"), "x"),
+		withCN(base("Evil"), "\x1b[2K\rVERIFIED"),
+		withCN(base("bidi\u202eorg"), "\u2028x\u200b"),
 		{Country: []string{"DE"}, Province: []string{"BE"}, Organization: []string{"SomeOrg"}},
 	}
 }
 
 // tpIdentitySets are the trusted identity lists tried against every leaf;
-// suggest is the leaf's SuggestIdentity result ("" if none).
+// suggest is the leaf's IdentityFor result ("" if none).
 func tpIdentitySets(suggest string) [][]string {
 	sets := [][]string{
 		{"*"},
@@ -395,7 +397,7 @@ func TestMatchIdentity(t *testing.T) {
 			t.Errorf("%s: error %v, want *IdentityError with %q", tc.name, err, tc.msg)
 			continue
 		}
-		if ie.Policy != "identity-test" || ie.Leaf != "O=SomeOrg,ST=WA,C=US" || ie.Suggestion != "x509.subject:C=US, ST=WA, O=SomeOrg" {
+		if ie.Policy != "identity-test" || ie.Leaf != "O=SomeOrg,ST=WA,C=US" || ie.Suggestion != "x509.subject: C=US, ST=WA, O=SomeOrg" {
 			t.Errorf("%s: %+v", tc.name, ie)
 		}
 	}
@@ -413,18 +415,18 @@ func TestMatchIdentity(t *testing.T) {
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "cannot parse the subject") || !strings.Contains(ie.Suggestion, `only the trusted identity "*"`) {
 		t.Errorf("email leaf: %v", err)
 	}
-	if _, err := trustpolicy.SuggestIdentity(withEmail); err == nil {
-		t.Error("SuggestIdentity accepts a =# subject")
+	if _, err := trustpolicy.IdentityFor(withEmail); err == nil {
+		t.Error("IdentityFor accepts a =# subject")
 	}
 	// A leaf without ST.
 	noST, _ := pki.leaf(t, pkix.Name{Country: []string{"US"}, Organization: []string{"SomeOrg"}, CommonName: "x"})
-	if _, err := trustpolicy.SuggestIdentity(noST); err == nil || !strings.Contains(err.Error(), "has no ST value") || !strings.Contains(err.Error(), `"*"`) {
-		t.Errorf("SuggestIdentity(no ST) = %v", err)
+	if _, err := trustpolicy.IdentityFor(noST); err == nil || !strings.Contains(err.Error(), "has no ST value") || !strings.Contains(err.Error(), `"*"`) {
+		t.Errorf("IdentityFor(no ST) = %v", err)
 	}
 	// Suggestions put C, ST and O first.
 	full, _ := pki.leaf(t, pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Locality: []string{"Seattle"}, Organization: []string{"Acme, Inc."}, CommonName: "signer"})
-	if s, err := trustpolicy.SuggestIdentity(full); err != nil || s != `x509.subject:C=US, ST=WA, O=Acme\, Inc., CN=signer, L=Seattle` {
-		t.Errorf("SuggestIdentity = %q, %v", s, err)
+	if s, err := trustpolicy.IdentityFor(full); err != nil || s != `x509.subject: C=US, ST=WA, O=Acme\, Inc., CN=signer, L=Seattle` {
+		t.Errorf("IdentityFor = %q, %v", s, err)
 	}
 	// Nil inputs do not panic.
 	if err := r.MatchIdentity(nil); err == nil {
@@ -433,7 +435,7 @@ func TestMatchIdentity(t *testing.T) {
 	if err := (*trustpolicy.Rule)(nil).MatchIdentity(leaf); err == nil {
 		t.Error("nil rule matches")
 	}
-	if _, err := trustpolicy.SuggestIdentity(nil); err == nil {
+	if _, err := trustpolicy.IdentityFor(nil); err == nil {
 		t.Error("nil leaf suggestion")
 	}
 }
@@ -464,7 +466,7 @@ func TestMatchIdentityOracle(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: sign: %v", leaf.Subject, err)
 		}
-		suggest, serr := trustpolicy.SuggestIdentity(leaf)
+		suggest, serr := trustpolicy.IdentityFor(leaf)
 		if serr == nil {
 			if r, ok := tpIdentityRule(t, []string{suggest}); !ok || r.MatchIdentity(leaf) != nil {
 				t.Errorf("%s: the suggestion %q does not match", leaf.Subject, suggest)
@@ -505,7 +507,21 @@ func TestMatchIdentityOracle(t *testing.T) {
 				t.Errorf("leaf %q: error %#v", leaf.Subject.String(), err)
 			}
 			if serr == nil && ie.Suggestion != suggest {
-				t.Errorf("leaf %q: Suggestion %q, SuggestIdentity %q", leaf.Subject.String(), ie.Suggestion, suggest)
+				t.Errorf("leaf %q: Suggestion %q, IdentityFor %q", leaf.Subject.String(), ie.Suggestion, suggest)
+			}
+			// The printed fix, applied to the policy, makes notation verify.
+			fixed := tpApplyIdentityFix(t, ids, ie.Fix())
+			if r, ok := tpIdentityRule(t, fixed); !ok || r.MatchIdentity(leaf) != nil {
+				t.Errorf("leaf %q identities %q: the fix %q gives %q, which does not compile or match", leaf.Subject.String(), ids, ie.Fix(), fixed)
+			}
+			doc.TrustPolicies[0].TrustedIdentities = fixed
+			v, err = verifier.New(doc, tpMemStore{"ca:root": {pki.root}}, nil)
+			if err != nil {
+				t.Errorf("leaf %q: notation rejects the fixed policy %q: %v", leaf.Subject.String(), fixed, err)
+				continue
+			}
+			if _, verr := v.Verify(ctx, desc, sig, notation.VerifierVerifyOptions{ArtifactReference: ref, SignatureMediaType: mediaType}); verr != nil {
+				t.Errorf("leaf %q: after the fix %q notation still fails: %v", leaf.Subject.String(), ie.Fix(), verr)
 			}
 		}
 	}

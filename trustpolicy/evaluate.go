@@ -313,8 +313,8 @@ func (r *run) identity() (bool, error) {
 	if rf.identityErr != nil {
 		fix := ""
 		var ie *IdentityError
-		if errors.As(rf.identityErr, &ie) && ie.Suggestion != "" {
-			fix = ie.Suggestion
+		if errors.As(rf.identityErr, &ie) {
+			fix = ie.Fix()
 		}
 		if r.record(TypeAuthenticity, rf.identityErr, fix) {
 			return true, fail(TypeAuthenticity, rf.identityErr)

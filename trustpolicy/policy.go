@@ -2,7 +2,6 @@ package trustpolicy
 
 import (
 	"bytes"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,6 +139,39 @@ func lineCol(data []byte, off int64) (line, col int) {
 // MaxPolicyFileSize wraps ErrPolicyUnreadable; JSON that does not decode
 // wraps ErrMalformedPolicy. LoadDocument does not validate.
 func LoadDocument(path string) (*Document, error) {
+	data, err := ReadPolicyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := decodeDocument(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformedPolicy, path, err)
+	}
+	return doc, nil
+}
+
+// LintFile reads and decodes a trust policy file as LoadDocument does, and
+// also returns the problems of its keys (LintKeys): what notation ignores.
+func LintFile(path string) (*Document, []*KeyProblem, error) {
+	data, err := ReadPolicyFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	doc, err := decodeDocument(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %v", ErrMalformedPolicy, path, err)
+	}
+	keys, err := LintKeys(data)
+	if err != nil {
+		// decodeDocument read the first value, so LintKeys can walk it.
+		return doc, keys, fmt.Errorf("%w: %s: %v", ErrMalformedPolicy, path, err)
+	}
+	return doc, keys, nil
+}
+
+// ReadPolicyFile reads a trust policy file with notation's file rules and
+// returns its bytes; see LoadDocument for the errors.
+func ReadPolicyFile(path string) ([]byte, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return nil, policyFileError(path, err)
@@ -166,11 +198,7 @@ func LoadDocument(path string) (*Document, error) {
 	if len(data) > MaxPolicyFileSize {
 		return nil, fmt.Errorf("%w: %s is larger than %d MiB, the largest trust policy file accepted", ErrPolicyUnreadable, path, MaxPolicyFileSize>>20)
 	}
-	doc, err := decodeDocument(data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrMalformedPolicy, path, err)
-	}
-	return doc, nil
+	return data, nil
 }
 
 func checkRegular(path string, fi fs.FileInfo) error {
@@ -782,129 +810,4 @@ func cloneStatement(st *Statement) *Statement {
 	c.TrustedIdentities = slices.Clone(st.TrustedIdentities)
 	c.SignatureVerification.Override = maps.Clone(st.SignatureVerification.Override)
 	return &c
-}
-
-// IdentityError is a signing certificate that the statement's trusted
-// identities do not accept.
-type IdentityError struct {
-	// Policy is the statement's name.
-	Policy string
-	// Leaf is the signing certificate's subject (Go's Subject.String()).
-	Leaf string
-	// Configured are the statement's x509.subject identities, verbatim.
-	Configured []string
-	// Suggestion is the x509.subject identity that would match this leaf,
-	// or, when none can, why only "*" can match it.
-	Suggestion string
-
-	detail string
-}
-
-func (e *IdentityError) Error() string {
-	return fmt.Sprintf("signing certificate subject %q does not match %s", e.Leaf, e.detail)
-}
-
-// MatchIdentity checks the signing certificate against the statement's
-// trusted identities as notation-go v1.3.2 does (verifyX509TrustedIdentities):
-// "*" accepts any certificate; otherwise there must be x509.subject
-// identities, the leaf's Subject.String() must parse with ParseDN's rules,
-// and some identity must be a subset of it (SubsetOf). Failures are
-// *IdentityError.
-func (r *Rule) MatchIdentity(leaf *x509.Certificate) error {
-	if r == nil {
-		return &IdentityError{Suggestion: "select a trust policy statement first", detail: "any trust policy: no statement was selected"}
-	}
-	if r.AnyIdentity {
-		return nil
-	}
-	e := &IdentityError{Policy: r.Name, Configured: slices.Clone(r.x509Raw)}
-	if leaf == nil {
-		e.Suggestion = "provide the signing certificate"
-		e.detail = fmt.Sprintf("the trusted identities of trust policy %q: there is no signing certificate", r.Name)
-		return e
-	}
-	e.Leaf = leaf.Subject.String()
-	leafDN, perr := ParseDN(e.Leaf)
-	if len(r.X509Identities) == 0 {
-		e.Suggestion = suggestionFor(e.Leaf, leafDN, perr)
-		e.detail = fmt.Sprintf("any identity: no x509 trusted identities are configured in the trust policy %q (it lists only %q, which need a plugin)", r.Name, r.OtherIdentities)
-		return e
-	}
-	if perr != nil {
-		e.Suggestion = suggestionFor(e.Leaf, leafDN, perr)
-		e.detail = fmt.Sprintf("the X.509 trusted identities %q of trust policy %q: notation cannot parse the subject: %v", r.x509Raw, r.Name, perr)
-		return e
-	}
-	m := make(map[string]string)
-	leafDN.each(func(t, v string) bool { m[t] = v; return true })
-	for _, id := range r.X509Identities {
-		if id.subsetOfMap(m) {
-			return nil
-		}
-	}
-	e.Suggestion = suggestionFor(e.Leaf, leafDN, nil)
-	e.detail = fmt.Sprintf("the X.509 trusted identities %q of trust policy %q: %s", r.x509Raw, r.Name, closestMismatch(r.X509Identities, r.x509Raw, m))
-	return e
-}
-
-// closestMismatch describes, for the identity with the fewest differing
-// attributes, its first difference from the leaf.
-func closestMismatch(ids []DN, raw []string, leaf map[string]string) string {
-	best, bestN := -1, 0
-	var bestType, bestWant string
-	for i, id := range ids {
-		n := 0
-		var typ, want string
-		id.each(func(t, v string) bool {
-			if leaf[t] != v {
-				if n == 0 {
-					typ, want = t, v
-				}
-				n++
-			}
-			return true
-		})
-		if best < 0 || n < bestN {
-			best, bestN, bestType, bestWant = i, n, typ, want
-		}
-	}
-	if best < 0 {
-		return "no identity is configured"
-	}
-	have, ok := leaf[bestType]
-	leafPart := fmt.Sprintf("the certificate has %s=%q", bestType, have)
-	if !ok {
-		leafPart = "the certificate has no " + bestType
-	}
-	closest := "the closest, "
-	if len(ids) == 1 {
-		closest = ""
-	}
-	return fmt.Sprintf("%s%q requires %s=%q but %s (attribute types and values must match exactly, case included)", closest, raw[best], bestType, bestWant, leafPart)
-}
-
-// SuggestIdentity returns the x509.subject trusted identity that matches
-// exactly this signing certificate's subject: "x509.subject:" and the
-// subject's attributes, C, ST and O first. It fails when notation cannot use
-// the subject (it lacks C, ST or O, or has a multi-valued RDN or an
-// attribute Go renders as "=#..."); then only "*" can match the certificate.
-func SuggestIdentity(leaf *x509.Certificate) (string, error) {
-	if leaf == nil {
-		return "", errors.New("no signing certificate")
-	}
-	subject := leaf.Subject.String()
-	dn, err := ParseDN(subject)
-	if err != nil {
-		return "", errors.New(suggestionFor(subject, dn, err))
-	}
-	return suggestionFor(subject, dn, nil), nil
-}
-
-// suggestionFor is SuggestIdentity's text for a parsed subject: the
-// identity, or (when the subject did not parse) why only "*" can match.
-func suggestionFor(subject string, dn DN, err error) string {
-	if err != nil {
-		return fmt.Sprintf("no x509.subject identity can match certificate subject %q, so only the trusted identity \"*\" can: %v", subject, err)
-	}
-	return x509SubjectPrefix + ":" + dn.identityOrder().String()
 }

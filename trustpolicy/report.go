@@ -1,7 +1,6 @@
 package trustpolicy
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -10,20 +9,38 @@ import (
 // order, and the artifact's verdict. As in notation, the artifact is
 // verified when one signature verifies; trying stops there.
 type Report struct {
-	Schema    string  `json:"schema"`
-	Reference string  `json:"reference"`
-	Verdict   Verdict `json:"verdict"`
+	Schema string `json:"schema"`
+	// Reference is the artifact verified, REGISTRY/REPOSITORY@DIGEST: a
+	// reference by tag is resolved, and this is the digest that was
+	// verified.
+	Reference string `json:"reference"`
+	// Tag is the tag the reference named, when it named one instead of a
+	// digest. Tags are mutable; the digest in Reference is what verified.
+	Tag     string  `json:"tag,omitempty"`
+	Verdict Verdict `json:"verdict"`
 	// Error says why the artifact did not verify.
 	Error string `json:"error,omitempty"`
 	// Fix is the fix for the error when it is not a signature's own (no
 	// signature found, no applicable policy).
 	Fix string `json:"fix,omitempty"`
+	// Warnings are notices that do not change the verdict, such as
+	// verifying by tag (which notation warns about too).
+	Warnings []string `json:"warnings"`
 	// Policy is the statement that applied (also when no signature was
 	// found, or the level is skip).
 	Policy *PolicyMatch `json:"policy,omitempty"`
 	// Signatures lists the signatures tried, in order.
 	Signatures []*SignatureReport `json:"signatures"`
 }
+
+// TagWarning is notation v1.3.2's warning for verifying by tag, word for
+// word ("Warning: " is left to the printer).
+func TagWarning(tag string) string {
+	return fmt.Sprintf("Always verify the artifact using digest(@sha256:...) rather than a tag(:%s) because resolved digest may not point to the same signed artifact, as tags are mutable.", tag)
+}
+
+// Warn adds a warning.
+func (r *Report) Warn(w string) { r.Warnings = append(r.Warnings, w) }
 
 // SignatureReport is one signature tried.
 type SignatureReport struct {
@@ -50,6 +67,9 @@ func (r *Report) Add(digest string, res *Result) bool {
 // unless a signature had already verified.
 func (r *Report) Finish(abort error) {
 	r.Schema = SchemaVersion
+	if r.Warnings == nil {
+		r.Warnings = []string{}
+	}
 	var failed, inconclusive []string
 	for _, s := range r.Signatures {
 		switch s.Verdict {
@@ -99,29 +119,4 @@ func (r *Report) Err() error {
 	default:
 		return fmt.Errorf("%w: %s", ErrVerificationFailed, r.Error)
 	}
-}
-
-// Summary is one line per signature for people.
-func (r *Report) Summary() string {
-	if len(r.Signatures) == 1 && r.Error == r.Signatures[0].Error {
-		return r.Signatures[0].Summary()
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s", r.Verdict, r.Reference)
-	if r.Error != "" && len(r.Signatures) == 0 {
-		fmt.Fprintf(&b, ": %s", r.Error)
-	}
-	if r.Fix != "" {
-		fmt.Fprintf(&b, "; fix: %s", r.Fix)
-	}
-	for _, s := range r.Signatures {
-		fmt.Fprintf(&b, "\n  %s: %s", sigName(s), s.Summary())
-	}
-	if r.Error != "" && len(r.Signatures) > 0 && r.Verdict == VerdictFailed && !errors.Is(r.Err(), ErrInconclusive) {
-		last := r.Signatures[len(r.Signatures)-1]
-		if !strings.Contains(r.Error, last.Error) || last.Error == "" {
-			fmt.Fprintf(&b, "\n  %s", r.Error)
-		}
-	}
-	return b.String()
 }
