@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
@@ -41,6 +42,11 @@ const (
 	CRLModeWrongKey CRLMode = "wrongkey" // a CRL with the CA's name, signed by another key (base CRL only)
 	CRLModeExpired  CRLMode = "expired"  // a CRL whose nextUpdate is a day in the past (base CRL only)
 	CRLModeHuge     CRLMode = "huge"     // HTTP 200 with 33 MiB (over notation-core-go's 32 MiB cap)
+	// CRLModeOtherPartition serves, at partition p's URL, the current CRL
+	// of partition p+1 (the last one: partition 1): a valid CRL of the right
+	// CA for the wrong partition (CAOptions.Partitions). Other URLs answer
+	// as "ok".
+	CRLModeOtherPartition CRLMode = "otherpartition"
 )
 
 // OCSPMode is a fault the OCSP front injects; see [OpenSSLCA.SetOCSPMode].
@@ -66,6 +72,7 @@ const (
 	osslHugeSize         = 33 << 20
 	osslMaxOCSPRequest   = 64 << 10
 	osslMaxServeErrs     = 20
+	osslMaxPartitions    = 9
 	// osslDeadCDP is where CAOptions.DeadFirstCDP points first: port 1
 	// (tcpmux) is never served on loopback, so connecting is refused at once.
 	osslDeadCDP = "http://127.0.0.1:1"
@@ -106,6 +113,13 @@ type CAOptions struct {
 	SlowDelay time.Duration
 	// OpenSSL is the openssl binary. Default "openssl" from PATH.
 	OpenSSL string
+	// Partitions, when 2 or more, makes the intermediate also publish that
+	// many partitioned CRLs (RFC 5280 section 5.2.5): partition p is served
+	// at [OpenSSLCA.PartitionCRLURL](p), carries a critical
+	// issuingDistributionPoint whose fullname is that URL, and lists only
+	// the revoked leaves issued into it with [OpenSSLCA.IssueLeafIn]. Such
+	// leaves name only their partition's URL as distribution point.
+	Partitions int
 }
 
 // OpenSSLCA is a small PKI run with the openssl CLI: root -> intermediate ->
@@ -117,7 +131,7 @@ type CAOptions struct {
 // fronts can inject faults.
 //
 // Layout under its folder: <ca>/{ca.key,ca.crt,ocsp.key,ocsp.crt,
-// index.txt,openssl.cnf,crl.der,delta.der,impostor.crt,...} for each CA,
+// index.txt,openssl.cnf,crl.der,delta.der,impostor.crt,crl-pN.der,...} for each CA,
 // leaves/<name>{.key,.crt,-chain.pem}, tsa/{tsa.key,tsa.crt,tsa-chain.pem},
 // impostor.key (signs the CRLModeWrongKey CRLs).
 //
@@ -142,6 +156,7 @@ type OpenSSLCA struct {
 	crlHits   map[string]int
 	ocspHits  map[string]int
 	leaves    map[string]osslLeaf
+	parts     map[int][]*big.Int // partition -> serials of its leaves
 	serveErrs []error
 	stopOnce  sync.Once
 	stopErr   error
@@ -180,6 +195,9 @@ func NewOpenSSLCA(ctx context.Context, dir string, opts CAOptions) (*OpenSSLCA, 
 	if opts.SlowDelay <= 0 {
 		opts.SlowDelay = osslDefaultSlowDelay
 	}
+	if opts.Partitions < 0 || opts.Partitions == 1 || opts.Partitions > osslMaxPartitions {
+		return nil, fmt.Errorf("e2e: CAOptions.Partitions is %d: use 0 (none) or 2..%d", opts.Partitions, osslMaxPartitions)
+	}
 	if opts.OpenSSL == "" {
 		opts.OpenSSL = "openssl"
 	}
@@ -203,6 +221,7 @@ func NewOpenSSLCA(ctx context.Context, dir string, opts CAOptions) (*OpenSSLCA, 
 		crlHits:   map[string]int{},
 		ocspHits:  map[string]int{},
 		leaves:    map[string]osslLeaf{},
+		parts:     map[int][]*big.Int{},
 	}
 	if out, err := runOK(ctx, c.env, "", bin, "version"); err != nil {
 		if ctx.Err() != nil {

@@ -40,6 +40,12 @@ func (c *OpenSSLCA) build(ctx context.Context) error {
 			"crlnumber.imp":   "9000\n",
 			"openssl.cnf":     c.config(ca),
 		}
+		if ca == c.inter {
+			for p := 1; p <= c.opts.Partitions; p++ {
+				files[fmt.Sprintf("index-p%d.txt", p)] = ""
+				files[fmt.Sprintf("crlnumber-p%d", p)] = fmt.Sprintf("%d000\n", 1+p)
+			}
+		}
 		for f, body := range files {
 			if err := os.WriteFile(ca.path(f), []byte(body), 0o600); err != nil {
 				return fmt.Errorf("e2e: %w", err)
@@ -166,16 +172,10 @@ func (c *OpenSSLCA) issue(ctx context.Context, ca *osslCA, key, subject, ext, da
 // own CRL numbers, so the published sequence is not disturbed.
 func (c *OpenSSLCA) config(ca *osslCA) string {
 	var b strings.Builder
-	section := func(name, crlnumber, cert, key string) {
-		fmt.Fprintf(&b, "[ %s ]\ndir = %s\ndatabase = $dir/index.txt\nnew_certs_dir = $dir/newcerts\nserial = $dir/serial\n", name, ca.dir)
-		fmt.Fprintf(&b, "crlnumber = $dir/%s\ncertificate = $dir/%s\nprivate_key = $dir/%s\n", crlnumber, cert, key)
-		b.WriteString("default_md = sha256\ndefault_days = 365\ndefault_crl_days = 1\npolicy = policy_any\n" +
-			"unique_subject = no\npreserve = yes\ncopy_extensions = none\nemail_in_dn = no\ncrl_extensions = crl_ext\n\n")
-	}
 	b.WriteString("[ ca ]\ndefault_ca = ca_default\n\n")
-	section("ca_default", "crlnumber", "ca.crt", "ca.key")
-	section("ca_aux", "crlnumber.aux", "ca.crt", "ca.key")
-	section("ca_impostor", "crlnumber.imp", "impostor.crt", "../impostor.key")
+	osslSection(&b, ca, "ca_default", "index.txt", "crlnumber", "ca.crt", "ca.key", "crl_ext")
+	osslSection(&b, ca, "ca_aux", "index.txt", "crlnumber.aux", "ca.crt", "ca.key", "crl_ext")
+	osslSection(&b, ca, "ca_impostor", "index.txt", "crlnumber.imp", "impostor.crt", "../impostor.key", "crl_ext")
 	b.WriteString(`[ policy_any ]
 countryName = optional
 stateOrProvinceName = optional
@@ -251,5 +251,18 @@ fullname = URI:%[2]s/%[3]s.crl
 [ cdp_main ]
 fullname = URI:%[4]s
 `, ptr.String(), osslDeadCDP, ca.name, c.CRLURLOf(ca.name))
+	if ca == c.inter {
+		c.partitionConfig(&b, ca)
+	}
 	return b.String()
+}
+
+// osslSection writes an openssl ca section: the database, CRL number file,
+// CA certificate and key (relative to ca.dir) and CRL extensions section.
+func osslSection(b *strings.Builder, ca *osslCA, name, database, crlnumber, cert, key, crlExt string) {
+	fmt.Fprintf(b, "[ %s ]\ndir = %s\ndatabase = $dir/%s\nnew_certs_dir = $dir/newcerts\nserial = $dir/serial\n", name, ca.dir, database)
+	fmt.Fprintf(b, "crlnumber = $dir/%s\ncertificate = $dir/%s\nprivate_key = $dir/%s\n", crlnumber, cert, key)
+	b.WriteString("default_md = sha256\ndefault_days = 365\ndefault_crl_days = 1\npolicy = policy_any\n" +
+		"unique_subject = no\npreserve = yes\ncopy_extensions = none\nemail_in_dn = no\n")
+	fmt.Fprintf(b, "crl_extensions = %s\n\n", crlExt)
 }

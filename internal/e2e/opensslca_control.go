@@ -153,7 +153,7 @@ func (c *OpenSSLCA) SetOCSPDown(down bool) error { return c.ocspFront.setDown(do
 
 func osslCRLModeOK(m CRLMode) bool {
 	switch m {
-	case CRLModeOK, CRLMode500, CRLModeGarbage, CRLModeSlow, CRLModeWrongKey, CRLModeExpired, CRLModeHuge:
+	case CRLModeOK, CRLMode500, CRLModeGarbage, CRLModeSlow, CRLModeWrongKey, CRLModeExpired, CRLModeHuge, CRLModeOtherPartition:
 		return true
 	}
 	return false

@@ -14,7 +14,9 @@ import (
 // PublishCRL runs openssl ca -gencrl for every CA (-crlsec from
 // CAOptions.CRLValidity) and serves the result as DER at [OpenSSLCA.CRLURLOf].
 // With CAOptions.Delta it also keeps that CRL as the delta base and publishes
-// an empty delta CRL against it (see [OpenSSLCA.PublishDeltaCRL]).
+// an empty delta CRL against it (see [OpenSSLCA.PublishDeltaCRL]). With
+// CAOptions.Partitions it also publishes the intermediate's partitioned
+// CRLs (see [OpenSSLCA.PartitionCRLURL]).
 func (c *OpenSSLCA) PublishCRL() error {
 	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
 	defer cancel()
@@ -31,6 +33,9 @@ func (c *OpenSSLCA) publishCRL(ctx context.Context) error {
 			return err
 		}
 		if err := osslWriteFile(ca.publishedPath(), osslPEMToDER(pemCRL)); err != nil {
+			return err
+		}
+		if err := c.publishPartitions(ctx, ca); err != nil {
 			return err
 		}
 		if !c.opts.Delta {

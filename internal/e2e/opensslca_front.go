@@ -33,6 +33,10 @@ func (c *OpenSSLCA) serveCRL(w http.ResponseWriter, r *http.Request) {
 	}
 	base, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), ".crl")
 	name, delta := strings.CutSuffix(base, "-delta")
+	name, part, partitioned := c.partitionOf(name)
+	if partitioned && (delta || name != CANameIntermediate) {
+		ok = false
+	}
 	ca := c.caByName(name)
 	if !ok || ca == nil {
 		http.NotFound(w, r)
@@ -83,8 +87,13 @@ func (c *OpenSSLCA) serveCRL(w http.ResponseWriter, r *http.Request) {
 	}
 	if der == nil {
 		path := ca.publishedPath()
-		if delta {
+		switch {
+		case delta:
 			path = ca.deltaPath()
+		case partitioned && mode == CRLModeOtherPartition:
+			path = ca.partitionPath(part%c.opts.Partitions + 1)
+		case partitioned:
+			path = ca.partitionPath(part)
 		}
 		if der, err = os.ReadFile(path); errors.Is(err, os.ErrNotExist) {
 			http.NotFound(w, r)

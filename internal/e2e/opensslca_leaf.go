@@ -21,6 +21,12 @@ import (
 // means "/C=US/ST=WA/O=Notation PKCS11 E2E/CN=<name>". name may hold
 // letters, digits, '.', '_' and '-', and must be new.
 func (c *OpenSSLCA) IssueLeaf(name, subject string) (certPath, keyPath string, err error) {
+	return c.issueLeaf(name, subject, "ext_leaf")
+}
+
+// issueLeaf issues a leaf with the extensions section ext of the
+// intermediate's config.
+func (c *OpenSSLCA) issueLeaf(name, subject, ext string) (certPath, keyPath string, err error) {
 	if !osslNameOK(name) {
 		return "", "", fmt.Errorf("e2e: leaf name %q: use letters, digits, '.', '_' and '-'", name)
 	}
@@ -46,7 +52,7 @@ func (c *OpenSSLCA) IssueLeaf(name, subject string) (certPath, keyPath string, e
 	defer cancel()
 	err = c.genKey(ctx, l.key)
 	if err == nil {
-		err = c.issue(ctx, c.inter, l.key, subj, "ext_leaf", "365", l.cert)
+		err = c.issue(ctx, c.inter, l.key, subj, ext, "365", l.cert)
 	}
 	if err == nil {
 		err = osslWriteChain(l.chain, l.cert, c.inter.certPath(), c.root.certPath())
