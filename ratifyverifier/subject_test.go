@@ -22,6 +22,7 @@ func TestVerifySubjectAgreement(t *testing.T) {
 	other, otherEnv := f.signed(t, "another artifact")
 	tag := testRepo + ":v1"
 	zero := testRepo + "@sha256:" + strings.Repeat("0", 64)
+	zeroDesc := ocispec.Descriptor{MediaType: f.subject.MediaType, Digest: digest.Digest("sha256:" + strings.Repeat("0", 64)), Size: 1}
 	cases := []struct {
 		name    string
 		subject string
@@ -44,6 +45,8 @@ func TestVerifySubjectAgreement(t *testing.T) {
 			want: []string{"names subject " + other.Digest.String(), "the tag v1 may have moved since Ratify resolved it; verify by digest"}},
 		{name: "tag, envelope missing", subject: tag, fetch: &fakeFetcher{ref: tag, fetchErr: errors.New("blob unknown")}, ref: f.ref(),
 			want: []string{"failed: " + f.ref() + ": signature " + f.sigDesc.Digest.String() + ": blob unknown"}},
+		{name: "tag resolves to an all-zero digest", subject: tag, fetch: &fakeFetcher{ref: tag, subject: &zeroDesc},
+			want: []string{"failed: " + tag + ": the registry's answer cannot be verified: invalid artifact descriptor: digest sha256:" + strings.Repeat("0", 64) + " is all zeros"}},
 		{name: "not a reference", subject: "not a reference", fetch: &fakeFetcher{},
 			want: []string{`failed: RATIFY_VERIFIER_SUBJECT "not a reference" is not a registry reference`}},
 	}

@@ -185,9 +185,10 @@ func inlineStores(m map[string]string, refs []truststore.Ref) (*truststore.Set, 
 // skipped) engine result is IsSuccess=false, with a message that names the
 // failing check and its fix.
 //
-// The artifact verified is the one RATIFY_VERIFIER_SUBJECT names: when the
-// subject is a digest reference, the registry must resolve it to that
-// digest, and a signature manifest that names a subject must name the
+// The artifact verified is the one RATIFY_VERIFIER_SUBJECT names: the
+// resolved descriptor must pass trustpolicy.CheckSubject against the
+// subject (for a digest reference, the registry must resolve it to that
+// digest), and a signature manifest that names a subject must name the
 // resolved digest; a disagreement is a failed verdict naming both digests.
 // Once the subject is resolved, the message and Extensions.Reference name
 // REGISTRY/REPO@DIGEST, the digest actually verified, also for a tag.
@@ -206,20 +207,22 @@ func Verify(ctx context.Context, req *Request, eng *trustpolicy.Engine, f Fetche
 		return fail("failed: %s: referrer %s has artifactType %q; this verifier verifies Notary Project signatures only: set \"artifactTypes\": %q in its Ratify entry",
 			req.Subject, req.Signature.Digest, at, tpregistry.ArtifactTypeNotation)
 	}
-	ref, err := registry.ParseReference(req.Subject)
-	if err != nil {
+	if _, err := registry.ParseReference(req.Subject); err != nil {
 		return fail("failed: %s %q is not a registry reference: %v", EnvSubject, req.Subject, err)
 	}
 	subject, err := f.Resolve(ctx, req.Subject)
 	if err != nil {
 		return fail("failed: %s: registry: %v; check that the artifact exists and the store's registry settings (useHttp, credentials) are right", req.Subject, err)
 	}
-	named, byDigest := ref.Digest()
-	if byDigest == nil && subject.Digest != named {
-		return fail("failed: %s: subject digest mismatch: the registry resolved %s to %s; nothing was verified",
-			req.Subject, named, subject.Digest)
+	reference, tag, err := trustpolicy.SubjectReference(req.Subject, subject)
+	if err != nil {
+		var m *trustpolicy.SubjectMismatchError
+		if errors.As(err, &m) {
+			return fail("failed: %s: subject digest mismatch: the registry resolved %s to %s; nothing was verified",
+				req.Subject, m.ReferenceDigest, m.DescriptorDigest)
+		}
+		return fail("failed: %s: the registry's answer cannot be verified: %v", req.Subject, err)
 	}
-	reference := ref.Registry + "/" + ref.Repository + "@" + subject.Digest.String()
 	ext.Reference = reference
 	sig, err := f.Envelope(ctx, req.Subject, req.Signature)
 	if err != nil {
@@ -227,8 +230,8 @@ func Verify(ctx context.Context, req *Request, eng *trustpolicy.Engine, f Fetche
 	}
 	if s := sig.Subject; s != nil && s.Digest != subject.Digest {
 		hint := "it is the signature of another artifact"
-		if byDigest != nil {
-			hint = fmt.Sprintf("the tag %s may have moved since Ratify resolved it; verify by digest", ref.Reference)
+		if tag != "" {
+			hint = fmt.Sprintf("the tag %s may have moved since Ratify resolved it; verify by digest", tag)
 		}
 		return fail("failed: %s: subject digest mismatch: signature manifest %s names subject %s, but the artifact verified is %s; %s",
 			reference, req.Signature.Digest, s.Digest, subject.Digest, hint)
