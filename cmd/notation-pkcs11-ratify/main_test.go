@@ -34,10 +34,13 @@ func TestMain(m *testing.M) {
 
 const zeroDigest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 
+// subjectDigest is the digest of the artifact in the requests.
+var subjectDigest = digest.FromString("notation-pkcs11-ratify test artifact").String()
+
 // verifyEnv is the environment Ratify gives a VERIFY request.
 var verifyEnv = map[string]string{
 	ratifyverifier.EnvCommand: "VERIFY", ratifyverifier.EnvVersion: "1.0.0",
-	ratifyverifier.EnvSubject: "127.0.0.1:1/app@" + zeroDigest,
+	ratifyverifier.EnvSubject: "127.0.0.1:1/app@" + subjectDigest,
 }
 
 // skipRequest is a request under a skip-level policy for every
@@ -68,7 +71,7 @@ func TestProtocolPath(t *testing.T) {
 		{name: "trailing data", env: verifyEnv, stdin: skipRequest + "]\x1b[2J", exit: 1, code: ratifyverifier.CodeConfigParsing, want: fmt.Sprintf(`unexpected data after the JSON object at byte %d: "]\x1b[2J"`, len(skipRequest))},
 		{name: "bad config", env: verifyEnv, stdin: `{"config":{"name":"np"},"storeConfig":{"store":{"name":"oras"}},"referenceDesc":{"mediaType":"m","digest":"` + zeroDigest + `","size":1}}`,
 			exit: 1, code: ratifyverifier.CodeInvalidConfig, want: "no trust policy"},
-		{name: "verdict", env: verifyEnv, stdin: skipRequest, exit: 0, want: `skipped: policy "all" has level skip for 127.0.0.1:1/app@` + zeroDigest, success: true},
+		{name: "verdict", env: verifyEnv, stdin: skipRequest, exit: 0, want: `skipped: policy "all" has level skip for 127.0.0.1:1/app@` + subjectDigest, success: true},
 	}
 	deps := ratifyverifier.Deps{
 		NewFetcher: func(ratifyverifier.StoreConfig) (ratifyverifier.Fetcher, error) { return anyFetcher{}, nil },
@@ -182,7 +185,7 @@ func TestProcess(t *testing.T) {
 		stderr     string
 		emptyError bool
 	}{
-		{env: []string{"RATIFY_VERIFIER_COMMAND=VERIFY", "RATIFY_VERIFIER_VERSION=1.0.0", "RATIFY_VERIFIER_SUBJECT=127.0.0.1:1/app@" + zeroDigest}, stdin: "{",
+		{env: []string{"RATIFY_VERIFIER_COMMAND=VERIFY", "RATIFY_VERIFIER_VERSION=1.0.0", "RATIFY_VERIFIER_SUBJECT=127.0.0.1:1/app@" + subjectDigest}, stdin: "{",
 			exit: 1, stdout: `{"code":1,"msg":"decoding the request on stdin: unexpected EOF`, emptyError: true},
 		{exit: 1, stdout: `{"code":4,"msg":"missing environment variables`, emptyError: true},
 		{args: []string{"-h"}, exit: 0, stdout: "Exit status without arguments", emptyError: true},
