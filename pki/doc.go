@@ -5,6 +5,8 @@
 // to root; and checking the chain against the Notary Project signing
 // certificate rules, with findings that name the certificate, the rule and the
 // fix ([LintChain], and [LintCertificates] for certificates in any order);
+// reading certificates in every form a CA hands out: PEM, DER and certs-only
+// PKCS#7 .p7b bundles ([ParseCertificates], with a small strict DER parser);
 // parsing a certificate subject the way a trust policy x509.subject identity
 // needs it ([ParseSubject]); and making a PKCS#10 request with the signing
 // extensions through any crypto.Signer, such as an HSM key ([CreateCSR]).

@@ -97,10 +97,3 @@ func ParseSubject(s string) (pkix.Name, error) {
 func isCountryCode(s string) bool {
 	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
 }
-
-// SubjectIdentity returns the trust policy trustedIdentities entry that
-// names exactly this certificate subject: "x509.subject: " followed by the
-// subject in RFC 4514 form, which notation compares attribute by attribute.
-func SubjectIdentity(subject pkix.Name) string {
-	return "x509.subject: " + subject.String()
-}
