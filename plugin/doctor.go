@@ -2,18 +2,17 @@ package plugin
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
 	"github.com/notation-pkcs11/notation-pkcs11/revocation"
+	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 )
 
 // The links Doctor checks, in order. A failed link stops the walk.
@@ -50,7 +49,12 @@ type Check struct {
 	Name   string `json:"name"`
 	Status string `json:"status"`
 	Detail string `json:"detail"`
-	Fix    string `json:"fix,omitempty"`
+	// Fix says what repairs this link, specific to the failure, with real
+	// paths and URIs.
+	Fix string `json:"fix,omitempty"`
+	// Command, when set, is one shell command that repairs the link,
+	// exactly as it is to be run (Fix mentions it or is it).
+	Command string `json:"command,omitempty"`
 }
 
 // DoctorReport is the result of Doctor. OK is true when no check failed
@@ -62,22 +66,33 @@ type DoctorReport struct {
 	Failed string  `json:"failed,omitempty"` // the first failed check
 	Checks []Check `json:"checks"`
 
-	Subject           string         `json:"subject,omitempty"`
-	Identity          string         `json:"identity,omitempty"`
-	CertificateSHA256 string         `json:"certificateSha256,omitempty"`
-	RootSubject       string         `json:"rootSubject,omitempty"`
-	RootSHA256        string         `json:"rootSha256,omitempty"`
-	NotAfter          time.Time      `json:"notAfter,omitzero"`
-	KeyAddCommand     string         `json:"keyAddCommand,omitempty"`
-	TrustPolicy       map[string]any `json:"trustPolicy,omitempty"`
-	TrustStoreCommand string         `json:"trustStoreCommand,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	// Identity is the trusted identity of the signing certificate, from
+	// the verifier's own rule (trustpolicy); empty when no x509.subject
+	// identity can name it, and IdentityProblem says why.
+	Identity          string    `json:"identity,omitempty"`
+	IdentityProblem   string    `json:"identityProblem,omitempty"`
+	CertificateSHA256 string    `json:"certificateSha256,omitempty"`
+	RootSubject       string    `json:"rootSubject,omitempty"`
+	RootSHA256        string    `json:"rootSha256,omitempty"`
+	NotAfter          time.Time `json:"notAfter,omitzero"`
+	KeyAddCommand     string    `json:"keyAddCommand,omitempty"`
+	// TrustPolicy is a complete trustpolicy.json (version 1.0, one strict
+	// statement) for verifiers of this key's signatures.
+	TrustPolicy       *trustpolicy.Document `json:"trustPolicy,omitempty"`
+	TrustStoreCommand string                `json:"trustStoreCommand,omitempty"`
+	// Root is the chain's root certificate, for the trust store.
+	Root *x509.Certificate `json:"-"`
 }
 
 // DoctorOptions shape the advice printed on success.
 type DoctorOptions struct {
-	KeyName    string // name for `notation key add`; "release" when empty
+	KeyName    string // name for `notation key add` and the policy statement; "release" when empty
 	TrustStore string // trust store name; "release" when empty
 	Scope      string // registry scope of the policy statement; "*" when empty
+	// RootFile is where the caller writes the root certificate: the
+	// printed `notation cert add` names it. "" prints ROOT.pem.
+	RootFile string
 	// Revocation checks the chain's OCSP and CRL endpoints; nil builds a
 	// memory-only revocation.Client with notation's timeouts.
 	Revocation revocation.Checker
@@ -95,21 +110,25 @@ func (p *Plugin) Doctor(ctx context.Context, keyID string, pluginConfig map[stri
 	warn := func(name, detail, fix string) {
 		rep.Checks = append(rep.Checks, Check{Name: name, Status: StatusWarn, Detail: detail, Fix: fix})
 	}
-	fail := func(name string, err error, fix string) *DoctorReport {
-		rep.Checks = append(rep.Checks, Check{Name: name, Status: StatusFail, Detail: err.Error(), Fix: fix})
+	fail := func(name string, err error, f fix) *DoctorReport {
+		rep.Checks = append(rep.Checks, Check{Name: name, Status: StatusFail, Detail: err.Error(), Fix: f.text, Command: f.command})
 		rep.Failed = name
 		return rep
 	}
 
+	o = o.withDefaults()
+	if err := o.Validate(); err != nil {
+		return fail(CheckConfig, err, fix{text: "give a name, trust store and registry scope that trust policies accept, as the message says"})
+	}
 	r, err := p.adminRequest(keyID, pluginConfig, false)
 	if err != nil {
-		return fail(CheckConfig, err, "correct the key URI or pluginConfig as the message says")
+		return fail(CheckConfig, err, configFix(err))
 	}
 	rep.KeyID = r.uri.String()
 	var bundle []*x509.Certificate
 	if r.cfg.CertificateChain != "" {
 		if bundle, err = readBundle(r.cfg.CertificateChain); err != nil {
-			return fail(CheckConfig, err, "point certificate_chain at a readable PEM bundle")
+			return fail(CheckConfig, err, fix{text: "make " + r.cfg.CertificateChain + " a readable certificate file (PEM, DER or PKCS#7) with the signing certificate and its issuers, or remove pluginConfig certificate_chain to use the certificates on the token"})
 		}
 	}
 	ok(CheckConfig, "key URI and pluginConfig are valid; module "+r.module)
@@ -118,9 +137,9 @@ func (p *Plugin) Doctor(ctx context.Context, keyID string, pluginConfig map[stri
 	switch {
 	case errors.Is(err, pkcs11.ErrTokenNotFound), errors.Is(err, pkcs11.ErrAmbiguous):
 		ok(CheckModule, "module "+r.module+" loads")
-		return fail(CheckToken, err, "insert or initialise the token, or fix token=/serial=/slot-id= in the URI (notation-pkcs11 token list shows the tokens)")
+		return fail(CheckToken, err, tokenFix(err, r))
 	case err != nil:
-		return fail(CheckModule, err, "install the HSM vendor's PKCS#11 module and name it with module-path= in the URI, pluginConfig module_path or "+ModuleEnv)
+		return fail(CheckModule, err, moduleFix(r))
 	}
 	open := true
 	defer func() {
@@ -134,36 +153,36 @@ func (p *Plugin) Doctor(ctx context.Context, keyID string, pluginConfig map[stri
 
 	pin, err := pkcs11.ReadPIN(r.uri, p.getenv)
 	if err != nil {
-		return fail(CheckPIN, err, "add pin-source=file:/absolute/path (mode 0600) to the URI or set "+pkcs11.PINEnv)
+		return fail(CheckPIN, err, pinFix(err, r.uri))
 	}
 	key, err := tok.Login(ctx, pin)
 	switch {
 	case errors.Is(err, pkcs11.ErrLogin):
-		return fail(CheckPIN, err, "give the token's user PIN in the pin-source file or "+pkcs11.PINEnv)
+		return fail(CheckPIN, err, loginFix(r.uri))
 	case err != nil && (errors.Is(err, pkcs11.ErrKeyNotFound) || errors.Is(err, pkcs11.ErrAmbiguous)):
 		ok(CheckPIN, "the token accepts the PIN")
-		return fail(CheckKey, err, "fix object=/id= in the URI (notation-pkcs11 key list shows the keys), or create the key with notation-pkcs11 key generate")
+		return fail(CheckKey, err, keyFix(err, r, pluginConfig))
 	case err != nil:
-		return fail(CheckPIN, err, "check that the token accepts logins")
+		return fail(CheckPIN, err, fix{text: "check that token " + strconv.Quote(info.Label) + " accepts logins (notation-pkcs11 token list shows its state)"})
 	}
 	ok(CheckPIN, "the token accepts the PIN")
 	ks, err := pki.KeySpecOf(key.Public())
 	if err != nil {
-		return fail(CheckKey, err, "generate a supported key with notation-pkcs11 key generate")
+		return fail(CheckKey, err, fix{text: "Notation cannot sign with this key type; generate a supported key under a new label: notation-pkcs11 key generate --token " + shellQuote(tokenURI(r.uri).String()) + " --type ec-256 --label NEW-LABEL"})
 	}
 	ok(CheckKey, fmt.Sprintf("private key %s (%s, CKA_ID %x)", r.uri.KeyDescription(), ks, key.ID()))
 
 	chain, err := p.chain(ctx, tok, key, bundle, r)
 	switch {
 	case errors.Is(err, pkcs11.ErrCertificateNotFound):
-		return fail(CheckCertificate, err, "make a request with notation-pkcs11 csr, have the CA issue it, and store it with notation-pkcs11 cert import")
+		return fail(CheckCertificate, err, certificateFix(r))
 	case errors.Is(err, pki.ErrCertificateMismatch):
 		ok(CheckCertificate, "a certificate is stored for the key")
-		return fail(CheckMatch, err, "the certificate was issued for another key: import the one issued from this key's csr (notation-pkcs11 cert import checks this)")
+		return fail(CheckMatch, err, matchFix(r))
 	case err != nil:
 		ok(CheckCertificate, "a certificate is stored for the key")
 		ok(CheckMatch, "the certificate holds the key's public key")
-		return fail(CheckChain, err, "import the issuing CA certificates up to the root with notation-pkcs11 cert import --key URI leaf.pem ca.pem root.pem")
+		return fail(CheckChain, err, incompleteFix(r))
 	}
 	leaf := chain[0]
 	ok(CheckCertificate, fmt.Sprintf("certificate %q", leaf.Subject))
@@ -171,7 +190,7 @@ func (p *Plugin) Doctor(ctx context.Context, keyID string, pluginConfig map[stri
 
 	now := p.now()
 	if err := pki.CheckSigningChain(chain, now); err != nil {
-		return fail(CheckChain, err, "have the CA reissue the certificate with the profile the findings name (notation-pkcs11 cert lint explains each), then import it")
+		return fail(CheckChain, err, ruleFix(err, r))
 	}
 	var warnings []string
 	for _, f := range pki.LintChain(chain, now) {
@@ -194,7 +213,7 @@ func (p *Plugin) Doctor(ctx context.Context, keyID string, pluginConfig map[stri
 	left := soonest.NotAfter.Sub(now)
 	if left < ExpiryWarning {
 		warn(CheckExpiry, fmt.Sprintf("certificate %q expires on %s, in %d day(s)", soonest.Subject, soonest.NotAfter.UTC().Format(time.RFC3339), int(left.Hours()/24)),
-			"renew it now: a new csr for a new key, and the rotation runbook in docs/pki-workflow.md")
+			"renew it now: a new key, its csr, the CA, cert import (the rotation runbook in docs/pki-workflow.md)")
 	} else {
 		ok(CheckExpiry, fmt.Sprintf("the chain is valid until %s (certificate %q)", soonest.NotAfter.UTC().Format(time.RFC3339), soonest.Subject))
 	}
@@ -203,10 +222,10 @@ func (p *Plugin) Doctor(ctx context.Context, keyID string, pluginConfig map[stri
 	// signers waiting): the token is done with.
 	open = false
 	if err := tok.Close(); err != nil {
-		return fail(CheckToken, err, "check the token")
+		return fail(CheckToken, err, fix{text: "check the token (notation-pkcs11 token list)"})
 	}
 	if err := p.doctorRevocation(ctx, chain, now, o.Revocation, ok, warn); err != nil {
-		return fail(CheckRevocation, err, "make the OCSP responder and CRL distribution points reachable from this host over http, or, if the certificate is revoked, issue and import a new one")
+		return fail(CheckRevocation, err, revocationFix(err))
 	}
 
 	rep.OK = true
@@ -224,7 +243,8 @@ func (p *Plugin) doctorRevocation(ctx context.Context, chain []*x509.Certificate
 	}
 	results, err := checker.Check(ctx, revocation.Request{Chain: chain, Purpose: revocation.PurposeCodeSigning, Now: now})
 	if err != nil {
-		return fmt.Errorf("revocation check of the chain failed: %w", err)
+		return &fixedError{fmt.Errorf("revocation check of the chain failed: %w", err),
+			fix{text: "make the OCSP responders and CRL distribution points of the chain reachable from this host over http, then run doctor again"}}
 	}
 	var checked []string
 	for i, res := range results {
@@ -234,9 +254,11 @@ func (p *Plugin) doctorRevocation(ctx context.Context, chain []*x509.Certificate
 		subj := chain[i].Subject.String()
 		switch res.Status {
 		case revocation.StatusRevoked:
-			return fmt.Errorf("certificate %q is revoked (%s at %s, since %s, reason %s)", subj, res.Method, res.URL, res.RevokedAt.UTC().Format(time.RFC3339), res.Reason)
+			return &fixedError{fmt.Errorf("certificate %q is revoked (%s at %s, since %s, reason %s)", subj, res.Method, res.URL, res.RevokedAt.UTC().Format(time.RFC3339), res.Reason),
+				fix{text: "signatures with this chain no longer verify: generate a new key, have the CA issue its certificate and import it (the rotation runbook in docs/pki-workflow.md)"}}
 		case revocation.StatusUnknown:
-			return fmt.Errorf("the revocation status of certificate %q is unknown, notation verify will fail at level strict: %s", subj, res.Detail)
+			return &fixedError{fmt.Errorf("the revocation status of certificate %q is unknown, notation verify will fail at level strict: %s", subj, res.Detail),
+				fix{text: fmt.Sprintf("make %s reachable from this host over http (notation verify needs it too), then run doctor again", orUnknown(res.URL))}}
 		case revocation.StatusOK:
 			checked = append(checked, fmt.Sprintf("%q good by %s (%s)", subj, res.Method, res.URL))
 		}
@@ -247,47 +269,6 @@ func (p *Plugin) doctorRevocation(ctx context.Context, chain []*x509.Certificate
 	}
 	ok(CheckRevocation, strings.Join(checked, "; "))
 	return nil
-}
-
-// advise fills the notation commands and policy statement for a healthy key.
-func (p *Plugin) advise(rep *DoctorReport, r keyRequest, chain []*x509.Certificate, pluginConfig map[string]string, o DoctorOptions) {
-	name, store, scope := o.KeyName, o.TrustStore, o.Scope
-	if name == "" {
-		name = "release"
-	}
-	if store == "" {
-		store = "release"
-	}
-	if scope == "" {
-		scope = "*"
-	}
-	leaf, root := chain[0], chain[len(chain)-1]
-	fp := sha256.Sum256(leaf.Raw)
-	rfp := sha256.Sum256(root.Raw)
-	rep.Subject = leaf.Subject.String()
-	rep.Identity = pki.SubjectIdentity(leaf.Subject)
-	rep.CertificateSHA256 = hex.EncodeToString(fp[:])
-	rep.RootSubject = root.Subject.String()
-	rep.RootSHA256 = hex.EncodeToString(rfp[:])
-	rep.NotAfter = leaf.NotAfter
-	cmd := "notation key add --plugin " + Name + " --id " + shellQuote(r.uri.String())
-	keys := make([]string, 0, len(pluginConfig))
-	for k := range pluginConfig {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		cmd += " --plugin-config " + shellQuote(k+"="+pluginConfig[k])
-	}
-	rep.KeyAddCommand = cmd + " " + shellQuote(name)
-	rep.TrustStoreCommand = "notation cert add --type ca --store " + shellQuote(store) + " ROOT.pem   # the root " + shellQuote(rep.RootSubject) + ", SHA-256 " + rep.RootSHA256
-	rep.TrustPolicy = map[string]any{
-		"name":                  name,
-		"registryScopes":        []string{scope},
-		"signatureVerification": map[string]any{"level": "strict"},
-		"trustStores":           []string{"ca:" + store},
-		"trustedIdentities":     []string{rep.Identity},
-	}
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
-	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
 	"github.com/notation-pkcs11/notation-pkcs11/revocation"
+	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 )
 
 // statusChecker answers every non-root certificate with status.
@@ -125,13 +125,15 @@ func TestDoctorBrokenLinks(t *testing.T) {
 				}
 			}
 			if rep.OK {
-				if rep.Identity != pki.SubjectIdentity(leaf.Subject) || !strings.Contains(rep.KeyAddCommand, "notation key add --plugin pkcs11 --id '"+keyURI+"' rel") {
-					t.Fatalf("advice: %q / %q", rep.Identity, rep.KeyAddCommand)
+				want, err := trustpolicy.IdentityFor(leaf)
+				if err != nil || rep.Identity != want || !strings.Contains(rep.KeyAddCommand, "notation key add --plugin pkcs11 --id '"+keyURI+"' rel") {
+					t.Fatalf("advice: %q (want %q, %v) / %q", rep.Identity, want, err, rep.KeyAddCommand)
 				}
-				ids, _ := rep.TrustPolicy["trustedIdentities"].([]string)
-				if len(ids) != 1 || ids[0] != rep.Identity {
+				if tp := rep.TrustPolicy; tp == nil || len(tp.TrustPolicies) != 1 || len(tp.TrustPolicies[0].TrustedIdentities) != 1 || tp.TrustPolicies[0].TrustedIdentities[0] != rep.Identity {
 					t.Fatalf("trust policy: %+v", rep.TrustPolicy)
 				}
+			} else if last := rep.Checks[len(rep.Checks)-1]; last.Fix == "" {
+				t.Fatalf("the failed check has no fix: %+v", last)
 			}
 		})
 	}
