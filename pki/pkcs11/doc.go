@@ -14,11 +14,18 @@
 // # Security
 //
 // The private key never leaves the token. A [PIN] comes from a pin-source
-// file that only its owner can read, or from the NOTATION_PKCS11_PIN
-// environment variable ([ReadPIN]); pin-value in a URI is refused, and a PIN
-// is never formatted into an error or a string. Every call into the module is
-// bounded by [Options.Timeout]; a module that does not answer yields
-// [ErrTimeout] instead of a hang.
+// file or from the NOTATION_PKCS11_PIN environment variable ([ReadPIN]).
+// The file is opened first (no symbolic link, non-blocking so a FIFO cannot
+// hang the caller) and the opened file is checked: a regular file owned by
+// the effective user with no permission for group or others, else a
+// [*PINFileError] whose Fix is the command that repairs it. The variable is
+// removed from the environment once read ([TakePINEnv]), so the module and
+// the processes it starts do not inherit it. pin-value, and any URI
+// attribute whose name contains "pin" besides pin-source, is refused; no
+// error repeats a value that may be a PIN, and a PIN is never formatted into
+// an error or a string. Every call into the module is bounded by
+// [Options.Timeout]; a module that does not answer yields [ErrTimeout]
+// instead of a hang.
 //
 // # Concurrency
 //

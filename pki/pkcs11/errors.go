@@ -25,6 +25,9 @@ var (
 	ErrTimeout = errors.New("PKCS#11 module did not answer in time")
 	// ErrCertificateNotFound: no certificate for the key is on the token.
 	ErrCertificateNotFound = errors.New("certificate not found on the token")
+	// ErrKeyExists: a new key would share its label or id with a key on
+	// the token (see KeyExistsError).
+	ErrKeyExists = errors.New("key already exists")
 )
 
 // loginError turns a C_Login failure into an ErrLogin that says what to do.

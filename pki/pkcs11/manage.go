@@ -1,6 +1,7 @@
 package pkcs11
 
 import (
+	"bytes"
 	"context"
 	"crypto/elliptic"
 	"crypto/x509"
@@ -44,7 +45,8 @@ func ParseKeyType(s string) (KeyType, error) {
 // GenerateKey logs in and generates a key pair on the token, labelled and
 // identified as the URI says (object= and id= are both required). The
 // private key is a token object, sensitive, never extractable, and usable
-// only to sign. It refuses to create a second key with the same id or label.
+// only to sign. It refuses to create a second key with the same id or label
+// with a *KeyExistsError that names the existing key.
 func (t *Token) GenerateKey(ctx context.Context, pin PIN, kt KeyType) (*Key, error) {
 	if t.uri.Object == "" || len(t.uri.ID) == 0 {
 		return nil, fmt.Errorf("%w: a new key needs both object=<label> and id=<CKA_ID> in the URI", ErrInvalidURI)
@@ -54,14 +56,8 @@ func (t *Token) GenerateKey(ctx context.Context, pin PIN, kt KeyType) (*Key, err
 	}
 	var key *Key
 	err := t.do(ctx, "generating a key", func() error {
-		for _, sel := range [][2][]byte{{t.uri.ID, nil}, {nil, []byte(t.uri.Object)}} {
-			existing, err := t.c11.FindKeyPairs(sel[0], sel[1])
-			if err != nil {
-				return fmt.Errorf("failed to search private keys on token %q: %w", t.info.Label, err)
-			}
-			if len(existing) > 0 {
-				return fmt.Errorf("%w: token %q already has a key with %s; choose another object= and id=", ErrAmbiguous, t.info.Label, t.uri.KeyDescription())
-			}
+		if err := t.checkNoKey(); err != nil {
+			return err
 		}
 		pub, err := crypto11.NewAttributeSetWithIDAndLabel(t.uri.ID, []byte(t.uri.Object))
 		if err != nil {
@@ -98,6 +94,69 @@ func (t *Token) GenerateKey(ctx context.Context, pin PIN, kt KeyType) (*Key, err
 		return nil
 	})
 	return key, err
+}
+
+// KeyExistsError: GenerateKey refused to create a key whose label or id
+// an existing key already has. It names the existing key, and wraps
+// ErrKeyExists.
+type KeyExistsError struct {
+	Token string // label of the token
+	Label string // CKA_LABEL of the existing key
+	ID    []byte // CKA_ID of the existing key
+	// Clash says what the new key would share with it: "label", "id" or
+	// "label and id".
+	Clash string
+	// URI names the existing key (the token selector and query of the
+	// URI GenerateKey was given, with the key's object= and id=).
+	URI *URI
+}
+
+func (e *KeyExistsError) Error() string {
+	return fmt.Sprintf("%s: token %q already has a key with the same %s: label %q, id %X (%s); choose another label and id, or use that key",
+		ErrKeyExists, e.Token, e.Clash, e.Label, e.ID, e.URI)
+}
+
+func (e *KeyExistsError) Unwrap() error { return ErrKeyExists }
+
+// checkNoKey refuses a new key whose id or label a private or public key
+// object on the token already has. Runs inside t.do, logged in (so private
+// objects are visible).
+func (t *Token) checkNoKey() error {
+	s, err := t.m.openSession(t.info.Slot)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	for _, attr := range []*p11.Attribute{p11.NewAttribute(p11.CKA_ID, t.uri.ID), p11.NewAttribute(p11.CKA_LABEL, t.uri.Object)} {
+		for _, class := range []uint{p11.CKO_PRIVATE_KEY, p11.CKO_PUBLIC_KEY} {
+			hs, err := s.find([]*p11.Attribute{p11.NewAttribute(p11.CKA_CLASS, class), attr})
+			if err != nil {
+				return fmt.Errorf("failed to search keys on token %q: %w", t.info.Label, err)
+			}
+			if len(hs) == 0 {
+				continue
+			}
+			v, err := s.attrs(hs[0], p11.CKA_LABEL, p11.CKA_ID)
+			if err != nil {
+				return err
+			}
+			label, id := string(v[0]), v[1]
+			var clash []string
+			if label == t.uri.Object {
+				clash = append(clash, "label")
+			}
+			if bytes.Equal(id, t.uri.ID) {
+				clash = append(clash, "id")
+			}
+			u := *t.uri
+			if u.Token == "" && u.Serial == "" && u.SlotID == nil {
+				u.Token = t.info.Label
+			}
+			u.Object, u.ID, u.Type = label, id, ""
+			return &KeyExistsError{Token: t.info.Label, Label: label, ID: id, Clash: strings.Join(clash, " and "), URI: &u}
+		}
+	}
+	return nil
 }
 
 // ImportCertificate logs in and stores cert on the token as a public

@@ -7,6 +7,9 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // PINEnv is the environment variable the PIN is read from when the key URI
@@ -54,52 +57,156 @@ func (p PIN) Equal(q PIN) bool {
 // Empty reports whether no PIN is set.
 func (p PIN) Empty() bool { return p.value() == "" }
 
-// ReadPIN returns the PIN for a key URI: from the URI's pin-source file, else
-// from PINEnv as looked up by getenv. A pin-source file must be a regular
-// file that neither group nor others can read; one trailing newline (LF or
-// CRLF) is trimmed.
+// ReadPIN returns the PIN for a key URI: from the URI's pin-source file
+// (see [PINFileError] for what the file must be), else from PINEnv as looked
+// up by getenv. One trailing newline (LF or CRLF) of a file is trimmed.
+//
+// A PIN taken from PINEnv is also removed from the process environment
+// (os.Unsetenv), so that the PKCS#11 module, and any process it starts, do
+// not inherit it: call ReadPIN before the module loads. Callers that need
+// the PIN again must keep it (or capture the variable first, as
+// plugin.New does).
 func ReadPIN(u *URI, getenv func(string) string) (PIN, error) {
 	if u.PINSource != "" {
 		return readPINFile(u.PINSource)
 	}
 	if v := getenv(PINEnv); v != "" {
+		_ = os.Unsetenv(PINEnv)
 		return NewPIN(v), nil
 	}
 	return PIN{}, ErrNoPIN
 }
 
-func readPINFile(path string) (PIN, error) {
-	// Stat before opening: opening a FIFO with no writer would block.
-	if st, err := os.Stat(path); err != nil {
-		return PIN{}, fmt.Errorf("%w %s: %w", ErrPINSource, path, errors.Unwrap(err))
-	} else if !st.Mode().IsRegular() {
-		return PIN{}, fmt.Errorf("%w %s: not a regular file", ErrPINSource, path)
+// TakePINEnv reads PINEnv from the process environment and removes it from
+// the environment, so that a PKCS#11 module loaded afterwards, and the
+// processes it starts, do not inherit the PIN. It returns "" when the
+// variable is not set.
+func TakePINEnv() string {
+	v := os.Getenv(PINEnv)
+	_ = os.Unsetenv(PINEnv)
+	return v
+}
+
+// PINFileError says why a pin-source file is refused, and how to fix it.
+// It wraps ErrPINSource (and the file-system error, if any). The file must
+// be a regular file (not a symbolic link, FIFO or device) owned by the
+// effective user, with no permission bits for group or others.
+type PINFileError struct {
+	Path   string // the pin-source path
+	Reason string // what is wrong, e.g. "readable by group or others (mode 0640)"
+	Err    error  // the file-system error, or nil
+	fix    string
+}
+
+func (e *PINFileError) Error() string {
+	return fmt.Sprintf("%s %s: %s", ErrPINSource, e.Path, e.Reason)
+}
+
+func (e *PINFileError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrPINSource, e.Err}
 	}
-	f, err := os.Open(path)
+	return []error{ErrPINSource}
+}
+
+// Fix returns the shell command that makes the file acceptable, exactly as
+// it is to be run (e.g. "chmod 600 /etc/notation/pin"), or "" when no
+// command does (a missing file, a symbolic link, a FIFO).
+func (e *PINFileError) Fix() string { return e.fix }
+
+func pinFileError(path, reason string, err error, fix string) error {
+	return &PINFileError{Path: path, Reason: reason, Err: err, fix: fix}
+}
+
+// readPINFile opens the file first and checks what it opened, so that
+// nothing can be swapped in between a check and the open: O_NOFOLLOW
+// refuses a symbolic link, O_NONBLOCK makes opening a FIFO return at once
+// (the type check then refuses it) instead of waiting for a writer.
+func readPINFile(path string) (PIN, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return PIN{}, fmt.Errorf("%w %s: %w", ErrPINSource, path, errors.Unwrap(err))
+		cause := errors.Unwrap(err)
+		if cause == nil {
+			cause = err
+		}
+		if errors.Is(err, unix.ELOOP) {
+			return PIN{}, pinFileError(path, "is a symbolic link, which is refused (what it points to could be swapped); name the file itself in pin-source", cause, "")
+		}
+		return PIN{}, pinFileError(path, cause.Error(), cause, "")
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return PIN{}, fmt.Errorf("%w %s: %w", ErrPINSource, path, err)
+		return PIN{}, pinFileError(path, err.Error(), err, "")
 	}
 	if !st.Mode().IsRegular() {
-		return PIN{}, fmt.Errorf("%w %s: not a regular file", ErrPINSource, path)
+		return PIN{}, pinFileError(path, fmt.Sprintf("not a regular file (%s)", fileKind(st.Mode())), nil, "")
 	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return PIN{}, fmt.Errorf("%w %s: readable by group or others (mode %04o); run: chmod 600 %s", ErrPINSource, path, perm, path)
+	if err := checkPrivateFile(path, st); err != nil {
+		return PIN{}, err
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxPINFile+1))
 	if err != nil {
-		return PIN{}, fmt.Errorf("%w %s: %w", ErrPINSource, path, err)
+		return PIN{}, pinFileError(path, err.Error(), err, "")
 	}
 	if len(b) > maxPINFile {
-		return PIN{}, fmt.Errorf("%w %s: larger than %d bytes; it should hold only the PIN", ErrPINSource, path, maxPINFile)
+		return PIN{}, pinFileError(path, fmt.Sprintf("larger than %d bytes; it should hold only the PIN", maxPINFile), nil, "")
 	}
 	v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	if v == "" {
-		return PIN{}, fmt.Errorf("%w %s: empty", ErrPINSource, path)
+		return PIN{}, pinFileError(path, "empty", nil, "")
 	}
 	return NewPIN(v), nil
+}
+
+// checkPrivateFile refuses a file that is not owned by the effective user
+// or that group or others have any permission on; the error's Fix runs the
+// chown and chmod that repair both.
+func checkPrivateFile(path string, st os.FileInfo) error {
+	euid := os.Geteuid()
+	var reasons, fixes []string
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != euid {
+		reasons = append(reasons, fmt.Sprintf("owned by uid %d, not by the user reading it (uid %d)", sys.Uid, euid))
+		fixes = append(fixes, chownCommand(euid, path))
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		reasons = append(reasons, fmt.Sprintf("readable by group or others (mode %04o)", perm))
+		fixes = append(fixes, "chmod 600 "+shellQuote(path))
+	}
+	if len(reasons) == 0 {
+		return nil
+	}
+	return pinFileError(path, strings.Join(reasons, " and "), nil, strings.Join(fixes, " && "))
+}
+
+// chownCommand is the command that gives path to uid: plain chown for root,
+// through sudo for anyone else (only root may give a file away).
+func chownCommand(uid int, path string) string {
+	c := fmt.Sprintf("chown %d %s", uid, shellQuote(path))
+	if os.Geteuid() != 0 {
+		c = "sudo " + c
+	}
+	return c
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=+,@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
 }

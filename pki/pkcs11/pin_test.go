@@ -142,14 +142,15 @@ func TestReadPINFileRefused(t *testing.T) {
 		is    error // also wrapped, besides ErrPINSource
 		words []string
 	}{
-		{"0640", pinWriteFile(t, dir, "pin-0640", secret+"\n", 0o640), nil, []string{"readable by group or others", "mode 0640", "chmod 600 "}},
-		{"0644", pinWriteFile(t, dir, "pin-0644", secret+"\n", 0o644), nil, []string{"readable by group or others", "mode 0644", "chmod 600 "}},
-		{"0604", pinWriteFile(t, dir, "pin-0604", secret+"\n", 0o604), nil, []string{"mode 0604", "chmod 600 "}},
-		{"0660", pinWriteFile(t, dir, "pin-0660", secret+"\n", 0o660), nil, []string{"mode 0660", "chmod 600 "}},
-		{"0777", pinWriteFile(t, dir, "pin-0777", secret+"\n", 0o777), nil, []string{"mode 0777", "chmod 600 "}},
-		{"symlink to a 0644 file", link, nil, []string{"mode 0644", "chmod 600 "}},
-		{"directory", dir, nil, []string{"not a regular file"}},
-		{"device", os.DevNull, nil, []string{"not a regular file"}},
+		{"0640", pinWriteFile(t, dir, "pin-0640", secret+"\n", 0o640), nil, []string{"readable by group or others", "mode 0640"}},
+		{"0644", pinWriteFile(t, dir, "pin-0644", secret+"\n", 0o644), nil, []string{"readable by group or others", "mode 0644"}},
+		{"0604", pinWriteFile(t, dir, "pin-0604", secret+"\n", 0o604), nil, []string{"mode 0604"}},
+		{"0660", pinWriteFile(t, dir, "pin-0660", secret+"\n", 0o660), nil, []string{"mode 0660"}},
+		{"0777", pinWriteFile(t, dir, "pin-0777", secret+"\n", 0o777), nil, []string{"mode 0777"}},
+		{"0610", pinWriteFile(t, dir, "pin-0610", secret+"\n", 0o610), nil, []string{"mode 0610"}},
+		{"symlink to a 0644 file", link, unix.ELOOP, []string{"symbolic link"}},
+		{"directory", dir, nil, []string{"not a regular file (a directory)"}},
+		{"device", os.DevNull, nil, []string{"not a regular file (a device)"}},
 		{"missing file", filepath.Join(dir, "missing"), fs.ErrNotExist, []string{"no such file or directory"}},
 		{"missing directory", filepath.Join(dir, "nodir", "pin"), fs.ErrNotExist, []string{"no such file or directory"}},
 		{"empty", pinWriteFile(t, dir, "empty", "", 0o600), nil, []string{"empty"}},
@@ -184,8 +185,17 @@ func TestReadPINFileRefused(t *testing.T) {
 					t.Errorf("error %q does not contain %q", msg, w)
 				}
 			}
-			if strings.Contains(msg, "chmod") && !strings.Contains(msg, "chmod 600 "+tc.path) {
-				t.Errorf("error %q does not give the chmod command for %s", msg, tc.path)
+			var pe *PINFileError
+			if !errors.As(err, &pe) || pe.Path != tc.path || pe.Reason == "" {
+				t.Fatalf("error %v is not a *PINFileError for %s", err, tc.path)
+			}
+			// A mode problem is fixed by chmod; nothing else has a command.
+			wantFix := ""
+			if strings.Contains(msg, "readable by group or others") {
+				wantFix = "chmod 600 " + tc.path
+			}
+			if pe.Fix() != wantFix {
+				t.Errorf("Fix() = %q, want %q", pe.Fix(), wantFix)
 			}
 			if strings.Contains(msg, secret) {
 				t.Errorf("error %q repeats the file's content", msg)
@@ -299,9 +309,10 @@ func TestPINInUnexportedField(t *testing.T) {
 }
 
 // TestReadPINFIFONoWriter (regression): a pin-source that is a named pipe
-// must be refused as "not a regular file" at once. os.Open on a pipe blocks
-// until some process opens it for writing, so checking the type only after
-// opening made ReadPIN hang, outside any of the module time bounds.
+// is refused at once. Opening a pipe blocks until some process opens it for
+// writing, and checking the name before opening it left a window in which
+// a FIFO could be swapped in: the file is now opened first, non-blocking,
+// and the opened file is checked.
 func TestReadPINFIFONoWriter(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "pin.fifo")
 	if err := unix.Mkfifo(p, 0o600); err != nil {
@@ -319,24 +330,39 @@ func TestReadPINFIFONoWriter(t *testing.T) {
 	var r result
 	select {
 	case r = <-done:
-	case <-time.After(2 * time.Second):
-		t.Errorf("ReadPIN on a FIFO with no writer did not return within 2s")
-		// Unblock the reader: open the pipe for writing and close it.
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			fd, err := unix.Open(p, unix.O_WRONLY|unix.O_NONBLOCK, 0)
-			if err == nil {
-				unix.Close(fd)
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("cannot unblock the reader: %v", err)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+	case <-testBudget(t):
+		t.Errorf("ReadPIN on a FIFO with no writer did not return")
+		unblockFIFO(t, p)
 		r = <-done
 	}
-	if !errors.Is(r.err, ErrPINSource) || !strings.Contains(r.err.Error(), "not a regular file") {
-		t.Errorf("ReadPIN(FIFO) = %v, want ErrPINSource: not a regular file", r.err)
+	var pe *PINFileError
+	if !errors.As(r.err, &pe) || !errors.Is(r.err, ErrPINSource) || !strings.Contains(r.err.Error(), "not a regular file (a FIFO)") || pe.Fix() != "" {
+		t.Errorf("ReadPIN(FIFO) = %v, want a *PINFileError: not a regular file (a FIFO), with no fix", r.err)
+	}
+}
+
+// testBudget fires shortly before the test binary's -timeout would end the
+// whole run, so that a hang fails this test with a message instead.
+func testBudget(t *testing.T) <-chan time.Time {
+	d, ok := t.Deadline()
+	if !ok {
+		return nil // no -timeout: wait for as long as it takes
+	}
+	return time.After(time.Until(d) - 10*time.Second)
+}
+
+// unblockFIFO opens the pipe for writing and closes it, which lets a
+// reader blocked in open(2) go on.
+func unblockFIFO(t *testing.T, p string) {
+	for {
+		fd, err := unix.Open(p, unix.O_WRONLY|unix.O_NONBLOCK, 0)
+		if err == nil {
+			unix.Close(fd)
+			return
+		}
+		if !errors.Is(err, unix.ENXIO) {
+			t.Fatalf("cannot unblock the reader: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

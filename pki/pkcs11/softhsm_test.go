@@ -142,8 +142,8 @@ func TestGenerateImportCertificate(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkSigns(t, k)
-			if _, err := tok.GenerateKey(context.Background(), pkcs11.NewPIN(userPIN), kt); !errors.Is(err, pkcs11.ErrAmbiguous) {
-				t.Fatalf("second key with the same id: got %v, want ErrAmbiguous", err)
+			if _, err := tok.GenerateKey(context.Background(), pkcs11.NewPIN(userPIN), kt); !errors.Is(err, pkcs11.ErrKeyExists) {
+				t.Fatalf("second key with the same id: got %v, want ErrKeyExists", err)
 			}
 			cert, err := ca.Issue(k.Public(), pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"Test"}, CommonName: string(kt)}, testpki.Epoch(), testpki.Epoch().AddDate(5, 0, 0))
 			if err != nil {
@@ -216,4 +216,80 @@ func TestOpenErrors(t *testing.T) {
 			t.Fatalf("Login: got %v, want ErrKeyNotFound", err)
 		}
 	})
+}
+
+// TestGenerateKeyCollision (issue 12): a new key whose label or id an
+// existing key has is refused with a *KeyExistsError that names the
+// existing key by label, id and a URI that opens it. (One Token at a time:
+// PKCS#11 initialisation is per process.)
+func TestGenerateKeyCollision(t *testing.T) {
+	h := softHSM(t, "clash")
+	ctx := context.Background()
+	openNow := func(uri string) *pkcs11.Token {
+		t.Helper()
+		tok, err := pkcs11.Open(ctx, mustURI(t, uri), pkcs11.Options{ModulePath: h.Module(), Timeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	tok := openNow("pkcs11:token=clash;object=release-2026;id=%0A%0B?pin-source=file:/etc/notation/pin")
+	serial := tok.Info().Serial
+	_, err := tok.GenerateKey(ctx, pkcs11.NewPIN(userPIN), pkcs11.EC256)
+	tok.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, uri, clash string
+	}{
+		{"same label", "pkcs11:token=clash;object=release-2026;id=%0C", "label"},
+		{"same id", "pkcs11:token=clash;object=other;id=%0A%0B", "id"},
+		{"same label and id", "pkcs11:token=clash;object=release-2026;id=%0A%0B", "label and id"},
+		{"same id, token chosen by serial", "pkcs11:serial=" + serial + ";object=other;id=%0A%0B?pin-source=file:/p", "id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := openNow(tc.uri)
+			_, err := tok.GenerateKey(ctx, pkcs11.NewPIN(userPIN), pkcs11.EC384)
+			tok.Close()
+			var ke *pkcs11.KeyExistsError
+			if !errors.As(err, &ke) || !errors.Is(err, pkcs11.ErrKeyExists) {
+				t.Fatalf("GenerateKey = %v, want a *KeyExistsError", err)
+			}
+			if ke.Token != "clash" || ke.Label != "release-2026" || string(ke.ID) != "\x0a\x0b" || ke.Clash != tc.clash {
+				t.Errorf("KeyExistsError %+v does not name the existing key (clash %q)", ke, tc.clash)
+			}
+			for _, w := range []string{`token "clash"`, `label "release-2026"`, "id 0A0B", "same " + tc.clash, ke.URI.String()} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), userPIN) {
+				t.Errorf("error %q contains the PIN", err)
+			}
+			// The URI in the error opens the existing key, on the token
+			// the request selected, with the request's query attributes.
+			u := mustURI(t, ke.URI.String())
+			req := mustURI(t, tc.uri)
+			if u.Object != "release-2026" || string(u.ID) != "\x0a\x0b" || u.Serial != req.Serial || u.PINSource != req.PINSource {
+				t.Errorf("URI %s does not name the existing key as the request named its token", u)
+			}
+			tok = openNow(u.String())
+			defer tok.Close()
+			k, err := tok.Login(ctx, pkcs11.NewPIN(userPIN))
+			if err != nil {
+				t.Fatalf("the error's URI %s does not open the key: %v", u, err)
+			}
+			if pub, ok := k.Public().(*ecdsa.PublicKey); !ok || pub.Curve.Params().BitSize != 256 {
+				t.Errorf("the error's URI opens a %T, not the EC-256 key", k.Public())
+			}
+		})
+	}
+	// The refused attempts created nothing.
+	tok = openNow("pkcs11:token=clash;object=x")
+	defer tok.Close()
+	keys, err := tok.Keys(ctx)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("Keys = %d keys, %v; want only the first key", len(keys), err)
+	}
 }
