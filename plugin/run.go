@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -77,17 +78,45 @@ func (p *Plugin) dispatch(ctx context.Context, command string, stdin io.Reader) 
 
 type validator interface{ Validate() error }
 
+// decode reads exactly one JSON request object from r: after it only
+// white space may follow, up to the end of the input, and the whole input
+// is capped at maxRequest bytes.
 func decode(r io.Reader, req validator) error {
 	lr := &io.LimitedReader{R: r, N: maxRequest + 1}
-	err := json.NewDecoder(lr).Decode(req)
+	dec := json.NewDecoder(lr)
+	err := dec.Decode(req)
+	var rest []byte
+	if err == nil {
+		rest, err = io.ReadAll(io.MultiReader(dec.Buffered(), lr))
+	}
 	if lr.N <= 0 {
 		return fmt.Errorf("%w: the request is larger than %d bytes", ErrRequest, maxRequest)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: the request on stdin is not valid JSON: %w", ErrRequest, err)
 	}
+	if extra := bytes.TrimLeft(rest, " \t\r\n"); len(extra) > 0 {
+		return fmt.Errorf("%w: the request's JSON object is followed by %s (%d bytes); send exactly one JSON object on stdin", ErrRequest, trailingKind(extra), len(extra))
+	}
 	if err := req.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrRequest, err)
 	}
 	return nil
+}
+
+// trailingKind names what follows a request without repeating it.
+func trailingKind(b []byte) string {
+	switch c := b[0]; {
+	case c == '{':
+		return "a second JSON object"
+	case c == '[':
+		return "a JSON array"
+	case c == '"':
+		return "a JSON string"
+	case c == '-' || c >= '0' && c <= '9':
+		return "a number"
+	case c < 0x20 || c == 0x7f:
+		return "control characters"
+	}
+	return "other text"
 }

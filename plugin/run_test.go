@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"slices"
@@ -249,4 +250,54 @@ func TestRunStdoutWriteFails(t *testing.T) {
 	p := newPlugin(noBackend(t), nil, nil)
 	r := runPluginW(t, context.Background(), p, "get-plugin-metadata", "{}", func(io.Writer) io.Writer { return failingWriter{} })
 	wantError(t, r, plugin.ErrorCodeGeneric, "stdout closed")
+}
+
+// TestRunRefusesTrailingBytes (regression, issue 12 #11): what followed the
+// request's JSON object was ignored, so a second request (or anything) could
+// ride along unseen. One object, then only white space to the end of input.
+func TestRunRefusesTrailingBytes(t *testing.T) {
+	desc, err := json.Marshal(describeReq(keyURI, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign, err := json.Marshal(signReq(keyURI, keyTypeOf(t, "ec-256"), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, trailer string
+		want          []string // nil: accepted
+	}{
+		{"nothing", "", nil},
+		{"white space", " \t\r\n \n", nil},
+		{"a second request", " " + string(desc), []string{"followed by a second JSON object", fmt.Sprintf("(%d bytes)", len(desc))}},
+		{"a JSON array", "\n[1]", []string{"followed by a JSON array (3 bytes)"}},
+		{"a string", `"x"`, []string{"followed by a JSON string"}},
+		{"a number", "7", []string{"followed by a number (1 bytes)"}},
+		{"text", " garbage", []string{"followed by other text (7 bytes)"}},
+		{"a NUL byte", "\x00", []string{"followed by control characters"}},
+		{"a stray brace", "}", []string{"followed by other text"}},
+		{"a form feed (not JSON white space)", "\f", []string{"followed by control characters"}},
+	} {
+		for _, c := range []struct {
+			command string
+			req     []byte
+		}{{"describe-key", desc}, {"generate-signature", sign}} {
+			t.Run(tc.name+"/"+c.command, func(t *testing.T) {
+				b := &fakeBackend{t: t, tok: goodToken(t, "ec-256", true), forbid: tc.want != nil}
+				p := newPlugin(b, stdEnv(fakeModule(t)), nil)
+				r := runPlugin(t, p, c.command, append(append([]byte{}, c.req...), tc.trailer...))
+				if tc.want == nil {
+					if r.code != 0 {
+						t.Fatalf("exit %d: %s", r.code, r.stderr)
+					}
+					return
+				}
+				msg := wantError(t, r, plugin.ErrorCodeValidation, append([]string{"invalid request", "send exactly one JSON object"}, tc.want...)...)
+				if strings.Contains(msg, "garbage") {
+					t.Errorf("the message repeats the trailing bytes: %s", msg)
+				}
+			})
+		}
+	}
 }
