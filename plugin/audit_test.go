@@ -2,14 +2,18 @@ package plugin
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const testPayloadJSON = `{"targetArtifact":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:aa","size":7}}`
@@ -81,7 +85,7 @@ func TestAppendAuditConcurrent(t *testing.T) {
 			rec := newAuditRecord(time.Now(), []byte(strings.Repeat("x", i*100)))
 			rec.KeyID, rec.Outcome = "pkcs11:token=t;object=k", "success"
 			rec.Error = strings.Repeat("e", 5000) // truncated to maxAuditMessage
-			errs <- appendAudit(path, rec)
+			errs <- appendAudit(context.Background(), path, time.Minute, rec)
 		}(i)
 	}
 	wg.Wait()
@@ -131,16 +135,25 @@ func TestAppendAuditRefuses(t *testing.T) {
 	if err := os.Symlink(filepath.Join(dir, "target"), link); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct{ name, path, want string }{
-		{"writable by others", loose, "chmod 600"},
-		{"a folder", dir, "audit_log"},
-		{"a symlink", link, "audit_log"},
-		{"missing folder", filepath.Join(dir, "no", "such", "audit.log"), "audit_log"},
+	fifo := filepath.Join(dir, "fifo.log")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, path, want, fix string }{
+		{"writable by others", loose, "open to group or others (mode 0666)", "chmod 600 " + loose},
+		{"a folder", dir, "fix the audit_log path", ""},
+		{"a symlink", link, "symbolic link", ""},
+		{"a FIFO", fifo, "not a regular file", ""},
+		{"missing folder", filepath.Join(dir, "no", "such", "audit.log"), "fix the audit_log path", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			err := appendAudit(c.path, &AuditRecord{Outcome: "success"})
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("got %v, want an error saying %q", err, c.want)
+			err := appendAudit(context.Background(), c.path, time.Minute, &AuditRecord{Outcome: "success"})
+			var ae *AuditLogError
+			if !errors.As(err, &ae) || !errors.Is(err, ErrAudit) || ae.Path != c.path || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "audit_log "+c.path) {
+				t.Fatalf("got %v, want an *AuditLogError for %s saying %q", err, c.path, c.want)
+			}
+			if ae.Fix() != c.fix {
+				t.Errorf("Fix() = %q, want %q", ae.Fix(), c.fix)
 			}
 		})
 	}
@@ -163,7 +176,7 @@ func BenchmarkAppendAudit(b *testing.B) {
 	for b.Loop() {
 		rec := newAuditRecord(time.Now(), payload)
 		rec.KeyID, rec.KeySpec, rec.Outcome = "pkcs11:token=t;object=k;id=%01", "EC-256", "success"
-		if err := appendAudit(path, rec); err != nil {
+		if err := appendAudit(context.Background(), path, time.Minute, rec); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -23,13 +23,25 @@
 //
 // The PIN comes from the key URI's pin-source file or NOTATION_PKCS11_PIN;
 // a PIN in pluginConfig or a pin-value in the URI is refused, because
-// notation stores both in plaintext and prints them with -d. No error or
-// response carries the PIN. The key-spec cache holds no secret, and every
-// generate-signature checks the cached answer against the real key. The
-// audit log is created 0600 and refused when group or others can write it
-// or it is not a regular file; a signature whose audit line cannot be
-// written is withheld (fail closed). Audit records hold the canonical key
-// URI (never a pin-value, which is refused first), fingerprints and hashes.
+// notation stores both in plaintext and prints them with -d. [New] takes
+// NOTATION_PKCS11_PIN out of the process environment before any module
+// loads, so the module and its helper processes do not inherit it. No
+// error or response carries the PIN; an error that has a fix (a PIN file
+// or audit log with the wrong owner or mode) carries the command, as
+// "; run: COMMAND". A request is one JSON object: anything but white space
+// after it is refused. The key-spec cache holds no secret, and every
+// generate-signature checks the cached answer against the real key.
+//
+// The audit log is created 0600; an existing one must be a regular file
+// (no symbolic link) owned by the effective user with no permission for
+// group or others, since anyone who can open it can hold its lock. The wait
+// for its lock is bounded by pluginConfig timeout (TIMEOUT) and ends when
+// the request is cancelled (SIGTERM). A signature whose audit line cannot
+// be written is withheld (fail closed), and a failed or short write is
+// truncated away, so no partial line is left. Audit records hold the
+// canonical key URI (never a pin-value, which is refused first),
+// fingerprints and hashes, and who signed: user, uid, host and the parent
+// process ([AuditSigner]).
 //
 // # Concurrency
 //

@@ -27,7 +27,7 @@ var (
 var validationErrors = []error{
 	ErrConfig, ErrRequest, ErrUnsupported,
 	pkcs11.ErrInvalidURI, pkcs11.ErrNoPIN, pkcs11.ErrPINSource,
-	pkcs11.ErrTokenNotFound, pkcs11.ErrKeyNotFound, pkcs11.ErrAmbiguous, pkcs11.ErrCertificateNotFound,
+	pkcs11.ErrTokenNotFound, pkcs11.ErrKeyNotFound, pkcs11.ErrAmbiguous, pkcs11.ErrCertificateNotFound, pkcs11.ErrKeyExists,
 	pki.ErrCertificateMismatch, pki.ErrIncompleteChain, pki.ErrUnsupportedKey,
 }
 
@@ -35,7 +35,8 @@ var validationErrors = []error{
 // ACCESS_DENIED for a refused login, TIMEOUT for a module that did not
 // answer, VALIDATION_ERROR for bad input (including chains that break the
 // signing rules), ERROR for the rest. The message is err's text, which
-// never contains a PIN.
+// never contains a PIN, followed by "; run: COMMAND" when err carries a fix
+// (a Fix() string method, as *pkcs11.PINFileError and *AuditLogError have).
 func ProtocolError(err error) *plugin.Error {
 	var pe *plugin.Error
 	if errors.As(err, &pe) {
@@ -58,5 +59,10 @@ func ProtocolError(err error) *plugin.Error {
 			}
 		}
 	}
-	return plugin.NewError(code, err.Error())
+	msg := err.Error()
+	var f interface{ Fix() string }
+	if errors.As(err, &f) && f.Fix() != "" {
+		msg += "; run: " + f.Fix()
+	}
+	return plugin.NewError(code, msg)
 }

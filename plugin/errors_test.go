@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,10 @@ func TestProtocolErrorMapping(t *testing.T) {
 		{"pkcs11.ErrInvalidURI", pkcs11.ErrInvalidURI, plugin.ErrorCodeValidation},
 		{"pkcs11.ErrNoPIN", pkcs11.ErrNoPIN, plugin.ErrorCodeValidation},
 		{"pkcs11.ErrPINSource", pkcs11.ErrPINSource, plugin.ErrorCodeValidation},
+		{"pkcs11.ErrKeyExists", pkcs11.ErrKeyExists, plugin.ErrorCodeValidation},
+		{"*pkcs11.KeyExistsError", &pkcs11.KeyExistsError{Token: "t", Label: "k", ID: []byte{1}, Clash: "id", URI: &pkcs11.URI{Token: "t", Object: "k", ID: []byte{1}}}, plugin.ErrorCodeValidation},
+		{"*AuditLogError timed out", &AuditLogError{Path: "/a.log", Reason: "lock", Err: pkcs11.ErrTimeout}, plugin.ErrorCodeTimeout},
+		{"*AuditLogError cancelled", &AuditLogError{Path: "/a.log", Reason: "cancelled", Err: context.Canceled}, plugin.ErrorCodeGeneric},
 		// pki sentinels and the chain error.
 		{"pki.ErrCertificateMismatch", pki.ErrCertificateMismatch, plugin.ErrorCodeValidation},
 		{"pki.ErrIncompleteChain", pki.ErrIncompleteChain, plugin.ErrorCodeValidation},
@@ -81,6 +86,24 @@ func TestProtocolErrorMapping(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// An error with a fix carries it into the protocol message, once.
+func TestProtocolErrorFix(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"audit log", fmt.Errorf("invalid: withheld: %w", &AuditLogError{Path: "/a.log", Reason: "mode 0644", fix: "chmod 600 /a.log"}), "invalid: withheld: audit log not written: audit_log /a.log: mode 0644; run: chmod 600 /a.log"},
+		{"no fix", &AuditLogError{Path: "/a.log", Reason: "not a regular file"}, "audit log not written: audit_log /a.log: not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ProtocolError(tc.err).Message; got != tc.want {
+				t.Errorf("message %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 

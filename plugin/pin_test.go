@@ -1,11 +1,16 @@
 package plugin
 
 import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
 )
 
@@ -83,4 +88,82 @@ func TestMalformedKeyIDDoesNotEchoPIN(t *testing.T) {
 			}
 		})
 	}
+}
+
+// envCheckBackend records, when the module would load, whether the PIN
+// variable is still in the environment and what a process started then
+// (as a module may start one) sees of it.
+type envCheckBackend struct {
+	*fakeBackend
+	set   bool
+	child string
+}
+
+func (b *envCheckBackend) Open(ctx context.Context, u *pkcs11.URI, opts pkcs11.Options) (Token, error) {
+	_, b.set = os.LookupEnv(pkcs11.PINEnv)
+	out, err := exec.Command("sh", "-c", `printf %s "${`+pkcs11.PINEnv+`-unset}"`).Output()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.child = string(out)
+	return b.fakeBackend.Open(ctx, u, opts)
+}
+
+// TestPINEnvNotInherited (regression, issue 12 #7): NOTATION_PKCS11_PIN
+// stayed in the environment that the module, and any process it starts,
+// inherit. New takes it out of the environment before any module loads
+// (describe-key loads the module before it knows whether it needs the
+// PIN), and the PIN still reaches the token.
+func TestPINEnvNotInherited(t *testing.T) {
+	for _, command := range []plugin.Command{plugin.CommandDescribeKey, plugin.CommandGenerateSignature} {
+		t.Run(string(command), func(t *testing.T) {
+			t.Setenv(ModuleEnv, fakeModule(t))
+			t.Setenv(pkcs11.PINEnv, testPIN)
+			tok := goodToken(t, "ec-256", true)
+			tok.HidePublic = true // describe-key has to log in
+			b := &envCheckBackend{fakeBackend: &fakeBackend{t: t, tok: tok}}
+			p := New(Options{Backend: b, Now: testpki.Epoch})
+			if _, ok := os.LookupEnv(pkcs11.PINEnv); ok {
+				t.Errorf("%s is still set after New", pkcs11.PINEnv)
+			}
+			var req any = describeReq(keyURI, nil)
+			if command == plugin.CommandGenerateSignature {
+				req = signReq(keyURI, keyTypeOf(t, "ec-256"), nil)
+			}
+			if r := runPlugin(t, p, string(command), req); r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			if b.set || b.child != "unset" {
+				t.Errorf("when the module loaded, %s was set: %v; a child saw %d bytes of it", pkcs11.PINEnv, b.set, len(b.child))
+			}
+			if _, _, _, logins, _ := b.counts(); logins == 0 {
+				t.Error("no login: the PIN did not reach the token")
+			}
+		})
+	}
+}
+
+// A refused pin-source file reaches notation with its fix, as a command
+// that works as printed (issue 12 #6).
+func TestPINFileFixInProtocolError(t *testing.T) {
+	dir := t.TempDir()
+	pinFile := filepath.Join(dir, "user pin")
+	if err := os.WriteFile(pinFile, []byte(pinFilePIN+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(pinFile, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	id := keyURI + "?pin-source=file:" + strings.ReplaceAll(pinFile, " ", "%20")
+	b := &fakeBackend{t: t, tok: goodToken(t, "ec-256", true)}
+	b.tok.PIN = pinFilePIN
+	p := newPlugin(b, env{ModuleEnv: fakeModule(t)}, nil)
+	req := signReq(id, keyTypeOf(t, "ec-256"), nil)
+	msg := wantError(t, runPlugin(t, p, "generate-signature", req), plugin.ErrorCodeValidation,
+		"unusable pin-source file "+pinFile, "mode 0640", "; run: chmod 600 '"+pinFile+"'")
+	fix := msg[strings.LastIndex(msg, "; run: ")+len("; run: "):]
+	if out, err := exec.Command("sh", "-c", fix).CombinedOutput(); err != nil {
+		t.Fatalf("the fix %q failed: %v: %s", fix, err, out)
+	}
+	wantOK[plugin.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", req))
 }

@@ -30,12 +30,16 @@ const maxChainFile = 1 << 20
 
 // Options configure a Plugin. Zero values pick the real environment.
 type Options struct {
-	Version string              // semver reported in metadata; "0.0.0-dev" when empty
-	Backend Backend             // HSM when nil
-	Getenv  func(string) string // os.Getenv when nil
-	Now     func() time.Time    // time.Now when nil; the chain must be valid at this time
-	Cache   *KeyCache           // nil disables the key-spec cache
-	LockDir string              // where module lock files live; "" disables locking
+	Version string  // semver reported in metadata; "0.0.0-dev" when empty
+	Backend Backend // HSM when nil
+	// Getenv looks up NOTATION_PKCS11_MODULE, NOTATION_PKCS11_PIN and
+	// the like. When nil, New reads the process environment and removes
+	// NOTATION_PKCS11_PIN from it (pkcs11.TakePINEnv), so that the PKCS#11
+	// module and the processes it starts do not inherit the PIN.
+	Getenv  func(string) string
+	Now     func() time.Time // time.Now when nil; the chain must be valid at this time
+	Cache   *KeyCache        // nil disables the key-spec cache
+	LockDir string           // where module lock files live; "" disables locking
 }
 
 // Plugin answers Notation plugin protocol requests. It implements the
@@ -61,7 +65,16 @@ func New(o Options) *Plugin {
 		p.backend = HSM{}
 	}
 	if p.getenv == nil {
-		p.getenv = os.Getenv
+		// The PIN variable is taken out of the environment now, before
+		// any module loads: modules start helper processes, and those
+		// must not inherit it.
+		pin := pkcs11.TakePINEnv()
+		p.getenv = func(k string) string {
+			if k == pkcs11.PINEnv {
+				return pin
+			}
+			return os.Getenv(k)
+		}
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -209,38 +222,38 @@ func (p *Plugin) remember(r keyRequest, ks plugin.KeySpec, pub crypto.PublicKey)
 func (p *Plugin) GenerateSignature(ctx context.Context, req *plugin.GenerateSignatureRequest) (*plugin.GenerateSignatureResponse, error) {
 	rec := newAuditRecord(p.now(), req.Payload)
 	rec.KeySpec = string(req.KeySpec)
-	var auditPath string
-	resp, err := p.generateSignature(ctx, req, rec, &auditPath)
-	if auditPath == "" {
+	resp, err := p.generateSignature(ctx, req, rec)
+	cfg, cfgErr := ParseConfig(req.PluginConfig)
+	if cfgErr != nil || cfg.AuditLog == "" {
 		return resp, err
 	}
+	rec.AuditSigner = currentSigner()
 	if err != nil {
 		pe := ProtocolError(err)
 		rec.Outcome, rec.ErrorCode, rec.Error = "failure", string(pe.ErrCode), pe.Message
-		if aerr := appendAudit(auditPath, rec); aerr != nil {
+		if aerr := appendAudit(ctx, cfg.AuditLog, cfg.Timeout, rec); aerr != nil {
 			return nil, fmt.Errorf("%w (%w)", err, aerr)
 		}
 		return nil, err
 	}
 	rec.Outcome = "success"
-	if aerr := appendAudit(auditPath, rec); aerr != nil {
+	if aerr := appendAudit(ctx, cfg.AuditLog, cfg.Timeout, rec); aerr != nil {
 		return nil, fmt.Errorf("the signature was made but is withheld: %w", aerr)
 	}
 	return resp, nil
 }
 
-func (p *Plugin) generateSignature(ctx context.Context, req *plugin.GenerateSignatureRequest, rec *AuditRecord, auditPath *string) (*plugin.GenerateSignatureResponse, error) {
+// generateSignature does the work of GenerateSignature and fills in rec as
+// far as it gets.
+func (p *Plugin) generateSignature(ctx context.Context, req *plugin.GenerateSignatureRequest, rec *AuditRecord) (*plugin.GenerateSignatureResponse, error) {
 	r, err := p.parseKeyRequest(req.ContractVersion, req.KeyID, req.PluginConfig)
 	if err != nil {
-		if cfg, cerr := ParseConfig(req.PluginConfig); cerr == nil {
-			*auditPath = cfg.AuditLog
-			if u, uerr := pkcs11.ParseURI(req.KeyID); uerr == nil {
-				rec.KeyID = u.String()
-			}
+		if u, uerr := pkcs11.ParseURI(req.KeyID); uerr == nil {
+			rec.KeyID = u.String()
 		}
 		return nil, err
 	}
-	*auditPath, rec.KeyID = r.cfg.AuditLog, r.uri.String()
+	rec.KeyID = r.uri.String()
 	alg, err := pki.AlgorithmFor(req.KeySpec)
 	if err != nil {
 		return nil, fmt.Errorf("%w: keySpec: %w", ErrRequest, err)

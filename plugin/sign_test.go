@@ -236,7 +236,7 @@ func TestGenerateSignatureChainProblems(t *testing.T) {
 		{"bundle with a private key", "leaf", nil, withKey, "", []string{"certificate_chain", "is not a CERTIFICATE"}},
 		{"empty bundle", "leaf", nil, empty, "", []string{"certificate_chain", "no certificate found"}},
 		{"bundle larger than 1 MiB", "leaf", nil, huge, "", []string{"certificate_chain", "larger than"}},
-		{"bundle not PEM", "leaf", nil, notPEM, "", []string{"certificate_chain", "not PEM"}},
+		{"bundle not PEM", "leaf", nil, notPEM, "", []string{"certificate_chain", "PEM", notPEM}},
 		{"bundle missing", "leaf", nil, missing, "", []string{"certificate_chain", "missing.pem"}},
 		{"bundle is a directory", "leaf", nil, dir, "", []string{"certificate_chain", dir}},
 	}
