@@ -7,8 +7,8 @@ import (
 	"unicode/utf8"
 )
 
-// MaxBriefLen is the most characters Report.Brief returns.
-const MaxBriefLen = 200
+// MaxBriefLen is the most characters Report.Brief returns: under 200.
+const MaxBriefLen = 199
 
 // Summary is one line per signature for people.
 func (r *Report) Summary() string {
@@ -74,7 +74,7 @@ func (r *Report) Brief() string {
 	if runeLen(line) <= MaxBriefLen {
 		return line
 	}
-	const more = "… (cut; explain shows the whole text)"
+	const more = "… (cut; see explain)"
 	return cut(line, MaxBriefLen-runeLen(more)) + more
 }
 
@@ -88,7 +88,7 @@ func (r *Report) failure() (reason, fix string) {
 		return r.Signatures[0].reason(), r.Signatures[0].Fix
 	default:
 		last := r.Signatures[n-1]
-		return fmt.Sprintf("none of %d signatures verified; the last: %s", n, last.reason()), last.Fix
+		return fmt.Sprintf("%d signatures; last: %s", n, last.reason()), last.Fix
 	}
 }
 

@@ -50,7 +50,7 @@ func TestBrief(t *testing.T) {
 			r.Add("", failedResult(ref, long, "a fix that will not fit"))
 			r.Finish(nil)
 			return r
-		}, []string{"failed: " + ref, "… (cut; explain shows the whole text)"}, []string{"; fix:"}},
+		}, []string{"failed: " + ref, "… (cut; see explain)"}, []string{"; fix:"}},
 		{"long reference keeps its digest", func() *trustpolicy.Report {
 			r := &trustpolicy.Report{Reference: longRepo + "@" + dgst}
 			r.Finish(nil)
@@ -68,7 +68,7 @@ func TestBrief(t *testing.T) {
 			r.Add("sha256:2", failedResult(ref, "second", ""))
 			r.Finish(nil)
 			return r
-		}, []string{"none of 2 signatures verified; the last: authenticity check failed: second"}, nil},
+		}, []string{"2 signatures; last: authenticity check failed: second"}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -82,12 +82,13 @@ func TestCRLUsage(t *testing.T) {
 		want int
 		msg  string
 	}{
-		{"no subcommand", []string{"crl"}, exitUsage, "Usage"},
-		{"unknown subcommand", []string{"crl", "purge"}, exitUsage, `unknown crl command "purge"`},
-		{"help", []string{"crl", "help"}, exitVerified, ""},
-		{"list takes no arguments", []string{"crl", "list", "--crl-cache", cache, "x"}, exitUsage, "no arguments"},
-		{"import needs files", []string{"crl", "import", "--crl-cache", cache}, exitUsage, "at least one CRL file"},
-		{"fetch needs inputs", []string{"crl", "fetch", "--crl-cache", cache}, exitUsage, "certificate file or http URL"},
+		{"no subcommand", []string{"crl"}, exitUsage, "needs a subcommand: fetch, import, list"},
+		{"unknown subcommand", []string{"crl", "purge"}, exitUsage, `unknown command "purge" for "trustpolicy crl"`},
+		{"help", []string{"crl", "-h"}, exitVerified, "trustpolicy crl fetch --out ./carry chain.pem"},
+		{"subcommand help", []string{"crl", "import", "--help"}, exitVerified, "--issuer file"},
+		{"list takes no arguments", []string{"crl", "list", "--crl-cache", cache, "x"}, exitUsage, `unknown command "x" for "trustpolicy crl list"`},
+		{"import needs files", []string{"crl", "import", "--crl-cache", cache}, exitUsage, "requires at least 1 arg(s)"},
+		{"fetch needs inputs", []string{"crl", "fetch", "--crl-cache", cache}, exitUsage, "requires at least 1 arg(s)"},
 		{"fetch timeout", []string{"crl", "fetch", "--crl-cache", cache, "--crl-timeout", "0s", "http://127.0.0.1:1/x.crl"}, exitUsage, "--crl-timeout"},
 		{"fetch https", []string{"crl", "fetch", "--crl-cache", cache, "https://example.com/x.crl"}, exitUsage, "only http"},
 		{"fetch a certificate without CDP", []string{"crl", "fetch", "--crl-cache", cache, leaf}, exitUsage, "no certificate in it names a CRL distribution point"},
@@ -95,7 +96,8 @@ func TestCRLUsage(t *testing.T) {
 		{"import a missing file", []string{"crl", "import", "--crl-cache", cache, filepath.Join(cache, "nope.crl")}, exitUsage, "no such file"},
 		{"import a PEM without a CRL", []string{"crl", "import", "--crl-cache", cache, leaf}, exitUsage, `without an "X509 CRL" block`},
 		{"no cache folder", []string{"crl", "list"}, exitUsage, "pass --crl-cache DIR"},
-		{"bad output", []string{"crl", "list", "--crl-cache", cache, "--output", "yaml"}, exitUsage, ""},
+		{"bad output", []string{"crl", "list", "--crl-cache", cache, "--output", "yaml"}, exitUsage, "must be text or json"},
+		{"flags after arguments", []string{"crl", "import", filepath.Join(cache, "nope.crl"), "--crl-cache", cache}, exitUsage, "no such file"},
 		{"verify timeout", []string{"verify", "--ocsp-timeout", "-1s", "registry.example/app@" + w.digest}, exitUsage, "--ocsp-timeout"},
 	}
 	for _, c := range cases {

@@ -107,22 +107,23 @@ func TestE2ENotationSignaturesSameVerdict(t *testing.T) {
 		doc    map[string]any
 		ref    string
 		want   trustpolicy.Verdict
-		output string // substring of our text output
+		output string // substring of verify's line
+		detail string // substring of explain's text ("" for output)
 	}{
-		{"strict any identity", policyDoc(stmt("p", star, "strict", []string{"ca:test"}, star)), ref, trustpolicy.VerdictVerified, "verified"},
-		{"strict exact scope", policyDoc(stmt("p", []string{repo}, "strict", []string{"ca:test"}, star), stmt("w", star, "strict", []string{"ca:other"}, star)), ref, trustpolicy.VerdictVerified, `policy "p"`},
-		{"wildcard with untrusted store", policyDoc(stmt("p", []string{w.reg.Ref("e2e/other")}, "strict", []string{"ca:test"}, star), stmt("w", star, "strict", []string{"ca:other"}, star)), ref, trustpolicy.VerdictFailed, "authenticity"},
-		{"matching identity", policyDoc(stmt("p", star, "strict", []string{"ca:test"}, []string{"x509.subject: C=US, ST=WA, O=Notary"})), ref, trustpolicy.VerdictVerified, "verified"},
-		{"identity mismatch", policyDoc(stmt("p", star, "strict", []string{"ca:test"}, []string{"x509.subject: C=US, ST=WA, O=Somebody Else"})), ref, trustpolicy.VerdictFailed, "x509.subject:"},
-		{"identity mismatch audit", policyDoc(stmt("p", star, "audit", []string{"ca:test"}, []string{"x509.subject: C=US, ST=WA, O=Somebody Else"})), ref, trustpolicy.VerdictVerified, "logged"},
-		{"untrusted root", policyDoc(stmt("p", star, "strict", []string{"ca:other"}, star)), ref, trustpolicy.VerdictFailed, "add the root certificate"},
-		{"untrusted root permissive", policyDoc(stmt("p", star, "permissive", []string{"ca:other"}, star)), ref, trustpolicy.VerdictFailed, "authenticity"},
-		{"untrusted root audit", policyDoc(stmt("p", star, "audit", []string{"ca:other"}, star)), ref, trustpolicy.VerdictVerified, "logged"},
-		{"missing store", policyDoc(stmt("p", star, "strict", []string{"ca:nothere"}, star)), ref, trustpolicy.VerdictFailed, "nothere"},
-		{"skip", policyDoc(stmt("p", star, "skip", nil, nil)), ref, trustpolicy.VerdictSkipped, "skip"},
-		{"no applicable policy", policyDoc(stmt("p", []string{w.reg.Ref("e2e/other")}, "strict", []string{"ca:test"}, star)), ref, trustpolicy.VerdictFailed, "registryScopes"},
-		{"unsigned artifact", policyDoc(stmt("p", star, "strict", []string{"ca:test"}, star)), unsigned, trustpolicy.VerdictFailed, "no signature"},
-		{"by tag", policyDoc(stmt("p", star, "strict", []string{"ca:test"}, star)), repo + ":v1", trustpolicy.VerdictVerified, digest},
+		{"strict any identity", policyDoc(stmt("p", star, "strict", []string{"ca:test"}, star)), ref, trustpolicy.VerdictVerified, "verified", ""},
+		{"strict exact scope", policyDoc(stmt("p", []string{repo}, "strict", []string{"ca:test"}, star), stmt("w", star, "strict", []string{"ca:other"}, star)), ref, trustpolicy.VerdictVerified, `policy "p"`, ""},
+		{"wildcard with untrusted store", policyDoc(stmt("p", []string{w.reg.Ref("e2e/other")}, "strict", []string{"ca:test"}, star), stmt("w", star, "strict", []string{"ca:other"}, star)), ref, trustpolicy.VerdictFailed, "authenticity", ""},
+		{"matching identity", policyDoc(stmt("p", star, "strict", []string{"ca:test"}, []string{"x509.subject: C=US, ST=WA, O=Notary"})), ref, trustpolicy.VerdictVerified, "verified", ""},
+		{"identity mismatch", policyDoc(stmt("p", star, "strict", []string{"ca:test"}, []string{"x509.subject: C=US, ST=WA, O=Somebody Else"})), ref, trustpolicy.VerdictFailed, "authenticity", `add "x509.subject: C=US, ST=WA, O=Notary, CN=test, L=Seattle" to trustedIdentities of statement "p" (trustPolicies[0])`},
+		{"identity mismatch audit", policyDoc(stmt("p", star, "audit", []string{"ca:test"}, []string{"x509.subject: C=US, ST=WA, O=Somebody Else"})), ref, trustpolicy.VerdictVerified, "logged", ""},
+		{"untrusted root", policyDoc(stmt("p", star, "strict", []string{"ca:other"}, star)), ref, trustpolicy.VerdictFailed, "authenticity", "add the root certificate"},
+		{"untrusted root permissive", policyDoc(stmt("p", star, "permissive", []string{"ca:other"}, star)), ref, trustpolicy.VerdictFailed, "authenticity", ""},
+		{"untrusted root audit", policyDoc(stmt("p", star, "audit", []string{"ca:other"}, star)), ref, trustpolicy.VerdictVerified, "logged", ""},
+		{"missing store", policyDoc(stmt("p", star, "strict", []string{"ca:nothere"}, star)), ref, trustpolicy.VerdictFailed, "authenticity", "nothere"},
+		{"skip", policyDoc(stmt("p", star, "skip", nil, nil)), ref, trustpolicy.VerdictSkipped, "skip", ""},
+		{"no applicable policy", policyDoc(stmt("p", []string{w.reg.Ref("e2e/other")}, "strict", []string{"ca:test"}, star)), ref, trustpolicy.VerdictFailed, "no applicable trust policy", "registryScopes"},
+		{"unsigned artifact", policyDoc(stmt("p", star, "strict", []string{"ca:test"}, star)), unsigned, trustpolicy.VerdictFailed, "no signature", ""},
+		{"by tag", policyDoc(stmt("p", star, "strict", []string{"ca:test"}, star)), repo + ":v1", trustpolicy.VerdictVerified, digest, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -135,8 +136,13 @@ func TestE2ENotationSignaturesSameVerdict(t *testing.T) {
 			if notationOK != oursOK {
 				t.Fatalf("notation verify passed=%v, trustpolicy exit %d\nnotation: %s\nours: %s%s", notationOK, code, notationOut, out, errOut)
 			}
-			if !strings.Contains(out, c.output) {
-				t.Errorf("text output %q does not mention %q", out, c.output)
+			if !strings.Contains(out, c.output) || strings.Count(out, "\n") != 1 || len([]rune(out)) > 200 {
+				t.Errorf("text output %q is not one line under 200 characters that mentions %q", out, c.output)
+			}
+			// By tag, both warn on stderr in the same words.
+			byTag := !strings.Contains(c.ref, "@")
+			if byTag != (errOut == tagWarning) || byTag != strings.Contains(notationOut, strings.TrimSpace(tagWarning)) {
+				t.Errorf("tag warning: ours %q; notation: %s", errOut, notationOut)
 			}
 			code, out, errOut = w.ours(t, "verify", "--plain-http", "--output", "json", c.ref)
 			var rep trustpolicy.Report
@@ -156,9 +162,12 @@ func TestE2ENotationSignaturesSameVerdict(t *testing.T) {
 					t.Errorf("no verified signature in %+v", rep.Signatures)
 				}
 			}
+			if byTag && (rep.Tag != "v1" || len(rep.Warnings) != 1) {
+				t.Errorf("json tag %q, warnings %q", rep.Tag, rep.Warnings)
+			}
 			code, out, _ = w.ours(t, "explain", "--plain-http", c.ref)
-			if code != exitFor(c.want) || !strings.Contains(out, "Verdict:") {
-				t.Errorf("explain exit %d:\n%s", code, out)
+			if code != exitFor(c.want) || !strings.Contains(out, "Verdict:") || !strings.Contains(out, c.detail) {
+				t.Errorf("explain exit %d, lacks %q:\n%s", code, c.detail, out)
 			}
 		})
 	}

@@ -3,12 +3,16 @@
 //
 //	trustpolicy verify [--plain-http] REF
 //	trustpolicy verify --signature FILE --media-type TYPE --descriptor FILE --reference REGISTRY/REPO@DIGEST
-//	trustpolicy explain ...           (the same inputs as verify)
-//	trustpolicy lint [--policy FILE] [--truststore DIR]
+//	trustpolicy explain [--brief] ...  (the same inputs as verify)
+//	trustpolicy lint [--strict] [--policy FILE] [--truststore DIR]
 //	trustpolicy crl fetch|import|list ...
+//	trustpolicy version
+//	trustpolicy completion bash|zsh|fish
 //
 // Exit codes: 0 verified (or the policy skips the artifact), 1 verification
-// failed, 2 bad input or usage, 3 inconclusive.
+// failed (lint: problems found), 2 bad input or usage (a missing file
+// included), 3 inconclusive. "trustpolicy CMD -h" shows each command's
+// flags, examples and exit codes.
 package main
 
 import (

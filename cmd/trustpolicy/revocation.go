@@ -2,12 +2,14 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"path/filepath"
 	"runtime"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
 	"github.com/notation-pkcs11/notation-pkcs11/revocation"
 )
 
@@ -20,9 +22,10 @@ type revocationFlags struct {
 	crlTimeout  time.Duration
 }
 
-// register adds the flags to fs. network is false for "crl list" and
+// register adds the flags to cmd. network is false for "crl list" and
 // "crl import", which never use the network.
-func (f *revocationFlags) register(fs *flag.FlagSet, network bool) {
+func (f *revocationFlags) register(cmd *cobra.Command, network bool) {
+	fs := cmd.Flags()
 	fs.StringVar(&f.cacheDir, "crl-cache", "", "CRL and OCSP cache `folder` (default: the user cache dir, e.g. ~/.cache/notation-pkcs11/crl)")
 	if !network {
 		return
@@ -123,7 +126,9 @@ func (f *revocationFlags) options(e env, warn func(error)) (revocation.Options, 
 
 // newChecker builds the revocation checker of verify and explain.
 func (f *revocationFlags) newChecker(e env) (*revocation.Client, error) {
-	o, err := f.options(e, func(err error) { fmt.Fprintf(e.stderr, "trustpolicy: warning: revocation cache: %v\n", err) })
+	o, err := f.options(e, func(err error) {
+		fmt.Fprintf(e.stderr, "trustpolicy: warning: revocation cache: %s\n", textsafe.Escape(err.Error()))
+	})
 	if err != nil {
 		return nil, err
 	}

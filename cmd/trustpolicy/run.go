@@ -2,14 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/cli"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 )
 
@@ -23,6 +24,17 @@ const (
 
 const version = "0.1.0"
 
+// verifiesAs names the verifier whose verdicts this command reproduces.
+const verifiesAs = "notation-go v1.3.2"
+
+// JSON schemas of the documents this command prints besides the
+// verification report (trustpolicy.SchemaVersion).
+const (
+	versionSchema = "notation-pkcs11/trustpolicy/version/v1"
+	lintSchema    = "notation-pkcs11/trustpolicy/lint/v1"
+	crlSchema     = "notation-pkcs11/trustpolicy/crl/v1"
+)
+
 // env is everything the command reads from its process.
 type env struct {
 	stdout, stderr io.Writer
@@ -32,95 +44,88 @@ type env struct {
 	// When nil it is derived from getenv (XDG_CACHE_HOME, HOME); when that
 	// fails too, revocation caches are in memory only.
 	cacheDir func() (string, error)
+	// failed receives the error that errorExit is given while a command
+	// runs, so that cli.Execute prints it (one line, or a JSON error
+	// document under --output json).
+	failed *error
 }
 
-const usage = `trustpolicy verifies Notation signatures against a Notation trust policy,
+const exitCodesHelp = `Exit codes:
+  0  verified, or the matching policy has level skip
+  1  verification failed; lint found problems; a CRL failed to download or validate
+  2  bad input or usage: unknown flag, missing or unreadable file, invalid
+     policy (verify, explain), malformed reference or descriptor, a reference
+     whose digest is not the descriptor's
+  3  inconclusive: the verifier could not decide (no trusted certificate
+     configured for the signing scheme, a required verification plugin)`
+
+// run runs the command line args and returns the exit code.
+func run(ctx context.Context, args []string, e env) int {
+	return cli.Execute(newRoot(ctx, e), args, e.stdout, e.stderr)
+}
+
+func newRoot(ctx context.Context, e env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "trustpolicy",
+		Short: "Verify Notation signatures against a Notation trust policy, as notation v1.3 does, and explain every verdict",
+		Long: `trustpolicy verifies Notation signatures against a Notation trust policy,
 as notation v1.3 does, and explains every verdict.
 
-Usage:
-  trustpolicy verify  [flags] REGISTRY/REPO[:TAG|@DIGEST]
-  trustpolicy verify  [flags] --signature FILE --media-type TYPE --descriptor FILE --reference REGISTRY/REPO@DIGEST
-  trustpolicy explain [flags] (the same inputs as verify)
-  trustpolicy lint    [--policy FILE] [--truststore DIR] [--output text|json]
-  trustpolicy crl fetch  [flags] CERT-FILE|URL...   download, validate and cache CRLs
-  trustpolicy crl import [flags] FILE...            validate and cache hand-carried CRLs
-  trustpolicy crl list   [flags]                    list the cached CRLs
-  trustpolicy version
-
-Policy and trust stores default to notation's: $NOTATION_CONFIG/trustpolicy.json
+The policy and trust stores default to notation's: $NOTATION_CONFIG/trustpolicy.json
 and $NOTATION_CONFIG/truststore (the folder that holds x509/).
 
-Revocation (verify, explain): OCSP first, CRL when OCSP gives no answer;
---offline uses only cached CRLs (see "trustpolicy crl"); --crl-cache DIR,
---no-disk-cache, --ocsp-timeout (2s), --crl-timeout (5s).
-
-Exit codes:
-  0  verified, or the matching policy has level skip
-  1  verification failed
-  2  bad input or usage: invalid policy, unreadable file, malformed reference
-  3  inconclusive: the verifier could not decide (no trusted certificate
-     configured for the signing scheme, a required verification plugin)
-
-Run "trustpolicy verify -h" for the flags.
-`
-
-func run(ctx context.Context, args []string, e env) int {
-	if len(args) == 0 {
-		fmt.Fprint(e.stderr, usage)
-		return exitUsage
+` + exitCodesHelp,
+		Example: `  trustpolicy verify registry.example/app@sha256:…
+  trustpolicy explain --plain-http 127.0.0.1:5000/app:v1
+  trustpolicy lint --strict
+  trustpolicy crl fetch chain.pem`,
+		Version: version,
 	}
-	switch args[0] {
-	case "verify":
-		return cmdVerify(ctx, args[1:], e, false)
-	case "explain":
-		return cmdVerify(ctx, args[1:], e, true)
-	case "lint":
-		return cmdLint(args[1:], e)
-	case "crl":
-		return cmdCRL(ctx, args[1:], e)
-	case "version", "--version":
-		fmt.Fprintf(e.stdout, "trustpolicy %s (verifies as notation-go v1.3.2)\n", version)
-		return exitVerified
-	case "help", "-h", "--help":
-		fmt.Fprint(e.stdout, usage)
-		return exitVerified
-	default:
-		fmt.Fprintf(e.stderr, "trustpolicy: unknown command %q\n\n%s", args[0], usage)
-		return exitUsage
-	}
+	root.SetVersionTemplate(fmt.Sprintf("trustpolicy {{.Version}} (verifies as %s)\n", verifiesAs))
+	root.AddCommand(newVerifyCmd(ctx, e, false), newVerifyCmd(ctx, e, true), newLintCmd(e), newCRLCmd(ctx, e), newVersionCmd(e))
+	addCompletionExamples(root)
+	return root
 }
 
-// parseInterspersed parses flags that may come before or after the
-// positional arguments, and returns the positional ones.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+func newVersionCmd(e env) *cobra.Command {
+	var out *cli.Output
+	cmd := &cobra.Command{
+		Use:     "version",
+		Short:   "Print the version and the notation version whose verdicts it reproduces",
+		Example: "  trustpolicy version\n  trustpolicy version --output json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out.JSON() {
+				return cli.WriteJSON(e.stdout, struct {
+					Schema     string `json:"schema"`
+					Version    string `json:"version"`
+					VerifiesAs string `json:"verifiesAs"`
+				}{versionSchema, version, verifiesAs})
+			}
+			_, err := fmt.Fprintf(e.stdout, "trustpolicy %s (verifies as %s)\n", version, verifiesAs)
+			return err
+		},
 	}
+	out = cli.OutputFlag(cmd)
+	return cmd
 }
 
-// outputFlag is --output text|json.
-type outputFlag string
-
-func (o *outputFlag) String() string { return string(*o) }
-func (o *outputFlag) Set(s string) error {
-	switch s {
-	case "text", "json":
-		*o = outputFlag(s)
-		return nil
+// addCompletionExamples gives cobra's completion commands examples, as
+// every command has.
+func addCompletionExamples(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.Example = "  trustpolicy completion bash > /etc/bash_completion.d/trustpolicy"
+		for _, s := range c.Commands() {
+			s.Example = fmt.Sprintf("  source <(trustpolicy completion %s)", s.Name())
+			if s.Name() == "fish" {
+				s.Example = "  trustpolicy completion fish | source"
+			}
+		}
 	}
-	return fmt.Errorf("must be text or json, not %q", s)
 }
 
 // usageError is bad input: exit 2.
@@ -131,11 +136,51 @@ func (u usageError) Unwrap() error { return u.err }
 
 func badInput(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+// toCLI turns this command's errors into internal/cli's: bad input is a
+// cli.UsageError (exit 2).
+func toCLI(err error) error {
+	var u usageError
+	var cu *cli.UsageError
+	if errors.As(err, &u) && !errors.As(err, &cu) {
+		return &cli.UsageError{Err: err}
+	}
+	return err
 }
+
+// errorExit hands err to cli.Execute to print, and returns its exit code:
+// 2 for bad input, 1 otherwise.
+func errorExit(e env, err error) int {
+	err = toCLI(err)
+	code := exitFailed
+	var cu *cli.UsageError
+	if errors.As(err, &cu) {
+		code = exitUsage
+	}
+	if e.failed != nil {
+		*e.failed = err
+		return code
+	}
+	fmt.Fprintf(e.stderr, "trustpolicy: error: %s\n", textsafe.Escape(err.Error()))
+	return code
+}
+
+// runCode adapts a function that prints its result and returns an exit
+// code (or hands its error to errorExit) to cobra.
+func runCode(e env, f func(e env) int) error {
+	var failed error
+	e.failed = &failed
+	code := f(e)
+	switch {
+	case failed != nil:
+		return failed
+	case code != exitVerified:
+		return &cli.ExitError{Code: code}
+	}
+	return nil
+}
+
+// writeJSON writes one JSON document.
+func writeJSON(w io.Writer, v any) error { return cli.WriteJSON(w, v) }
 
 // exitFor maps a verdict to the exit code.
 func exitFor(v trustpolicy.Verdict) int {
@@ -147,15 +192,4 @@ func exitFor(v trustpolicy.Verdict) int {
 	default:
 		return exitFailed
 	}
-}
-
-// errorExit prints err and returns its exit code: 2 for bad input, 1
-// otherwise.
-func errorExit(e env, err error) int {
-	fmt.Fprintf(e.stderr, "trustpolicy: %s\n", strings.TrimPrefix(err.Error(), "trustpolicy: "))
-	var u usageError
-	if errors.As(err, &u) {
-		return exitUsage
-	}
-	return exitFailed
 }

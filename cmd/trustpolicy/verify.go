@@ -2,27 +2,30 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/cli"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
 	"github.com/notation-pkcs11/notation-pkcs11/revocation"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
-	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/registry"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// maxLocalFile caps the local signature and descriptor files.
-const maxLocalFile = 4 << 20
-
+// metadataFlag is --user-metadata KEY=VALUE, repeatable.
 type metadataFlag map[string]string
 
-func (m metadataFlag) String() string { return fmt.Sprint(map[string]string(m)) }
+func (m metadataFlag) String() string {
+	var kv []string
+	for k, v := range m {
+		kv = append(kv, k+"="+v)
+	}
+	return strings.Join(kv, ",")
+}
+
 func (m metadataFlag) Set(s string) error {
 	k, v, ok := strings.Cut(s, "=")
 	if !ok || k == "" {
@@ -32,67 +35,111 @@ func (m metadataFlag) Set(s string) error {
 	return nil
 }
 
+func (m metadataFlag) Type() string { return "KEY=VALUE" }
+
 type verifyFlags struct {
 	policy, truststore    string
-	output                outputFlag
+	output                *cli.Output
 	plainHTTP             bool
 	maxSignatures         int
 	metadata              metadataFlag
 	signature, mediaType  string
 	descriptor, reference string
 	timeout               time.Duration
+	brief                 bool
 	rev                   revocationFlags
 }
 
-func cmdVerify(ctx context.Context, args []string, e env, explain bool) int {
-	name := "verify"
-	if explain {
-		name = "explain"
+const verifyLong = `Verify a signed artifact as notation verify does: the trust policy
+statement whose registryScopes names the repository (or "*") decides which
+trust stores, identities and checks apply; the artifact verifies when one
+of its signatures does.
+
+REF is REGISTRY/REPOSITORY@DIGEST, or REGISTRY/REPOSITORY:TAG, which is
+resolved to a digest first (with notation's warning on stderr: tags are
+mutable). The line printed names the digest that was verified.
+
+Local mode verifies an envelope you already have, with no registry:
+--signature FILE --media-type TYPE --descriptor FILE --reference REF, where
+the descriptor is the artifact's OCI descriptor (JSON: mediaType, digest,
+size; e.g. from "oras manifest fetch --descriptor REF"). A --reference
+REPO@DIGEST must name the descriptor's digest (else exit 2); a --reference
+REPO:TAG is taken to name the descriptor, whose digest is what is verified,
+as notation resolves a tag.
+
+Revocation: OCSP first, CRL when OCSP gives no answer; --offline uses only
+cached CRLs and OCSP responses (see "trustpolicy crl").
+
+`
+
+func newVerifyCmd(ctx context.Context, e env, explain bool) *cobra.Command {
+	f := verifyFlags{metadata: metadataFlag{}}
+	cmd := &cobra.Command{
+		Use:   "verify [flags] REGISTRY/REPO[:TAG|@DIGEST]",
+		Short: "Verify an artifact's signatures against the trust policy; print one line",
+		Long:  verifyLong + exitCodesHelp,
+		Example: `  trustpolicy verify registry.example/app@sha256:…
+  trustpolicy verify --plain-http 127.0.0.1:5000/app:v1 --output json
+  trustpolicy verify --signature sig.cose --media-type application/cose \
+    --descriptor desc.json --reference registry.example/app@sha256:…`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(ctx, e, f, args, explain)
+		},
 	}
-	f := verifyFlags{output: "text", metadata: metadataFlag{}}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	if explain {
+		cmd.Use = "explain [flags] REGISTRY/REPO[:TAG|@DIGEST]"
+		cmd.Short = "Verify as verify does, and explain: the policy and why it matched, every check, the chain, the fix"
+		cmd.Long = "Explain takes the same inputs as verify and prints the whole story of the\nverdict; --brief prints verify's one line instead.\n\n" + verifyLong + exitCodesHelp
+		cmd.Example = `  trustpolicy explain registry.example/app@sha256:…
+  trustpolicy explain --brief --plain-http 127.0.0.1:5000/app:v1
+  trustpolicy explain --offline --crl-cache ./crl registry.example/app@sha256:…`
+		cmd.Flags().BoolVar(&f.brief, "brief", false, "print only the one-line result, as verify does")
+	}
+	fs := cmd.Flags()
 	fs.StringVar(&f.policy, "policy", "", "trust policy `file` (default $NOTATION_CONFIG/trustpolicy.json)")
 	fs.StringVar(&f.truststore, "truststore", "", "trust store `folder` that holds x509/ (default $NOTATION_CONFIG/truststore)")
-	fs.Var(&f.output, "output", "output format: text or json")
+	f.output = cli.OutputFlag(cmd)
 	fs.BoolVar(&f.plainHTTP, "plain-http", false, "talk plain HTTP to the registry (loopback test registries only)")
 	fs.IntVar(&f.maxSignatures, "max-signatures", 100, "verify at most `N` signatures of the artifact, as notation's --max-signatures")
 	fs.Var(f.metadata, "user-metadata", "require the signed annotation `KEY=VALUE` (repeatable)")
 	fs.StringVar(&f.signature, "signature", "", "verify this local signature envelope `file` instead of fetching from a registry")
 	fs.StringVar(&f.mediaType, "media-type", "", "the local envelope's media `type`: application/jose+json or application/cose")
 	fs.StringVar(&f.descriptor, "descriptor", "", "`file` holding the artifact's OCI descriptor (JSON) the local signature must cover")
-	fs.StringVar(&f.reference, "reference", "", "the artifact reference REGISTRY/REPO@DIGEST that selects the policy (local mode)")
+	fs.StringVar(&f.reference, "reference", "", "the artifact reference REGISTRY/REPO@DIGEST (or :TAG) that selects the policy (local mode)")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this `duration`")
-	f.rev.register(fs, true)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitVerified
-		}
-		return exitUsage
+	f.rev.register(cmd, true)
+	return cmd
+}
+
+func runVerify(ctx context.Context, e env, f verifyFlags, pos []string, explain bool) error {
+	name := "verify"
+	if explain {
+		name = "explain"
+	}
+	local := f.signature != "" || f.mediaType != "" || f.descriptor != "" || f.reference != ""
+	switch {
+	case local && len(pos) > 0:
+		return cli.Usagef("give either REF or --signature/--media-type/--descriptor/--reference, not both")
+	case local && (f.signature == "" || f.mediaType == "" || f.descriptor == "" || f.reference == ""):
+		return cli.Usagef("local verification needs all of --signature, --media-type, --descriptor and --reference")
+	case !local && len(pos) != 1:
+		return cli.Usagef("%s needs one artifact reference REGISTRY/REPO[:TAG|@DIGEST] (or --signature ... for a local envelope)", name)
+	case f.maxSignatures <= 0:
+		return cli.Usagef("--max-signatures must be positive, not %d", f.maxSignatures)
+	case f.timeout <= 0:
+		return cli.Usagef("--timeout must be positive, not %s", f.timeout)
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 
-	local := f.signature != "" || f.mediaType != "" || f.descriptor != "" || f.reference != ""
-	switch {
-	case local && len(pos) > 0:
-		return errorExit(e, badInput("give either REF or --signature/--media-type/--descriptor/--reference, not both"))
-	case local && (f.signature == "" || f.mediaType == "" || f.descriptor == "" || f.reference == ""):
-		return errorExit(e, badInput("local verification needs all of --signature, --media-type, --descriptor and --reference"))
-	case !local && len(pos) != 1:
-		return errorExit(e, badInput("%s needs one artifact reference REGISTRY/REPO[:TAG|@DIGEST] (or --signature ... for a local envelope)", name))
-	case f.maxSignatures <= 0:
-		return errorExit(e, badInput("--max-signatures must be positive, not %d", f.maxSignatures))
-	}
-
 	checker, err := f.rev.newChecker(e)
 	if err != nil {
-		return errorExit(e, err)
+		return toCLI(err)
 	}
 	engine, err := loadEngine(f.policy, f.truststore, checker, e)
 	if err != nil {
-		return errorExit(e, err)
+		return toCLI(err)
 	}
 	var report *trustpolicy.Report
 	if local {
@@ -101,12 +148,18 @@ func cmdVerify(ctx context.Context, args []string, e env, explain bool) int {
 		report, err = verifyRemote(ctx, engine, pos[0], f, e)
 	}
 	if err != nil {
-		return errorExit(e, err)
+		return toCLI(err)
 	}
-	if err := printReport(e.stdout, report, f.output, explain); err != nil {
-		return errorExit(e, err)
+	for _, w := range report.Warnings {
+		fmt.Fprintf(e.stderr, "Warning: %s\n", textsafe.Escape(w))
 	}
-	return exitFor(report.Verdict)
+	if err := printReport(e.stdout, report, f.output, explain && !f.brief); err != nil {
+		return err
+	}
+	if code := exitFor(report.Verdict); code != exitVerified {
+		return &cli.ExitError{Code: code}
+	}
+	return nil
 }
 
 // loadEngine loads the policy and trust stores; rev checks the signing and
@@ -140,134 +193,17 @@ func resolvePaths(policy, store string, e env) (trustpolicy.Paths, error) {
 	return paths, nil
 }
 
-func verifyLocal(ctx context.Context, engine *trustpolicy.Engine, f verifyFlags, e env) (*trustpolicy.Report, error) {
-	envelope, err := readCapped(f.signature, "--signature")
-	if err != nil {
-		return nil, err
+// printReport prints the JSON report, explain's whole text, or verify's
+// one line.
+func printReport(w io.Writer, r *trustpolicy.Report, output *cli.Output, explain bool) error {
+	var err error
+	switch {
+	case output.JSON():
+		err = writeJSON(w, r)
+	case explain:
+		_, err = io.WriteString(w, r.Explain())
+	default:
+		_, err = fmt.Fprintln(w, r.Brief())
 	}
-	raw, err := readCapped(f.descriptor, "--descriptor")
-	if err != nil {
-		return nil, err
-	}
-	var desc ocispec.Descriptor
-	if err := json.Unmarshal(raw, &desc); err != nil {
-		return nil, badInput("--descriptor %s: not an OCI descriptor in JSON: %v", f.descriptor, err)
-	}
-	if desc.Digest == "" || desc.MediaType == "" {
-		return nil, badInput("--descriptor %s: the descriptor needs mediaType, digest and size", f.descriptor)
-	}
-	report := &trustpolicy.Report{Reference: f.reference}
-	if _, _, err := engine.Select(f.reference); err != nil && !errors.Is(err, trustpolicy.ErrNoApplicablePolicy) {
-		return nil, usageError{err}
-	}
-	res := engine.Evaluate(ctx, trustpolicy.Input{
-		Reference:    f.reference,
-		Descriptor:   desc,
-		Envelope:     envelope,
-		MediaType:    f.mediaType,
-		UserMetadata: f.metadata,
-		Now:          e.now(),
-	})
-	report.Add("", res)
-	report.Finish(nil)
-	return report, nil
-}
-
-func readCapped(path, flagName string) ([]byte, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, badInput("%s: %v", flagName, err)
-	}
-	defer fh.Close()
-	data, err := io.ReadAll(io.LimitReader(fh, maxLocalFile+1))
-	if err != nil {
-		return nil, badInput("%s %s: %v", flagName, path, err)
-	}
-	if len(data) > maxLocalFile {
-		return nil, badInput("%s %s: larger than %d bytes", flagName, path, maxLocalFile)
-	}
-	return data, nil
-}
-
-func verifyRemote(ctx context.Context, engine *trustpolicy.Engine, ref string, f verifyFlags, e env) (*trustpolicy.Report, error) {
-	client, err := registry.New(registry.Options{PlainHTTP: f.plainHTTP, MaxSignatures: f.maxSignatures})
-	if err != nil {
-		return nil, err
-	}
-	target, err := client.Resolve(ctx, ref)
-	if err != nil {
-		if errors.Is(err, registry.ErrInvalidReference) {
-			return nil, usageError{err}
-		}
-		return nil, err
-	}
-	report := &trustpolicy.Report{Reference: target.Reference}
-	// As notation: the policy is chosen (and a skip honoured) before any
-	// signature is fetched.
-	rule, match, err := engine.Select(target.Reference)
-	if err != nil {
-		if errors.Is(err, trustpolicy.ErrNoApplicablePolicy) {
-			report.Verdict = trustpolicy.VerdictFailed
-			report.Error = err.Error()
-			report.Fix = fmt.Sprintf("add a trust policy statement whose registryScopes lists %q, or one with registryScopes [\"*\"]", target.Repository)
-			report.Schema = trustpolicy.SchemaVersion
-			return report, nil
-		}
-		return nil, usageError{err}
-	}
-	report.Policy = match
-	if rule.Level == trustpolicy.LevelSkip {
-		report.Add("", engine.Evaluate(ctx, trustpolicy.Input{Reference: target.Reference, Now: e.now()}))
-		report.Finish(nil)
-		return report, nil
-	}
-	var abort error
-	err = client.Signatures(ctx, target, func(s registry.Signature) bool {
-		if s.Err != nil {
-			abort = fmt.Errorf("unable to retrieve digital signature with digest %q associated with %q from the registry: %w", s.Descriptor.Digest, target.Reference, s.Err)
-			return true
-		}
-		res := engine.Evaluate(ctx, trustpolicy.Input{
-			Reference:    target.Reference,
-			Descriptor:   target.Descriptor,
-			Envelope:     s.Envelope,
-			MediaType:    s.MediaType,
-			UserMetadata: f.metadata,
-			Now:          e.now(),
-		})
-		return report.Add(s.Descriptor.Digest.String(), res)
-	})
-	if err != nil && !errors.Is(err, registry.ErrNoSignatures) {
-		abort = err
-	}
-	report.Finish(abort)
-	return report, nil
-}
-
-func printReport(w io.Writer, r *trustpolicy.Report, output outputFlag, explain bool) error {
-	if output == "json" {
-		return writeJSON(w, r)
-	}
-	if !explain {
-		_, err := fmt.Fprintln(w, r.Summary())
-		return err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "Artifact:   %s\nVerdict:    %s\n", r.Reference, strings.ToUpper(string(r.Verdict)))
-	if r.Error != "" && len(r.Signatures) == 0 {
-		fmt.Fprintf(&b, "Reason:     %s\n", r.Error)
-	}
-	if r.Fix != "" {
-		fmt.Fprintf(&b, "Fix:        %s\n", r.Fix)
-	}
-	for i, s := range r.Signatures {
-		fmt.Fprintf(&b, "\n=== Signature %d of %d", i+1, len(r.Signatures))
-		if s.Digest != "" {
-			fmt.Fprintf(&b, " (%s)", s.Digest)
-		}
-		b.WriteString(" ===\n")
-		b.WriteString(s.Explain())
-	}
-	_, err := io.WriteString(w, b.String())
 	return err
 }
