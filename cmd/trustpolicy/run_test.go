@@ -160,4 +160,3 @@ func TestLocalVerify(t *testing.T) {
 		}
 	}
 }
-
