@@ -8,6 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
@@ -23,7 +26,9 @@ import (
 // Entries are keyed by the module path, the module file's size and
 // modification time, and the URI's token and key attributes, so a changed
 // module or a different URI misses. Writes are atomic (rename), so
-// concurrent plugin processes never read a torn entry.
+// concurrent plugin processes never read a torn entry. Only entries this
+// user wrote are used: the folder must be the effective user's and not
+// writable by group or others, and so must each entry (a regular file).
 type KeyCache struct {
 	// Dir holds the entries; created 0700 on first write.
 	Dir string
@@ -56,11 +61,19 @@ func (c *KeyCache) Get(modulePath string, u *pkcs11.URI) (plugin.KeySpec, bool) 
 	if !ok {
 		return "", false
 	}
-	f, err := os.Open(p)
+	if !c.trustedDir() {
+		return "", false
+	}
+	// Opened first, then checked: no symbolic link, no FIFO to hang on,
+	// only an entry this user wrote.
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", false
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || !ownPrivate(st, false) {
+		return "", false
+	}
 	var e cacheEntry
 	if err := json.NewDecoder(io.LimitReader(f, 4096)).Decode(&e); err != nil {
 		return "", false
@@ -83,7 +96,7 @@ func (c *KeyCache) Put(modulePath string, u *pkcs11.URI, ks plugin.KeySpec, pubD
 	if err != nil {
 		return
 	}
-	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil || !c.trustedDir() {
 		return
 	}
 	tmp, err := os.CreateTemp(c.Dir, ".entry-*")
@@ -95,6 +108,21 @@ func (c *KeyCache) Put(modulePath string, u *pkcs11.URI, ks plugin.KeySpec, pubD
 	if werr != nil || cerr != nil || os.Rename(tmp.Name(), p) != nil {
 		_ = os.Remove(tmp.Name())
 	}
+}
+
+// trustedDir reports whether the cache folder is a real folder (not a
+// symbolic link) of this user that group and others cannot write; entries
+// anyone else could have written are not used.
+func (c *KeyCache) trustedDir() bool {
+	st, err := os.Lstat(c.Dir)
+	return err == nil && st.IsDir() && ownPrivate(st, true)
+}
+
+// ownPrivate reports whether st is owned by the effective user and not
+// writable by group or others (a regular file, unless dir).
+func ownPrivate(st os.FileInfo, dir bool) bool {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && int(sys.Uid) == os.Geteuid() && st.Mode().Perm()&0o022 == 0 && (dir || st.Mode().IsRegular())
 }
 
 // Drop removes an entry that proved wrong.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	"golang.org/x/sys/unix"
 )
 
 // cacheFiles lists the entries of a cache directory.
@@ -313,5 +314,62 @@ func TestDefaultKeyCacheDir(t *testing.T) {
 	t.Setenv("HOME", "")
 	if got := DefaultKeyCacheDir(env{}.get); got != "" {
 		t.Errorf("without any cache location: %q, want \"\"", got)
+	}
+}
+
+// Entries someone else could have written are not used (quality bar: files
+// we trust are ours): an entry of another user, one that group or others
+// may write, a symbolic link, a FIFO (which must not hang Get), and any
+// entry in a folder that others may write or that is not ours. Then
+// describe-key reads the key itself.
+func TestKeyCacheUntrustedEntries(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		root   bool // needs root (chown)
+		change func(t *testing.T, dir, entry string)
+	}{
+		{"entry of another user", true, func(t *testing.T, dir, entry string) { mustDo(t, os.Chown(entry, 65534, 65534)) }},
+		{"entry writable by others", false, func(t *testing.T, dir, entry string) { mustDo(t, os.Chmod(entry, 0o606)) }},
+		{"entry a symlink", false, func(t *testing.T, dir, entry string) {
+			other := filepath.Join(t.TempDir(), "planted.json")
+			mustDo(t, os.WriteFile(other, []byte(`{"keySpec":"EC-256","publicKeySha256":"00"}`), 0o600))
+			mustDo(t, os.Remove(entry))
+			mustDo(t, os.Symlink(other, entry))
+		}},
+		{"entry a FIFO", false, func(t *testing.T, dir, entry string) {
+			mustDo(t, os.Remove(entry))
+			mustDo(t, unix.Mkfifo(entry, 0o600))
+		}},
+		{"folder writable by others", false, func(t *testing.T, dir, entry string) { mustDo(t, os.Chmod(dir, 0o777)) }},
+		{"folder of another user", true, func(t *testing.T, dir, entry string) { mustDo(t, os.Chown(dir, 65534, 65534)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.root && os.Geteuid() != 0 {
+				t.Skip("giving a file to another user needs root (CI runs as root)")
+			}
+			mod := fakeModule(t)
+			dir := filepath.Join(t.TempDir(), "keys")
+			c := &KeyCache{Dir: dir}
+			u := mustURI(t, keyURI)
+			c.Put(mod, u, plugin.KeySpecEC256, []byte("pub"))
+			entry, _ := c.path(mod, u)
+			tc.change(t, dir, entry)
+			if ks, ok := c.Get(mod, u); ok {
+				t.Fatalf("untrusted entry answered %q", ks)
+			}
+			b := &fakeBackend{t: t, tok: goodToken(t, "ec-384", false)}
+			p := newPlugin(b, stdEnv(mod), c)
+			resp := wantOK[plugin.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, nil)))
+			if resp.KeySpec != plugin.KeySpecEC384 || b.opened() != 1 {
+				t.Errorf("describe-key %+v with %d opens, want EC-384 read from the key", resp, b.opened())
+			}
+		})
+	}
+}
+
+func mustDo(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -23,9 +23,15 @@ func acquireLock(ctx context.Context, path string, exclusive bool) (*fileLock, e
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("failed to create the lock folder: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// No symbolic link is followed and no FIFO waited on: the lock file
+	// is created here and must be a regular file.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("failed to open the lock file: %w", err)
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("the lock file %s is not a regular file; remove it", path)
 	}
 	how := unix.LOCK_SH
 	if exclusive {
