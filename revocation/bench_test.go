@@ -130,7 +130,11 @@ func benchCache(b *testing.B, bc *benchCRL) (string, string) {
 }
 
 func reload(tb testing.TB, dir, key string, bc *benchCRL) *crlIndex {
-	idx, err := loadIndexFiles(dir, key, bc.issuer, 64<<20)
+	d, err := newDiskDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	idx, err := loadIndexFiles(d, key, bc.issuer, 64<<20)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -39,7 +38,7 @@ func New(opts Options) (*Client, error) {
 	c := &Client{opts: o, http: &httpGetter{client: o.HTTPClient}, crls: crls}
 	c.ocsp = &ocspCache{mem: newLRU[ocspCached](int64(o.OCSPMemoryEntries)), maxSize: o.MaxOCSPResponseSize, onErr: o.OnCacheError}
 	if !o.NoDiskCache {
-		c.ocsp.dir = filepath.Join(o.CacheDir, "ocsp")
+		c.ocsp.dir = crls.disk.sub("ocsp")
 	}
 	return c, nil
 }

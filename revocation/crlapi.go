@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"path/filepath"
 	"sort"
 	"time"
 )
@@ -93,13 +92,13 @@ func (c *CRLCache) List() ([]CRLInfo, error) {
 	if c.dir == "" {
 		return nil, nil
 	}
-	paths, err := filepath.Glob(filepath.Join(c.dir, "*.idx"))
+	names, err := c.disk.names("", ".idx")
 	if err != nil {
 		return nil, fmt.Errorf("failed to list the CRL cache: %w", err)
 	}
 	var out []CRLInfo
-	for _, p := range paths {
-		m, err := readIndexMeta(p)
+	for _, name := range names {
+		m, err := readIndexMeta(c.disk, name)
 		if err != nil {
 			return nil, fmt.Errorf("failed to list the CRL cache: %w", err)
 		}

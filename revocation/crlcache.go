@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -24,7 +22,8 @@ import (
 // a CRL that fails validation is never cached. It is safe for concurrent
 // use by goroutines and, through atomic file replacement, by processes.
 type CRLCache struct {
-	dir     string // "" when there is no disk cache
+	dir     string   // "" when there is no disk cache
+	disk    *diskDir // nil when there is no disk cache
 	http    *httpGetter
 	timeout time.Duration
 	maxSize int64
@@ -60,31 +59,13 @@ func newCRLCache(o Options) (*CRLCache, error) {
 		urls:    map[string]string{},
 	}
 	if !o.NoDiskCache {
-		c.dir = o.CacheDir
-		if err := checkCacheDir(c.dir); err != nil {
+		disk, err := newDiskDir(o.CacheDir)
+		if err != nil {
 			return nil, err
 		}
+		c.dir, c.disk = o.CacheDir, disk
 	}
 	return c, nil
-}
-
-// checkCacheDir refuses a cache directory other users can write to: its
-// content is trusted (see doc.go, "Cache trust").
-func checkCacheDir(dir string) error {
-	st, err := os.Stat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil // created 0700 on first write
-	}
-	if err != nil {
-		return fmt.Errorf("cannot use the CRL cache directory: %w", err)
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("the CRL cache path %s is not a directory", dir)
-	}
-	if runtime.GOOS != "windows" && st.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("the CRL cache directory %s is writable by other users (mode %04o); run: chmod 700 %s", dir, st.Mode().Perm(), dir)
-	}
-	return nil
 }
 
 func (c *CRLCache) cacheErr(err error) {
@@ -159,14 +140,14 @@ func (c *CRLCache) keysForIssuer(issuer *x509.Certificate, u string, dpNames []s
 	if c.dir == "" {
 		return nil
 	}
-	matches, _ := filepath.Glob(filepath.Join(c.dir, issuerID(issuer)+"-*-base.idx"))
+	matches, _ := c.disk.names(issuerID(issuer)+"-", "-base.idx")
 	type cand struct {
 		key  string
 		this time.Time
 	}
 	var cands []cand
-	for _, path := range matches {
-		m, err := readIndexMeta(path)
+	for _, name := range matches {
+		m, err := readIndexMeta(c.disk, name)
 		if err != nil {
 			continue
 		}
@@ -200,7 +181,7 @@ func (c *CRLCache) urlKey(u string) (string, bool) {
 	if ok || c.dir == "" {
 		return key, ok
 	}
-	b, err := os.ReadFile(filepath.Join(c.dir, urlRefName(u)))
+	b, err := c.disk.readFile(urlRefName(u), 4096)
 	if err != nil {
 		return "", false
 	}
@@ -221,7 +202,7 @@ func (c *CRLCache) loadKey(key string, issuer *x509.Certificate, now time.Time) 
 			return nil, fs.ErrNotExist
 		}
 		// Read the small header first: an expired CRL is not worth loading.
-		m, err := readIndexMeta(filepath.Join(c.dir, key+".idx"))
+		m, err := readIndexMeta(c.disk, key+".idx")
 		if err != nil {
 			return nil, err
 		}
@@ -245,7 +226,7 @@ func (c *CRLCache) loadDisk(key string, issuer *x509.Certificate) (*crlIndex, er
 	var idx *crlIndex
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		idx, err = loadIndexFiles(c.dir, key, issuer, c.maxSize)
+		idx, err = loadIndexFiles(c.disk, key, issuer, c.maxSize)
 		if !errors.Is(err, errIndexMismatch) {
 			break
 		}
@@ -364,24 +345,21 @@ func (c *CRLCache) store(idx *crlIndex, der []byte, now time.Time) error {
 		c.remember(idx)
 		return nil
 	}
-	if have, err := readIndexMeta(filepath.Join(c.dir, idx.key+".idx")); err == nil && !now.After(have.NextUpdate) {
+	if have, err := readIndexMeta(c.disk, idx.key+".idx"); err == nil && !now.After(have.NextUpdate) {
 		hn := bigString(have.Number)
 		if hn != nil && idx.number != nil && hn.Cmp(idx.number) > 0 {
 			return &newerCachedError{have: have}
 		}
 	}
 	c.remember(idx)
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
-		return err
-	}
 	enc, err := encodeIndex(idx)
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(c.dir, idx.key+".crl", der); err != nil {
+	if err := c.disk.writeAtomic(idx.key+".crl", der); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(c.dir, idx.key+".idx", enc); err != nil {
+	if err := c.disk.writeAtomic(idx.key+".idx", enc); err != nil {
 		return err
 	}
 	return c.writeURLRefs(idx)
@@ -423,17 +401,18 @@ func (idx *crlIndex) mappedURLs() []string {
 func (c *CRLCache) writeURLRefs(idx *crlIndex) error {
 	var errs []error
 	for _, u := range idx.mappedURLs() {
-		errs = append(errs, writeFileAtomic(c.dir, urlRefName(u), []byte(idx.key+"\n"+u+"\n")))
+		errs = append(errs, c.disk.writeAtomic(urlRefName(u), []byte(idx.key+"\n"+u+"\n")))
 	}
 	return errors.Join(errs...)
 }
 
-// readIndexMeta reads only the JSON header of an index file.
-func readIndexMeta(path string) (indexMeta, error) {
-	f, err := os.Open(path)
+// readIndexMeta reads only the JSON header of the index file name.
+func readIndexMeta(d *diskDir, name string) (indexMeta, error) {
+	f, err := d.open(name)
 	if err != nil {
 		return indexMeta{}, err
 	}
+	path := f.Name()
 	defer f.Close()
 	head := make([]byte, len(indexMagic)+4)
 	if _, err := io.ReadFull(f, head); err != nil {

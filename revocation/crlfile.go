@@ -1,7 +1,6 @@
 package revocation
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
@@ -10,10 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"math/big"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -175,8 +171,8 @@ func decodeIndexEntries(file []byte) (indexMeta, []crlEntry, error) {
 // the CRL signature against issuer, and the CRL header. It does not re-read
 // the entries from the DER: the index is trusted once its recorded digest
 // matches (see doc.go, "Cache trust").
-func loadIndexFiles(dir, key string, issuer *x509.Certificate, maxSize int64) (*crlIndex, error) {
-	idxFile, err := os.ReadFile(filepath.Join(dir, key+".idx"))
+func loadIndexFiles(d *diskDir, key string, issuer *x509.Certificate, maxSize int64) (*crlIndex, error) {
+	idxFile, err := d.readFile(key+".idx", 0)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +183,7 @@ func loadIndexFiles(dir, key string, issuer *x509.Certificate, maxSize int64) (*
 	if m.Key != key {
 		return nil, fmt.Errorf("CRL index %s.idx names key %q", key, m.Key)
 	}
-	der, err := readFileLimit(filepath.Join(dir, key+".crl"), maxSize)
+	der, err := d.readFile(key+".crl", maxSize)
 	if err != nil {
 		return nil, err
 	}
@@ -215,69 +211,6 @@ func loadIndexFiles(dir, key string, issuer *x509.Certificate, maxSize int64) (*
 // errIndexMismatch: the index was not derived from the CRL beside it (for
 // example a writer replaced one file but not yet the other).
 var errIndexMismatch = errors.New("the CRL index does not match the cached CRL (digest differs)")
-
-func readFileLimit(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var buf bytes.Buffer
-	if st, err := f.Stat(); err == nil && st.Size() > 0 {
-		if limit > 0 && st.Size() > limit {
-			return nil, fmt.Errorf("%s is larger than the %s limit", path, byteSize(limit))
-		}
-		buf.Grow(int(st.Size()) + 1)
-	}
-	r := io.Reader(f)
-	if limit > 0 {
-		r = io.LimitReader(f, limit+1)
-	}
-	if _, err := buf.ReadFrom(r); err != nil {
-		return nil, err
-	}
-	if limit > 0 && int64(buf.Len()) > limit {
-		return nil, fmt.Errorf("%s is larger than the %s limit", path, byteSize(limit))
-	}
-	return buf.Bytes(), nil
-}
-
-// writeFileAtomic writes data to dir/name through a temporary file and a
-// rename, so readers in other processes see the old or the new file, never
-// a mix.
-func writeFileAtomic(dir, name string, data []byte) error {
-	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	ok = true
-	return nil
-}
 
 // cacheKey names the cache slot of a CRL: its issuer (name and key), its
 // scope (issuing distribution point) and whether it is a delta CRL. An

@@ -121,8 +121,18 @@
 //
 // # Cache trust
 //
-// The cache directory is trusted like the user's own files: New refuses one
-// that other users can write to. Even so, loading a cached CRL re-checks
+// The cache directory is trusted like the user's own files. New opens it
+// and checks the opened folder with fstat: it must be owned by the
+// effective user and not writable by group or others, or New fails with a
+// *CacheTrustError (errors.Is ErrCacheNotTrusted) whose Fix is the chown or
+// chmod command to run. A folder created later is checked the same way
+// when it is first written. Every file is then opened relative to the
+// folder's descriptor (openat) with O_NOFOLLOW and O_NONBLOCK and checked on
+// its own descriptor (a regular file, same owner, not group or other
+// writable), so there is no window between check and use; a refused file
+// is reported through Options.OnCacheError and treated as absent. (Where
+// there is no openat, on Windows, only file types are checked and access
+// is left to the folder's ACL.) Even so, loading a cached CRL re-checks
 // everything that is cheap: the index's CRC-32C, the SHA-256 of the DER
 // recorded in the index against the DER beside it, the CRL's signature
 // against the issuing CA of the chain being checked (one hash of the signed

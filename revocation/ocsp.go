@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"os"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
@@ -138,7 +136,7 @@ func ocspKey(cert, issuer *x509.Certificate) string {
 // (signature, responder, freshness at the request's Now) on every use, so
 // the disk copy needs no trust.
 type ocspCache struct {
-	dir     string // "" for memory only
+	dir     *diskDir // nil for memory only
 	maxSize int64
 	mem     *lru[ocspCached]
 	onErr   func(error)
@@ -153,8 +151,8 @@ const ocspFileMagic = "NPOCSP1\n"
 
 func (oc *ocspCache) get(key string, cert, issuer *x509.Certificate, now time.Time) (*ocspSingle, string, bool) {
 	e, ok := oc.mem.get(key)
-	if !ok && oc.dir != "" {
-		b, err := readFileLimit(filepath.Join(oc.dir, key+".ocsp"), oc.maxSize+4096)
+	if !ok && oc.dir != nil {
+		b, err := oc.dir.readFile(key+".ocsp", oc.maxSize+4096)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) && oc.onErr != nil {
 				oc.onErr(fmt.Errorf("cached OCSP response: %w", err))
@@ -181,7 +179,7 @@ func (oc *ocspCache) get(key string, cert, issuer *x509.Certificate, now time.Ti
 func (oc *ocspCache) put(key, server string, der []byte) {
 	e := ocspCached{der: der, server: server}
 	oc.mem.put(key, e, 1)
-	if oc.dir == "" {
+	if oc.dir == nil {
 		return
 	}
 	var b bytes.Buffer
@@ -189,11 +187,7 @@ func (oc *ocspCache) put(key, server string, der []byte) {
 	b.WriteString(server)
 	b.WriteByte('\n')
 	b.Write(der)
-	err := os.MkdirAll(oc.dir, 0o700)
-	if err == nil {
-		err = writeFileAtomic(oc.dir, key+".ocsp", b.Bytes())
-	}
-	if err != nil && oc.onErr != nil {
+	if err := oc.dir.writeAtomic(key+".ocsp", b.Bytes()); err != nil && oc.onErr != nil {
 		oc.onErr(fmt.Errorf("failed to cache the OCSP response from %s: %w", server, err))
 	}
 }
