@@ -128,3 +128,61 @@ func fuzzNoSecretInError(t *testing.T, s string) {
 		}
 	}
 }
+
+// FuzzParseURI: no panic; errors wrap ErrInvalidURI and never repeat a
+// value that may be a PIN (fuzzNoSecretInError); what parses is valid and
+// round-trips through String.
+func FuzzParseURI(f *testing.F) {
+	for _, tc := range uriParseCases {
+		f.Add(tc.in)
+	}
+	for _, s := range []string{
+		"", "pkcs11:", "pkcs11:object=k?pin-value=1234", "pkcs11:id=%", "pkcs11:slot-id=99999999999;object=k",
+		"pkcs11:object=k?pin-source=file://x", "pkcs11:object=k;object=k", "pkcs11:token=a;serial=b;object=c",
+		"pkcs11:object=%00?module-path=/%00", "pkcs11:object=k?pin-source=file:////a/../../b",
+		"pkcs11:object=k?987654", "pkcs11:987654", "pkcs11:object=k?pin-source=987654", "pkcs11:object=k?x-pin-value=1",
+		"pkcs11:object=k?pin-source=%zz", "pkcs11:object=k?=1", "pkcs11:token=t;x-PIN=%41",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fuzzNoSecretInError(t, s)
+		u, err := pkcs11.ParseURI(s)
+		if err != nil {
+			if !errors.Is(err, pkcs11.ErrInvalidURI) {
+				t.Fatalf("error %v does not wrap ErrInvalidURI", err)
+			}
+			return
+		}
+		if u.Object == "" && len(u.ID) == 0 {
+			t.Fatalf("accepted %q without a key selector", s)
+		}
+		if u.Type != "" && u.Type != "private" {
+			t.Fatalf("accepted type %q", u.Type)
+		}
+		if u.PINSource != "" && !strings.HasPrefix(u.PINSource, "/") {
+			t.Fatalf("accepted relative pin-source %q", u.PINSource)
+		}
+		if u.ModulePath != "" && !strings.HasPrefix(u.ModulePath, "/") {
+			t.Fatalf("accepted relative module-path %q", u.ModulePath)
+		}
+		n := 0
+		for _, set := range []bool{u.Token != "", u.Serial != "", u.SlotID != nil} {
+			if set {
+				n++
+			}
+		}
+		if n > 1 {
+			t.Fatalf("accepted %d token selectors in %q", n, s)
+		}
+		for _, name := range uriAttributeNames(s) {
+			if name == "pin-value" {
+				t.Fatalf("accepted a pin-value in %q", s)
+			}
+		}
+		if u.KeyDescription() == "" {
+			t.Fatalf("empty KeyDescription for %q", s)
+		}
+		uriAssertRoundTrip(t, u)
+	})
+}
