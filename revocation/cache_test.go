@@ -100,8 +100,13 @@ func TestOfflineEmptyCache(t *testing.T) {
 	w.opts.Offline = true
 	res := w.check(time.Time{})
 	u := w.srv.url("/int.crl")
+	chainFile := filepath.Join(w.opts.CacheDir, "chains", "chain-"+chainID(w.chain())+".pem")
 	want(t, res[0], StatusUnknown, MethodOCSPFallbackCRL, "offline mode: no cached OCSP response",
-		"no cached CRL for "+u+`; fetch it on a connected machine with "trustpolicy crl fetch --out DIR `+u+`" and import it here with "trustpolicy crl import DIR/FILE.crl"`)
+		"no cached CRL for "+u+"; the signing chain is saved as "+chainFile+`; copy it to a connected machine and run "trustpolicy crl fetch --out crls chain-`+chainID(w.chain())+`.pem" in its folder, then copy that crls folder here and run "trustpolicy crl import --crl-cache `+w.opts.CacheDir+" --issuer "+chainFile+` crls/*.crl" in the folder that holds it`)
+	saved, err := testpkiChain(chainFile)
+	if err != nil || len(saved) != 3 || !saved[0].Equal(w.leaf) || !saved[1].Equal(w.inter.cert) || !saved[2].Equal(w.root.cert) {
+		t.Errorf("saved chain %v: %v", saved, err)
+	}
 	want(t, res[1], StatusUnknown, MethodCRL, "no cached CRL for "+w.srv.url("/root.crl"))
 	if w.srv.count("/ocsp")+w.srv.count("/int.crl")+w.srv.count("/root.crl") != 0 {
 		t.Error("offline mode used the network")
@@ -136,7 +141,7 @@ func TestOfflineWithImportedCRL(t *testing.T) {
 	want(t, res[0], StatusRevoked, MethodOCSPFallbackCRL)
 	// Expired: the hint says so.
 	res = w.checkWith(w.client(), time.Time{}, testNow.Add(72*time.Hour))
-	want(t, res[1], StatusUnknown, MethodCRL, "the cached CRL for "+w.srv.url("/root.crl")+" expired at", "trustpolicy crl import DIR/FILE.crl")
+	want(t, res[1], StatusUnknown, MethodCRL, "the cached CRL for "+w.srv.url("/root.crl")+" expired at", `"trustpolicy crl fetch --out crls chain-`, "trustpolicy crl import --crl-cache")
 	if w.srv.count("/ocsp")+w.srv.count("/int.crl")+w.srv.count("/root.crl") != 0 {
 		t.Error("offline mode used the network")
 	}

@@ -29,6 +29,8 @@ type CRLCache struct {
 	maxSize int64
 	offline bool
 	onErr   func(error)
+	// hintArgs are Options.ImportArgs.
+	hintArgs []string
 
 	mem     *lru[*crlIndex]
 	urlsMu  sync.Mutex
@@ -50,13 +52,14 @@ func NewCRLCache(opts Options) (*CRLCache, error) {
 
 func newCRLCache(o Options) (*CRLCache, error) {
 	c := &CRLCache{
-		http:    &httpGetter{client: o.HTTPClient},
-		timeout: o.CRLTimeout,
-		maxSize: o.MaxCRLSize,
-		offline: o.Offline,
-		onErr:   o.OnCacheError,
-		mem:     newLRU[*crlIndex](o.MemoryCacheBytes),
-		urls:    map[string]string{},
+		http:     &httpGetter{client: o.HTTPClient},
+		timeout:  o.CRLTimeout,
+		maxSize:  o.MaxCRLSize,
+		offline:  o.Offline,
+		onErr:    o.OnCacheError,
+		hintArgs: o.ImportArgs,
+		mem:      newLRU[*crlIndex](o.MemoryCacheBytes),
+		urls:     map[string]string{},
 	}
 	if !o.NoDiskCache {
 		disk, err := newDiskDir(o.CacheDir)
@@ -72,11 +75,6 @@ func (c *CRLCache) cacheErr(err error) {
 	if err != nil && c.onErr != nil {
 		c.onErr(err)
 	}
-}
-
-// importHint tells an offline user how to bring a CRL over.
-func importHint(u string) string {
-	return fmt.Sprintf(`fetch it on a connected machine with "trustpolicy crl fetch --out DIR %s" and import it here with "trustpolicy crl import DIR/FILE.crl"`, u)
 }
 
 // cachedBase finds a fresh, applicable base CRL for url and issuer: first

@@ -58,7 +58,7 @@ func (c *Client) crlAt(ctx context.Context, u string, cert, issuer *x509.Certifi
 	if err := checkHTTPURL(u, "CRL distribution points"); err != nil {
 		return Result{}, 0, err
 	}
-	base, baseCached, err := c.crls.base(ctx, u, cert, issuer, req.Now)
+	base, baseCached, err := c.crls.base(ctx, u, cert, issuer, req)
 	if err != nil {
 		return Result{}, 0, err
 	}
@@ -68,7 +68,7 @@ func (c *Client) crlAt(ctx context.Context, u string, cert, issuer *x509.Certifi
 	if certHasFreshest && len(base.deltaURLs) == 0 {
 		return Result{}, 0, errors.New("the certificate names a freshest (delta) CRL that its base CRL does not; delta CRLs announced only in the certificate are not supported")
 	}
-	delta, deltaCached, err := c.crls.delta(ctx, base, issuer, req.Now)
+	delta, deltaCached, err := c.crls.delta(ctx, base, issuer, req)
 	if err != nil {
 		return Result{}, 0, err
 	}
@@ -103,7 +103,8 @@ func (c *Client) crlAt(ctx context.Context, u string, cert, issuer *x509.Certifi
 
 // base returns a fresh base CRL for the distribution point u: from the
 // cache when it has one, else from the network (never when offline).
-func (c *CRLCache) base(ctx context.Context, u string, cert, issuer *x509.Certificate, now time.Time) (*crlIndex, bool, error) {
+func (c *CRLCache) base(ctx context.Context, u string, cert, issuer *x509.Certificate, req Request) (*crlIndex, bool, error) {
+	now := req.Now
 	idx, err := c.cachedBase(u, cert, issuer, now)
 	if err == nil {
 		return idx, true, nil
@@ -111,9 +112,9 @@ func (c *CRLCache) base(ctx context.Context, u string, cert, issuer *x509.Certif
 	if c.offline {
 		var se *ExpiredError
 		if errors.As(err, &se) {
-			return nil, false, fmt.Errorf("offline mode: the cached CRL for %s expired at %s; %s", u, stamp(se.NextUpdate), importHint(u))
+			return nil, false, kindf(ErrNotCached, "offline mode: the cached CRL for %s expired at %s; %s", u, stamp(se.NextUpdate), c.offlineHint(req.Chain))
 		}
-		return nil, false, fmt.Errorf("offline mode: no cached CRL for %s; %s", u, importHint(u))
+		return nil, false, kindf(ErrNotCached, "offline mode: no cached CRL for %s; %s", u, c.offlineHint(req.Chain))
 	}
 	idx, err = c.fetch(ctx, issuer, now, accept{url: u, source: "network " + u, kind: wantBase, certURLs: distributionPointOf(cert, u)})
 	if err != nil {
@@ -124,7 +125,8 @@ func (c *CRLCache) base(ctx context.Context, u string, cert, issuer *x509.Certif
 
 // delta returns the delta CRL that a base CRL announces (FreshestCRL), or
 // nil when it announces none. The delta's URLs are tried in order.
-func (c *CRLCache) delta(ctx context.Context, base *crlIndex, issuer *x509.Certificate, now time.Time) (*crlIndex, bool, error) {
+func (c *CRLCache) delta(ctx context.Context, base *crlIndex, issuer *x509.Certificate, req Request) (*crlIndex, bool, error) {
+	now := req.Now
 	if len(base.deltaURLs) == 0 {
 		return nil, false, nil
 	}
@@ -133,8 +135,8 @@ func (c *CRLCache) delta(ctx context.Context, base *crlIndex, issuer *x509.Certi
 		return idx, true, nil
 	}
 	if c.offline {
-		return nil, false, fmt.Errorf("offline mode: no fresh cached delta CRL for base CRL number %s (freshest CRL %s); %s",
-			base.number, strings.Join(base.deltaURLs, ", "), importHint(base.deltaURLs[0]))
+		return nil, false, kindf(ErrNotCached, "offline mode: no fresh cached delta CRL for base CRL number %s (freshest CRL %s); %s",
+			base.number, strings.Join(base.deltaURLs, ", "), c.offlineHint(req.Chain))
 	}
 	var problems []string
 	for _, u := range base.deltaURLs {

@@ -66,6 +66,12 @@ type Options struct {
 	// OnCacheError, when set, receives cache read and write failures, which
 	// otherwise never fail a check (the network result is used).
 	OnCacheError func(error)
+
+	// ImportArgs are the arguments the offline hints add to the crl import
+	// command they print, so that it works as printed: the caller's
+	// --truststore DIR (or --policy FILE) when not the default. The hints
+	// always add --crl-cache with this cache's folder.
+	ImportArgs []string
 }
 
 // withDefaults fills zero fields and rejects negative ones.

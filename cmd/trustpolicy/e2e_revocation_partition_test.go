@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -30,8 +31,9 @@ import (
 // local-mode signatures made by notation-go's signer, so it needs openssl
 // and the Go toolchain but no registry or notation CLI.
 
-// binWorld is a trust policy (strict, the OpenSSL root in ca:ossl) and the
-// built binary, run with a private HOME.
+// binWorld is a notation configuration under a private HOME (the default
+// ~/.config/notation: strict policy, the OpenSSL root in ca:ossl) and the
+// built binary.
 type binWorld struct {
 	bin, home, policy, store string
 	ca                       *e2e.OpenSSLCA
@@ -43,22 +45,30 @@ func newBinWorld(t *testing.T, opts e2e.CAOptions) *binWorld {
 		t.Skip("builds the trustpolicy binary and an OpenSSL CA; skipped with -short")
 	}
 	ca := e2e.NewOpenSSLCAT(t, opts)
-	dir := t.TempDir()
-	w := &binWorld{bin: buildTrustpolicy(t), home: filepath.Join(dir, "home"), ca: ca,
-		policy: filepath.Join(dir, "trustpolicy.json"), store: filepath.Join(dir, "truststore")}
-	storeDir := filepath.Join(w.store, "x509", "ca", "ossl")
-	for _, d := range []string{w.home, storeDir} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	copyFile(t, ca.RootPath(), filepath.Join(storeDir, "root.crt"))
-	policy := `{"version":"1.0","trustPolicies":[{"name":"partition","registryScopes":["*"],
- "signatureVerification":{"level":"strict"},"trustStores":["ca:ossl"],"trustedIdentities":["*"]}]}`
-	if err := os.WriteFile(w.policy, []byte(policy), 0o600); err != nil {
+	w := &binWorld{bin: buildTrustpolicy(t), ca: ca}
+	w.home = w.newHome(t)
+	cfg := filepath.Join(w.home, ".config", "notation")
+	w.policy, w.store = filepath.Join(cfg, "trustpolicy.json"), filepath.Join(cfg, "truststore")
+	return w
+}
+
+// newHome makes a HOME whose notation configuration trusts the CA's root
+// (another machine with the same trust stores).
+func (w *binWorld) newHome(t *testing.T) string {
+	t.Helper()
+	home := t.TempDir()
+	cfg := filepath.Join(home, ".config", "notation")
+	storeDir := filepath.Join(cfg, "truststore", "x509", "ca", "ossl")
+	if err := os.MkdirAll(storeDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	return w
+	copyFile(t, w.ca.RootPath(), filepath.Join(storeDir, "root.crt"))
+	policy := `{"version":"1.0","trustPolicies":[{"name":"e2e","registryScopes":["*"],
+ "signatureVerification":{"level":"strict"},"trustStores":["ca:ossl"],"trustedIdentities":["*"]}]}`
+	if err := os.WriteFile(filepath.Join(cfg, "trustpolicy.json"), []byte(policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return home
 }
 
 // buildTrustpolicy builds this command into a temporary folder.
@@ -83,11 +93,17 @@ type binRun struct {
 // and PATH set.
 func (w *binWorld) run(t *testing.T, dir string, args ...string) binRun {
 	t.Helper()
+	return w.runAs(t, w.home, dir, args...)
+}
+
+// runAs is run with another HOME (another machine).
+func (w *binWorld) runAs(t *testing.T, home, dir string, args ...string) binRun {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, w.bin, args...)
 	cmd.Dir = dir
-	cmd.Env = []string{"HOME=" + w.home, "PATH=" + os.Getenv("PATH")}
+	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -275,6 +291,78 @@ func TestE2ERevocationPartition(t *testing.T) {
 			t.Errorf("offline: exit %d leaf %+v", r.code, leaf)
 		}
 	})
+}
+
+// TestE2ERevocationOfflineHint: an offline verify without CRLs prints how
+// to bring them in; the printed commands, run as printed (crl fetch on
+// another machine with the same trust stores, crl import here), make the
+// offline verify pass. The leaf's CRL is issued by the intermediate CA,
+// which is not a trust anchor: both commands need the chain, which the
+// hint saved.
+func TestE2ERevocationOfflineHint(t *testing.T) {
+	w := newBinWorld(t, e2e.CAOptions{})
+	if _, _, err := w.ca.IssueLeaf("hint", ""); err != nil {
+		t.Fatal(err)
+	}
+	sig := w.localSignature(t, "hint")
+	cache := filepath.Join(t.TempDir(), "crl")
+	r, rep := w.verify(t, cache, sig, "--offline")
+	leaf := leafRevocation(t, rep)
+	if r.code != exitFailed || leaf.Status != revocation.StatusUnknown {
+		t.Fatalf("offline with an empty cache: exit %d leaf %+v", r.code, leaf)
+	}
+	cmds := regexp.MustCompile(`"(trustpolicy crl [^"]+)"`).FindAllStringSubmatch(leaf.Detail, -1)
+	saved := regexp.MustCompile(`the signing chain is saved as (\S+);`).FindStringSubmatch(leaf.Detail)
+	if len(cmds) != 2 || saved == nil || !strings.HasPrefix(cmds[0][1], "trustpolicy crl fetch ") || !strings.HasPrefix(cmds[1][1], "trustpolicy crl import ") {
+		t.Fatalf("the hint does not name the chain file and the fetch and import commands: %q", leaf.Detail)
+	}
+	t.Logf("hint: %s", leaf.Detail)
+
+	// The connected machine: its own HOME with the same trust store, and a
+	// folder holding a copy of the saved chain.
+	connected := t.TempDir()
+	copyFile(t, saved[1], filepath.Join(connected, filepath.Base(saved[1])))
+	if r := w.shell(t, w.newHome(t), connected, cmds[0][1]); r.code != exitVerified {
+		t.Fatalf("%s: exit %d\n%s%s", cmds[0][1], r.code, r.out, r.errOut)
+	}
+	// Back here: a folder holding the crls folder.
+	here := t.TempDir()
+	if err := os.CopyFS(filepath.Join(here, "crls"), os.DirFS(filepath.Join(connected, "crls"))); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.shell(t, w.home, here, cmds[1][1]); r.code != exitVerified {
+		t.Fatalf("%s: exit %d\n%s%s", cmds[1][1], r.code, r.out, r.errOut)
+	}
+	r, rep = w.verify(t, cache, sig, "--offline")
+	if r.code != exitVerified || rep.Verdict != trustpolicy.VerdictVerified {
+		t.Fatalf("offline after the printed commands: exit %d verdict %s leaf %+v\n%s", r.code, rep.Verdict, leafRevocation(t, rep), r.errOut)
+	}
+	if leaf := leafRevocation(t, rep); leaf.Status != revocation.StatusOK || !leaf.FromCache {
+		t.Errorf("leaf %+v", leaf)
+	}
+}
+
+// shell runs a printed command line with sh in dir, with HOME home and the
+// built binary first on PATH as "trustpolicy".
+func (w *binWorld) shell(t *testing.T, home, dir, line string) binRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", line)
+	cmd.Dir = dir
+	cmd.Env = []string{"HOME=" + home, "PATH=" + filepath.Dir(w.bin) + string(os.PathListSeparator) + os.Getenv("PATH")}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	r := binRun{out: out.String(), errOut: errOut.String()}
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("sh -c %q: %v", line, err)
+	}
+	return r
 }
 
 // httpGet returns the body at u (a loopback test server).
