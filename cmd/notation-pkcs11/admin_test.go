@@ -7,12 +7,21 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/cli"
 )
 
+// runCLI runs the command in process with an empty environment.
 func runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return runEnv(t, nil, args...)
+}
+
+// runEnv runs the command in process; env is its whole environment.
+func runEnv(t *testing.T, env map[string]string, args ...string) (string, string, int) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	code := run(args, strings.NewReader(""), &out, &errOut)
+	code := run(args, strings.NewReader(""), &out, &errOut, func(k string) string { return env[k] })
 	return out.String(), errOut.String(), code
 }
 
@@ -82,14 +91,13 @@ func TestCertLintEveryBadKind(t *testing.T) {
 }
 
 func TestAdminUsageErrors(t *testing.T) {
-	t.Setenv("NOTATION_PKCS11_MODULE", "")
 	cases := []struct {
 		args []string
 		code int
 		want string
 	}{
-		{[]string{"key"}, 2, "key generate, key list"},
-		{[]string{"cert", "frob"}, 2, "cert import, cert lint"},
+		{[]string{"key"}, 2, "needs a subcommand: generate, list"},
+		{[]string{"cert", "frob"}, 2, `unknown command "frob"`},
 		{[]string{"key", "generate", "--type", "ec-256", "--label", "x"}, 2, "--token is required"},
 		{[]string{"key", "generate", "--token", "pkcs11:token=t", "--type", "dsa", "--label", "x"}, 2, "unknown key type"},
 		{[]string{"key", "generate", "--token", "pkcs11:token=t", "--type", "ec-256", "--label", "x", "--id", "zz"}, 2, "--id"},
@@ -98,15 +106,24 @@ func TestAdminUsageErrors(t *testing.T) {
 		{[]string{"csr", "--key", "pkcs11:token=t;object=k", "--subject", "CN=x"}, 2, "C, ST, O missing"},
 		{[]string{"csr", "--key", "pkcs11:token=t;object=k", "--subject", "C=US,ST=WA,O=a+OU=b"}, 2, "multi-valued"},
 		{[]string{"csr", "--subject", "C=US,ST=WA,O=a"}, 2, "--key is required"},
-		{[]string{"cert", "import", "--key", "pkcs11:token=t;object=k"}, 2, "at least one PEM file"},
-		{[]string{"cert", "lint", "/nonexistent/chain.pem"}, 1, "/nonexistent/chain.pem"},
-		{[]string{"cert", "lint", filepath.Join(pki_, "bad", "leaf.key")}, 1, "is not a CERTIFICATE"},
+		{[]string{"cert", "import", "--key", "pkcs11:token=t;object=k"}, 2, "requires at least 1 arg"},
+		{[]string{"cert", "lint", "/nonexistent/chain.pem"}, 2, "/nonexistent/chain.pem: no such file or directory"},
+		{[]string{"cert", "import", "--key", "pkcs11:token=t;object=k", "/nonexistent/chain.pem"}, 2, "/nonexistent/chain.pem: no such file or directory"},
+		{[]string{"cert", "lint", filepath.Join(pki_, "bad", "leaf.key")}, 2, "is not a CERTIFICATE"},
+		{[]string{"csr", "--key", "pkcs11:token=t;object=k", "--subject", "C=US,ST=WA,O=a", "--out", "/nonexistent/dir/x.csr"}, 2, "folder /nonexistent/dir: no such file or directory"},
+		{[]string{"doctor", "--key", "pkcs11:object=k", "--root-out", "/nonexistent/dir/root.pem"}, 2, "folder /nonexistent/dir"},
+		{[]string{"doctor", "--key", "pkcs11:object=k", "--scope", "registry.example.com/app:v1"}, 2, `--scope "registry.example.com/app:v1"`},
+		{[]string{"doctor", "--key", "pkcs11:object=k", "--trust-store", "a/b"}, 2, `--trust-store "a/b"`},
 		{[]string{"doctor"}, 2, "--key is required"},
-		{[]string{"doctor", "--key", "pkcs11:object=k", "--output", "yaml"}, 2, "want text or json"},
+		{[]string{"doctor", "--key", "pkcs11:object=k", "--output", "yaml"}, 2, "must be text or json"},
 		{[]string{"doctor", "--key", "pkcs11:object=k", "--plugin-config", "pin=1"}, 3, `pluginConfig "pin" is refused`},
 		{[]string{"doctor", "--key", "pkcs11:object=k", "--pin=1234"}, 2, "never taken on the command line"},
-		{[]string{"doctor", "--key", "pkcs11:object=k", "--plugin-config", "oops"}, 2, "KEY=VALUE"},
-		{[]string{"token", "list", "extra"}, 2, "unexpected argument"},
+		{[]string{"doctor", "--key", "pkcs11:object=k", "--pin", "1234"}, 2, "never taken on the command line"},
+		{[]string{"doctor", "-h", "--so-pin=1234"}, 2, "never taken on the command line"},
+		{[]string{"--PIN=1234"}, 2, "never taken on the command line"},
+		{[]string{"key", "generate", "--pin-source=1234"}, 2, "never taken on the command line"},
+		{[]string{"doctor", "--key", "pkcs11:object=k", "--plugin-config", "oops1234"}, 2, "KEY=VALUE"},
+		{[]string{"token", "list", "extra"}, 2, `unknown command "extra"`},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -122,7 +139,7 @@ func TestAdminUsageErrors(t *testing.T) {
 }
 
 func TestDoctorExitCodes(t *testing.T) {
-	seen := map[int]bool{0: true, exitFailed: true, exitUsage: true}
+	seen := map[int]bool{0: true, cli.ExitFailed: true, cli.ExitUsage: true}
 	for _, c := range []string{"config", "module", "token", "pin", "key", "certificate", "certificate-match", "chain", "expiry", "revocation"} {
 		code := doctorExit(c)
 		if seen[code] {

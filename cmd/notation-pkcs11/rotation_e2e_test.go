@@ -74,7 +74,7 @@ func TestE2EKeyRotation(t *testing.T) {
 		t.Fatalf("doctor, old key: %s", r)
 	}
 	// One policy for the whole rotation: the subject stays the same.
-	if err := w.notation.WriteTrustPolicy(map[string]any{"version": "1.0", "trustPolicies": []any{rep.TrustPolicy}}); err != nil {
+	if err := w.notation.WriteTrustPolicy(rep.TrustPolicy); err != nil {
 		t.Fatal(err)
 	}
 	oldRef, _ := w.push(t, "before")

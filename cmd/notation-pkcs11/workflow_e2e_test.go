@@ -17,12 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/notation-pkcs11/notation-pkcs11/internal/cli"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/testca"
 	"github.com/notation-pkcs11/notation-pkcs11/plugin"
+	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 )
 
 // These tests drive the workflow commands (token list, key generate, csr,
@@ -265,7 +267,7 @@ func TestE2EWorkflowEmptyTokenToVerifiedSignature(t *testing.T) {
 				t.Fatalf("doctor: %s", r)
 			}
 			fp := sha256.Sum256(leaf.Raw)
-			if rep.CertificateSHA256 != hex.EncodeToString(fp[:]) || rep.Identity != pki.SubjectIdentity(leaf.Subject) {
+			if id, err := trustpolicy.IdentityFor(leaf); err != nil || rep.CertificateSHA256 != hex.EncodeToString(fp[:]) || rep.Identity != id {
 				t.Fatalf("doctor names another certificate: %+v", rep)
 			}
 			text := w.mustNP(t, "doctor", "--key", uri, "--name", label)
@@ -274,7 +276,7 @@ func TestE2EWorkflowEmptyTokenToVerifiedSignature(t *testing.T) {
 			}
 			// Use what doctor printed: the key add command and the policy statement.
 			w.must(t, w.notation, "key", "add", "--plugin", "pkcs11", "--id", uri, "--plugin-config", "audit_log="+auditLog, label)
-			if err := w.notation.WriteTrustPolicy(map[string]any{"version": "1.0", "trustPolicies": []any{rep.TrustPolicy}}); err != nil {
+			if err := w.notation.WriteTrustPolicy(rep.TrustPolicy); err != nil {
 				t.Fatal(err)
 			}
 			ref, digest := w.push(t, kt)
@@ -494,16 +496,16 @@ func TestE2EDoctorCatchesEachBrokenLink(t *testing.T) {
 		}
 	})
 	t.Run("cert import refuses what doctor would catch", func(t *testing.T) {
-		if r := w.np(t, nil, "cert", "import", "--key", noCert, otherChain); r.code != exitFailed || !strings.Contains(r.stderr, "does not match the signing key") {
+		if r := w.np(t, nil, "cert", "import", "--key", noCert, otherChain); r.code != cli.ExitFailed || !strings.Contains(r.stderr, "does not match the signing key") {
 			t.Fatalf("import of another key's certificate: %s", r)
 		}
-		if r := w.np(t, nil, "cert", "import", "--key", serverAuth, saChain); r.code != exitFailed || !strings.Contains(r.stderr, "serverAuth") {
+		if r := w.np(t, nil, "cert", "import", "--key", serverAuth, saChain); r.code != cli.ExitFailed || !strings.Contains(r.stderr, "serverAuth") {
 			t.Fatalf("import of a serverAuth chain: %s", r)
 		}
 	})
 	t.Run("PIN on the command line is refused", func(t *testing.T) {
 		r := w.np(t, nil, "doctor", "--key", good, "--pin", "1234")
-		if r.code != exitUsage || !strings.Contains(r.stderr, "never taken on the command line") || strings.Contains(r.stderr, "1234") {
+		if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "never taken on the command line") || strings.Contains(r.stderr, "1234") {
 			t.Fatalf("--pin: %s", r)
 		}
 	})
