@@ -81,6 +81,9 @@ and $NOTATION_CONFIG/truststore (the folder that holds x509/).
   trustpolicy crl fetch chain.pem`,
 		Version: version,
 	}
+	// The completion commands take their writer when they are made.
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
 	root.SetVersionTemplate(fmt.Sprintf("trustpolicy {{.Version}} (verifies as %s)\n", verifiesAs))
 	root.AddCommand(newVerifyCmd(ctx, e, false), newVerifyCmd(ctx, e, true), newLintCmd(e), newCRLCmd(ctx, e), newVersionCmd(e))
 	addCompletionExamples(root)

@@ -12,6 +12,8 @@ import (
 	"unicode"
 
 	"oras.land/oras-go/v2/errdef"
+
+	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
@@ -20,8 +22,9 @@ import (
 // Sentinel errors, wrapped by the errors of this package where they apply.
 var (
 	// ErrInvalidReference: the reference cannot be parsed, has no registry
-	// host, or names neither a tag nor a digest.
-	ErrInvalidReference = errors.New("invalid reference")
+	// host, or names neither a tag nor a digest. It is
+	// trustpolicy.ErrInvalidReference: one error for one mistake.
+	ErrInvalidReference = trustpolicy.ErrInvalidReference
 	// ErrNotFound: the registry has no such repository, tag or manifest.
 	ErrNotFound = errors.New("not found")
 	// ErrUnauthorized: the registry refused access (401 or 403), or asked for

@@ -13,9 +13,12 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/retry"
+
+	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 )
 
 func anonymous(context.Context, string) (auth.Credential, error) { return auth.EmptyCredential, nil }
@@ -136,5 +139,37 @@ func TestSanitize(t *testing.T) {
 	}
 	if sanitize(nil) != nil {
 		t.Error("sanitize(nil) != nil")
+	}
+}
+
+// TestCheckResolved: a digest reference answered with another digest is
+// refused with both digests, whatever the transport checked before.
+func TestCheckResolved(t *testing.T) {
+	d := digest.FromString("asked")
+	other := digest.FromString("answered")
+	for _, c := range []struct {
+		ref  string
+		got  digest.Digest
+		fail bool
+	}{
+		{"registry.example/app@" + d.String(), d, false},
+		{"registry.example/app:v1@" + d.String(), d, false},
+		{"registry.example/app:v1", other, false},
+		{"registry.example/app@" + d.String(), other, true},
+		{"registry.example/app:v1@" + d.String(), other, true},
+	} {
+		r, err := registry.ParseReference(c.ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = checkResolved(c.ref, r, ocispec.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: c.got, Size: 2})
+		var sm *trustpolicy.SubjectMismatchError
+		switch {
+		case !c.fail && err != nil:
+			t.Errorf("%s answered with %s: %v", c.ref, c.got, err)
+		case c.fail && (!errors.As(err, &sm) || !errors.Is(err, trustpolicy.ErrSubjectMismatch) || sm.ReferenceDigest != d || sm.DescriptorDigest != c.got ||
+			!strings.Contains(err.Error(), d.String()) || !strings.Contains(err.Error(), c.got.String())):
+			t.Errorf("%s answered with %s: %v", c.ref, c.got, err)
+		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
+
+	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 )
 
 // Target is an artifact resolved to its manifest.
@@ -52,14 +54,29 @@ func (c *Client) Resolve(ctx context.Context, ref string) (Target, error) {
 		Descriptor: ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size},
 		Repository: r.Registry + "/" + r.Repository,
 	}
-	if want, err := r.Digest(); err == nil {
-		if want != desc.Digest {
-			return Target{}, sanitize(fmt.Errorf("resolve %s: the registry reported digest %s for it", ref, desc.Digest))
-		}
-	} else {
+	if err := checkResolved(ref, r, t.Descriptor); err != nil {
+		return Target{}, err
+	}
+	if _, err := r.Digest(); err != nil {
 		t.Tag = r.Reference
 	}
 	return t, nil
+}
+
+// checkResolved is the defensive check that the registry answered a digest
+// reference with that digest (oras-go checks it too): a reference and a
+// descriptor that arrive together must name the same artifact. The error
+// wraps a *trustpolicy.SubjectMismatchError naming both digests.
+func checkResolved(ref string, r registry.Reference, desc ocispec.Descriptor) error {
+	want, err := r.Digest()
+	if err != nil {
+		return nil // a tag: whatever it resolves to is the artifact
+	}
+	if want != desc.Digest {
+		return sanitize(fmt.Errorf("resolve %s: the registry answered with another manifest: %w", ref,
+			&trustpolicy.SubjectMismatchError{Reference: ref, ReferenceDigest: want, DescriptorDigest: desc.Digest}))
+	}
+	return nil
 }
 
 // parseReference parses a full reference that names a tag or a digest.
