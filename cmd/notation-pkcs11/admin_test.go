@@ -148,3 +148,27 @@ func TestDoctorExitCodes(t *testing.T) {
 		seen[code] = true
 	}
 }
+
+// TestCertLintFormats: cert lint reads DER certificates and PKCS#7
+// bundles as well as PEM, and a lone leaf that is not self-signed is
+// "issuer certificate missing", not "self-signed".
+func TestCertLintFormats(t *testing.T) {
+	td := filepath.Join("..", "..", "pki", "testdata")
+	for _, c := range []struct {
+		files []string
+		code  int
+		want  string
+		not   string
+	}{
+		{[]string{filepath.Join(td, "ec-256-chain.p7b")}, 0, "ok: the chain meets", ""},
+		{[]string{filepath.Join(td, "rsa-2048-chain.p7b.pem")}, 0, "ok: the chain meets", ""},
+		{[]string{filepath.Join(td, "ec-256-leaf.cer")}, 1, "issuer certificate missing", "self-signed"},
+		{[]string{filepath.Join(pki_, "bad", "ok-leaf.crt")}, 1, "issuer certificate missing", "self-signed"},
+		{[]string{filepath.Join(td, "ec-256-leaf.cer"), filepath.Join(pki_, "ec-256", "intermediate.crt"), filepath.Join(pki_, "ec-256", "root.crt")}, 0, "chain[2]", ""},
+	} {
+		out, errOut, code := runCLI(t, append([]string{"cert", "lint"}, c.files...)...)
+		if code != c.code || !strings.Contains(out, c.want) || (c.not != "" && strings.Contains(out, c.not)) {
+			t.Errorf("cert lint %q: exit %d (want %d), want %q and not %q:\n%s%s", c.files, code, c.code, c.want, c.not, out, errOut)
+		}
+	}
+}

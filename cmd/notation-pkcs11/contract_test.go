@@ -182,3 +182,41 @@ func TestCLIRefusesPINFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyGenerateCollisionNamesExistingKey: a label or id that a key on
+// the token already has is refused with an error that names that key
+// (label, id, URI) and a fix whose command checks it.
+func TestKeyGenerateCollisionNamesExistingKey(t *testing.T) {
+	const token = "collide"
+	w := newBinWorld(t, token)
+	tok := "pkcs11:token=" + token
+	w.mustJSON(t, nil, "key", "generate", "--token", tok, "--type", "ec-256", "--label", "first", "--id", "0a0b")
+	existing := tok + ";object=first;id=%0A%0B"
+	for _, c := range []struct{ name, label, id, clash string }{
+		{"same label", "first", "0c", "label"},
+		{"same id", "second", "0a0b", "id"},
+		{"both", "first", "0a0b", "label and id"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := w.run(t, nil, "key", "generate", "--token", tok, "--type", "ec-256", "--label", c.label, "--id", c.id)
+			if err := clitest.Check(r, clitest.Want{Code: 1, ErrorLine: true, Secrets: []string{contractPIN}}); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"same " + c.clash, `label "first"`, "id 0A0B", existing, "fix: run key generate with another --label and --id, or use the existing key: notation-pkcs11 doctor --key '" + existing + "'"} {
+				if !strings.Contains(r.Stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, r.Stderr)
+				}
+			}
+			j := w.run(t, nil, "key", "generate", "--token", tok, "--type", "ec-256", "--label", c.label, "--id", c.id, "--output", "json")
+			if err := clitest.Check(j, clitest.Want{Code: 1, ErrorLine: true, JSON: true}); err != nil || !strings.Contains(j.Stdout, `"fix": "run key generate`) {
+				t.Fatalf("%v\n%s", err, j.Stdout)
+			}
+		})
+	}
+	// The key the fix names is the one there: doctor finds it (and stops
+	// at its missing certificate).
+	rep, _ := w.doctorJSON(t, nil, "--key", existing)
+	if rep.Failed != plugin.CheckCertificate {
+		t.Fatalf("doctor on the named key: %+v", rep.Checks)
+	}
+}
