@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -217,7 +215,7 @@ func (r *Response) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the verifier result: %w", err)
 	}
-	return append(escapeJSON(b), '\n'), nil
+	return append(textsafe.EscapeJSON(b), '\n'), nil
 }
 
 // Marshal encodes e as Ratify's single-line plugin error object, with Msg
@@ -227,28 +225,5 @@ func (e *ProtocolError) Marshal() []byte {
 	if err != nil { // a struct of a uint and a string always encodes
 		b = []byte(`{"code":999,"msg":"encoding the plugin error failed"}`)
 	}
-	return append(escapeJSON(b), '\n')
-}
-
-// escapeJSON rewrites every rune of encoded JSON that textsafe considers
-// unsafe as a \u escape (a surrogate pair above U+FFFF). Such runes can
-// only occur inside strings, where the escape decodes to the same text.
-func escapeJSON(b []byte) []byte {
-	if !textsafe.Has(string(b)) {
-		return b
-	}
-	var out strings.Builder
-	out.Grow(len(b) + 16)
-	for _, r := range string(b) {
-		if !textsafe.Unsafe(r) {
-			out.WriteRune(r)
-			continue
-		}
-		if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
-			fmt.Fprintf(&out, `\u%04x\u%04x`, r1, r2)
-			continue
-		}
-		fmt.Fprintf(&out, `\u%04x`, r)
-	}
-	return []byte(out.String())
+	return append(textsafe.EscapeJSON(b), '\n')
 }

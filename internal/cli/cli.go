@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode/utf16"
 
 	"github.com/spf13/cobra"
 
@@ -249,28 +248,6 @@ func WriteJSON(w io.Writer, v any) error {
 	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	_, err := io.WriteString(w, escapeJSON(b.String()))
+	_, err := w.Write(textsafe.EscapeJSON(b.Bytes()))
 	return err
-}
-
-// escapeJSON escapes the unsafe runes of an encoded document; they can only
-// occur inside strings, where \uXXXX (a surrogate pair above U+FFFF) means
-// the same rune. Newlines outside strings are kept.
-func escapeJSON(s string) string {
-	if !textsafe.Has(s) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\n' || !textsafe.Unsafe(r):
-			b.WriteRune(r)
-		case r > 0xffff:
-			r1, r2 := utf16.EncodeRune(r)
-			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
-		default:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		}
-	}
-	return b.String()
 }
