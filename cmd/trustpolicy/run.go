@@ -59,6 +59,15 @@ const exitCodesHelp = `Exit codes:
   3  inconclusive: the verifier could not decide (no trusted certificate
      configured for the signing scheme, a required verification plugin)`
 
+const verifyExitCodes = `Exit codes:
+  0  verified, or the matching policy has level skip
+  1  verification failed: a signature, the registry, or no signature at all
+  2  bad input or usage: unknown flag, missing or unreadable file, invalid
+     policy, malformed reference or descriptor, a reference whose digest is
+     not the descriptor's
+  3  inconclusive: the verifier could not decide (no trusted certificate
+     configured for the signing scheme, a required verification plugin)`
+
 // run runs the command line args and returns the exit code.
 func run(ctx context.Context, args []string, e env) int {
 	return cli.Execute(newRoot(ctx, e), args, e.stdout, e.stderr)

@@ -77,7 +77,7 @@ func newVerifyCmd(ctx context.Context, e env, explain bool) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify [flags] REGISTRY/REPO[:TAG|@DIGEST]",
 		Short: "Verify an artifact's signatures against the trust policy; print one line",
-		Long:  verifyLong + exitCodesHelp,
+		Long:  verifyLong + verifyExitCodes,
 		Example: `  trustpolicy verify registry.example/app@sha256:…
   trustpolicy verify --plain-http 127.0.0.1:5000/app:v1 --output json
   trustpolicy verify --signature sig.cose --media-type application/cose \
@@ -90,7 +90,7 @@ func newVerifyCmd(ctx context.Context, e env, explain bool) *cobra.Command {
 	if explain {
 		cmd.Use = "explain [flags] REGISTRY/REPO[:TAG|@DIGEST]"
 		cmd.Short = "Verify as verify does, and explain: the policy and why it matched, every check, the chain, the fix"
-		cmd.Long = "Explain takes the same inputs as verify and prints the whole story of the\nverdict; --brief prints verify's one line instead.\n\n" + verifyLong + exitCodesHelp
+		cmd.Long = "Explain takes the same inputs as verify and prints the whole story of the\nverdict; --brief prints verify's one line instead.\n\n" + verifyLong + verifyExitCodes
 		cmd.Example = `  trustpolicy explain registry.example/app@sha256:…
   trustpolicy explain --brief --plain-http 127.0.0.1:5000/app:v1
   trustpolicy explain --offline --crl-cache ./crl registry.example/app@sha256:…`
