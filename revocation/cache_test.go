@@ -2,6 +2,7 @@ package revocation
 
 import (
 	"context"
+	"errors"
 	"crypto/x509"
 	"os"
 	"path/filepath"
@@ -158,32 +159,114 @@ func TestImportErrors(t *testing.T) {
 	w := newWorld(t, worldConfig{})
 	c := w.client().CRLCache()
 	crl := w.inter.signCRL(t, crlSpec{number: 5})
-	if _, err := c.Import(crl, []*x509.Certificate{w.root.cert}, testNow, "import x"); err == nil ||
-		!strings.Contains(err.Error(), `none of the 1 certificates given is its issuer "CN=Test Intermediate,O=Test"`) {
-		t.Errorf("unknown issuer: %v", err)
+	other := newRoot(t, "Test Intermediate") // the intermediate's name, another key
+	otherCert := *other.cert
+	otherCert.RawSubject, otherCert.SubjectKeyId = w.inter.cert.RawSubject, []byte{1, 2, 3}
+	inter := []*x509.Certificate{w.inter.cert}
+	for _, tc := range []struct {
+		name    string
+		der     []byte
+		issuers []*x509.Certificate
+		kind    error
+		text    string // a fact the message must state
+	}{
+		{"unknown issuer", crl, []*x509.Certificate{w.root.cert}, ErrNoIssuer, `its issuer "CN=Test Intermediate,O=Test" is none of the 1 certificates given`},
+		{"same name, other key", crl, []*x509.Certificate{&otherCert}, ErrCRLSignature, "not signed by that CA's key"},
+		{"the root's CRL among several candidates", w.root.signCRL(t, crlSpec{}), []*x509.Certificate{w.inter.cert, w.root.cert}, nil, ""},
+		{"expired", w.inter.signCRL(t, crlSpec{next: testNow.Add(-time.Minute), this: testNow.Add(-time.Hour)}), inter, ErrCRLExpired, "expired"},
+		{"junk", []byte("junk"), inter, ErrMalformedCRL, "malformed CRL"},
+		{"unsupported critical extension", w.inter.signCRL(t, crlSpec{exts: []pkixExt{{Id: []int{1, 2, 3, 4}, Critical: true, Value: []byte{5, 0}}}}), inter, ErrUnsupportedCRL, "1.2.3.4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.Import(tc.der, tc.issuers, testNow, "import x")
+			if tc.kind == nil {
+				if err != nil {
+					t.Fatalf("a valid root CRL: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.kind) || !strings.Contains(err.Error(), tc.text) || !strings.HasPrefix(err.Error(), "the CRL was not imported: ") {
+				t.Fatalf("got %v, want %v stating %q", err, tc.kind, tc.text)
+			}
+		})
 	}
-	other := newRoot(t, "Test Intermediate") // same name, other key
-	other.cert.Subject = w.inter.cert.Subject
-	if _, err := c.Import(w.inter.signCRL(t, crlSpec{next: testNow.Add(-time.Minute), this: testNow.Add(-time.Hour)}),
-		[]*x509.Certificate{w.inter.cert}, testNow, "import x"); err == nil || !strings.Contains(err.Error(), "expired") {
-		t.Errorf("expired: %v", err)
-	}
-	if _, err := c.Import([]byte("junk"), []*x509.Certificate{w.inter.cert}, testNow, "import x"); err == nil || !strings.Contains(err.Error(), "malformed CRL") {
-		t.Errorf("junk: %v", err)
-	}
-	if _, err := c.Import(crl, []*x509.Certificate{w.inter.cert}, testNow, "import x"); err != nil {
+	if _, err := c.Import(crl, inter, testNow, "import x"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Import(crl, []*x509.Certificate{w.inter.cert}, testNow, "import x"); err != nil {
+	if _, err := c.Import(crl, inter, testNow, "import x"); err != nil {
 		t.Errorf("re-import of the same CRL: %v", err)
 	}
-	if _, err := c.Import(w.inter.signCRL(t, crlSpec{number: 4}), []*x509.Certificate{w.inter.cert}, testNow, "import x"); err == nil ||
-		!strings.Contains(err.Error(), "a newer CRL (number 5") {
+	var newer *newerCachedError
+	if _, err := c.Import(w.inter.signCRL(t, crlSpec{number: 4}), inter, testNow, "import x"); !errors.Is(err, ErrNewerCached) || !errors.As(err, &newer) || newer.have.Number != "5" {
 		t.Errorf("rollback: %v", err)
 	}
 	w.opts.NoDiskCache = true
-	if _, err := w.client().CRLCache().Import(crl, []*x509.Certificate{w.inter.cert}, testNow, "import x"); err == nil {
-		t.Error("import without a disk cache succeeded")
+	if _, err := w.client().CRLCache().Import(crl, inter, testNow, "import x"); !errors.Is(err, ErrNoDiskCache) {
+		t.Errorf("import without a disk cache: %v", err)
+	}
+}
+
+// TestFetchErrors: a failed download says so; a CRL downloaded but not
+// accepted says it was downloaded, not accepted, and why, and caches
+// nothing.
+func TestFetchErrors(t *testing.T) {
+	w := newWorld(t, worldConfig{})
+	u := w.srv.url("/int.crl")
+	both := []*x509.Certificate{w.root.cert, w.inter.cert}
+	impostor := newRoot(t, "Test Intermediate") // the intermediate's name, another key
+	for _, tc := range []struct {
+		name     string
+		serve    func()
+		issuers  []*x509.Certificate
+		opts     func(*Options)
+		rejected bool // downloaded, then not accepted
+		kind     error
+		text     string
+	}{
+		{"issuer not given", nil, []*x509.Certificate{w.root.cert}, nil, true, ErrNoIssuer,
+			`the CRL downloaded from ` + u + ` was not accepted: its issuer "CN=Test Intermediate,O=Test" is none of the 1 certificates given`},
+		{"signed by another key", func() { w.srv.serveBytes("/int.crl", impostor.signCRL(t, crlSpec{number: 2})) }, both, nil, true, ErrCRLSignature, "not signed by that CA's key"},
+		{"expired", func() {
+			w.srv.serveBytes("/int.crl", w.inter.signCRL(t, crlSpec{this: testNow.Add(-2 * time.Hour), next: testNow.Add(-time.Hour)}))
+		}, both, nil, true, ErrCRLExpired, "expired at"},
+		{"HTTP 500", func() { w.srv.serveStatus("/int.crl", 500) }, both, nil, false, ErrHTTPStatus, "failed to download the CRL from " + u + ": the server answered HTTP 500"},
+		{"too large", nil, both, func(o *Options) { o.MaxCRLSize = 100 }, false, ErrTooLarge, "larger than the 100 bytes limit"},
+		{"offline", nil, both, func(o *Options) { o.Offline = true }, false, ErrOffline, "offline mode"},
+		{"https", nil, both, nil, false, ErrNotHTTP, "https URLs are not supported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w.srv.serveBytes("/int.crl", w.inter.signCRL(t, crlSpec{}))
+			if tc.serve != nil {
+				tc.serve()
+			}
+			o := w.opts
+			o.CacheDir = filepath.Join(t.TempDir(), "crl")
+			if tc.opts != nil {
+				tc.opts(&o)
+			}
+			c, err := NewCRLCache(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			url := u
+			if tc.kind == ErrNotHTTP {
+				url = "https" + strings.TrimPrefix(u, "http")
+			}
+			_, err = c.FetchFrom(context.Background(), url, tc.issuers, testNow)
+			var rej *RejectedError
+			if !errors.Is(err, tc.kind) || errors.As(err, &rej) != tc.rejected || !strings.Contains(err.Error(), tc.text) {
+				t.Fatalf("got %v; want %v, rejected=%v, stating %q", err, tc.kind, tc.rejected, tc.text)
+			}
+			if rej != nil && rej.URL != url {
+				t.Errorf("RejectedError.URL %q", rej.URL)
+			}
+			if strings.Contains(err.Error(), "failed to fetch") || strings.Contains(err.Error(), "trust store") && !strings.Contains(err.Error(), "chain to them") {
+				t.Errorf("message %q", err)
+			}
+			if list, _ := c.List(); len(list) != 0 {
+				t.Errorf("cached %+v", list)
+			}
+		})
 	}
 }
 

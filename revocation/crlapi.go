@@ -45,17 +45,32 @@ type CRLInfo struct {
 // Expired reports whether the CRL is past its NextUpdate at now.
 func (i CRLInfo) Expired(now time.Time) bool { return now.After(i.NextUpdate) }
 
-// Import validates a CRL (DER) against one of issuers (the command passes
-// every certificate of the trust stores and the known intermediates) and
-// stores it. now is the validation time: the CRL must not be expired then.
-// source describes where it came from, e.g. "import /path/ca.crl".
+// Import validates a CRL (DER) against the one of issuers that issued it
+// (the command passes every certificate of the trust stores and the CA
+// certificates that chain to them) and stores it. now is the validation
+// time: the CRL must not be expired then. source describes where it came
+// from, e.g. "import /path/ca.crl". A CRL with an issuing distribution
+// point is found under its distribution point names (or by issuer), never
+// under another URL. The error wraps an *IssuerError when no certificate
+// given issued it, and one of the package's sentinels otherwise.
 func (c *CRLCache) Import(der []byte, issuers []*x509.Certificate, now time.Time, source string) (CRLInfo, error) {
-	if c.dir == "" {
-		return CRLInfo{}, errors.New("cannot import a CRL: the disk cache is disabled")
+	if c.disk == nil {
+		return CRLInfo{}, kindf(ErrNoDiskCache, "cannot import a CRL: the disk cache is disabled")
 	}
+	idx, err := c.acceptFrom(der, issuers, now, accept{source: source, kind: wantAny, persist: true})
+	if err != nil {
+		return CRLInfo{}, fmt.Errorf("the CRL was not imported: %w", err)
+	}
+	return idx.info(c.dir), nil
+}
+
+// acceptFrom validates der against each of issuers whose subject is its
+// issuer name (and whose subject key identifier, when both are present, is
+// its authority key identifier) until one accepts it, and stores it.
+func (c *CRLCache) acceptFrom(der []byte, issuers []*x509.Certificate, now time.Time, a accept) (*crlIndex, error) {
 	h, entries, err := parseCRL(der, crlLimits{maxSize: c.maxSize})
 	if err != nil {
-		return CRLInfo{}, fmt.Errorf("failed to import the CRL: %w", err)
+		return nil, err
 	}
 	var errs []error
 	named := 0
@@ -67,24 +82,19 @@ func (c *CRLCache) Import(der []byte, issuers []*x509.Certificate, now time.Time
 		if len(h.skel.AuthorityKeyId) > 0 && len(iss.SubjectKeyId) > 0 && !bytes.Equal(h.skel.AuthorityKeyId, iss.SubjectKeyId) {
 			continue
 		}
-		idx, err := buildIndex(der, h, entries, iss, now)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		idx, err := c.acceptParsed(der, h, entries, iss, now, a)
+		if err == nil {
+			return idx, nil
 		}
-		idx.source = source
-		if err := c.store(idx, der, now); err != nil {
-			return CRLInfo{}, fmt.Errorf("failed to import the CRL: %w", err)
-		}
-		return idx.info(c.dir), nil
+		errs = append(errs, err)
 	}
-	if len(errs) == 0 && named > 0 {
-		return CRLInfo{}, fmt.Errorf("failed to import the CRL: its authority key identifier %X matches none of the %d trusted certificates named %q: it is not signed by that CA's key", h.skel.AuthorityKeyId, named, h.skel.Issuer.String())
+	switch len(errs) {
+	case 0:
+		return nil, &IssuerError{Issuer: h.skel.Issuer.String(), AuthorityKeyID: h.skel.AuthorityKeyId, Given: len(issuers), NameMatches: named}
+	case 1:
+		return nil, errs[0]
 	}
-	if len(errs) == 0 {
-		return CRLInfo{}, fmt.Errorf("failed to import the CRL: none of the %d certificates given is its issuer %q; add the issuing CA's certificate to a trust store", len(issuers), h.skel.Issuer.String())
-	}
-	return CRLInfo{}, fmt.Errorf("failed to import the CRL: %w", errors.Join(errs...))
+	return nil, errors.Join(errs...)
 }
 
 // List describes every CRL in the disk cache, expired ones included.
@@ -118,16 +128,13 @@ func (c *CRLCache) List() ([]CRLInfo, error) {
 }
 
 // Fetch downloads the CRL (complete or delta) at url, validates it against
-// issuer at now and stores it. It fails in offline mode.
+// issuer at now and stores it. It fails in offline mode. Once the download
+// succeeded, a CRL that is not accepted gives a *RejectedError.
 func (c *CRLCache) Fetch(ctx context.Context, url string, issuer *x509.Certificate, now time.Time) (CRLInfo, error) {
 	if issuer == nil {
-		return CRLInfo{}, errors.New("failed to fetch the CRL: the issuing CA certificate is required to validate it")
+		return CRLInfo{}, errors.New("cannot fetch the CRL: the issuing CA certificate is required to validate it")
 	}
-	idx, err := c.fetch(ctx, issuer, now, accept{url: url, source: "network " + url, kind: wantAny})
-	if err != nil {
-		return CRLInfo{}, fmt.Errorf("failed to fetch the CRL from %s: %w", url, err)
-	}
-	return idx.info(c.dir), nil
+	return c.FetchFrom(ctx, url, []*x509.Certificate{issuer}, now)
 }
 
 // Download returns the bytes at url (http only, size-capped, HTTP 200
@@ -138,7 +145,7 @@ func (c *CRLCache) Download(ctx context.Context, url string) ([]byte, error) {
 		return nil, err
 	}
 	if c.offline {
-		return nil, errors.New("failed to download the CRL: offline mode: the network is not used")
+		return nil, kindf(ErrOffline, "cannot download the CRL from %s: offline mode: the network is not used", url)
 	}
 	der, err := c.http.exchange(ctx, "GET", url, nil, "", c.timeout, c.maxSize)
 	if err != nil {
@@ -148,33 +155,21 @@ func (c *CRLCache) Download(ctx context.Context, url string) ([]byte, error) {
 }
 
 // FetchFrom downloads the CRL (complete or delta) at url, validates it
-// against the one of issuers that is its issuer (same subject, signature
-// checked) at now and stores it, remembering url. It is Fetch for a caller
-// that knows the URL but not which CA signs the CRL (the command's
-// "crl fetch URL"). It fails in offline mode.
+// against the one of issuers that issued it (as Import) at now and stores
+// it, found under url. It is Fetch for a caller that knows the URL but not
+// which CA signs the CRL (the command's "crl fetch URL"). It fails in
+// offline mode. A download that fails gives an error naming the URL; a CRL
+// downloaded but not accepted gives a *RejectedError that wraps why (an
+// *IssuerError, an *IDPMismatchError, an *ExpiredError, ...). Nothing is
+// cached then.
 func (c *CRLCache) FetchFrom(ctx context.Context, url string, issuers []*x509.Certificate, now time.Time) (CRLInfo, error) {
 	der, err := c.Download(ctx, url)
 	if err != nil {
 		return CRLInfo{}, err
 	}
-	h, err := parseCRLHeader(der)
+	idx, err := c.acceptFrom(der, issuers, now, accept{url: url, source: "network " + url, kind: wantAny})
 	if err != nil {
-		return CRLInfo{}, fmt.Errorf("failed to fetch the CRL from %s: %w", url, err)
+		return CRLInfo{}, &RejectedError{URL: url, Err: err}
 	}
-	var errs []error
-	for _, iss := range issuers {
-		if iss == nil || !bytes.Equal(iss.RawSubject, h.skel.RawIssuer) {
-			continue
-		}
-		idx, err := c.validateAndStore(der, iss, now, accept{url: url, source: "network " + url, kind: wantAny})
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		return idx.info(c.dir), nil
-	}
-	if len(errs) == 0 {
-		return CRLInfo{}, fmt.Errorf("failed to fetch the CRL from %s: none of the %d certificates given is its issuer %q; add the issuing CA's certificate to a trust store or pass its chain", url, len(issuers), h.skel.Issuer.String())
-	}
-	return CRLInfo{}, fmt.Errorf("failed to fetch the CRL from %s: %w", url, errors.Join(errs...))
+	return idx.info(c.dir), nil
 }

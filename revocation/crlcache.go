@@ -260,6 +260,8 @@ type accept struct {
 	certURLs []string
 	// relate, when not nil, must accept the CRL (a delta CRL's base).
 	relate func(*crlIndex) error
+	// persist makes a failure to store the CRL an error (import).
+	persist bool
 }
 
 // fetch downloads, validates and stores the CRL at a.url. Concurrent calls
@@ -296,6 +298,14 @@ func (c *CRLCache) validateAndStore(der []byte, issuer *x509.Certificate, now ti
 	if err != nil {
 		return nil, err
 	}
+	return c.acceptParsed(der, h, entries, issuer, now, a)
+}
+
+// acceptParsed validates a parsed CRL against issuer at now, checks its
+// kind, scope and relation, and stores it. A store failure is an error when
+// a.persist is set (an import), else it is reported through OnCacheError
+// and the validated CRL is still returned.
+func (c *CRLCache) acceptParsed(der []byte, h *crlHeader, entries []crlEntry, issuer *x509.Certificate, now time.Time, a accept) (*crlIndex, error) {
 	switch {
 	case a.kind == wantBase && h.deltaBase != nil:
 		return nil, kindf(ErrCRLKind, "the distribution point serves a delta CRL, not a complete CRL")
@@ -308,7 +318,8 @@ func (c *CRLCache) validateAndStore(der []byte, issuer *x509.Certificate, now ti
 	}
 	// A base CRL must cover the URL it came from or the certificate (RFC
 	// 5280 section 6.3.3): a delta CRL is bound to its base's scope instead
-	// (checkDelta), and an import has no URL.
+	// (checkDelta), and an import has no URL (it is found under its IDP
+	// names, and every lookup checks the scope again).
 	if idx.deltaBase == nil && a.url != "" {
 		if err := idx.idp.checkScope(a.url, a.certURLs); err != nil {
 			return nil, err
@@ -321,8 +332,10 @@ func (c *CRLCache) validateAndStore(der []byte, issuer *x509.Certificate, now ti
 	}
 	idx.source, idx.url = a.source, a.url
 	if err := c.store(idx, der, now); err != nil {
-		var newer *newerCachedError
-		if !errors.As(err, &newer) {
+		if a.persist {
+			return nil, err
+		}
+		if !errors.Is(err, ErrNewerCached) {
 			c.cacheErr(fmt.Errorf("failed to cache the CRL from %s: %w", a.source, err))
 		}
 	}
@@ -331,6 +344,8 @@ func (c *CRLCache) validateAndStore(der []byte, issuer *x509.Certificate, now ti
 
 // newerCachedError: the cache already holds a newer CRL for the slot.
 type newerCachedError struct{ have indexMeta }
+
+func (e *newerCachedError) Is(target error) bool { return target == ErrNewerCached }
 
 func (e *newerCachedError) Error() string {
 	return fmt.Sprintf("a newer CRL (number %s, thisUpdate %s) is already cached for this issuer; not replacing it",

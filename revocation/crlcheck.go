@@ -66,7 +66,7 @@ func (c *Client) crlAt(ctx context.Context, u string, cert, issuer *x509.Certifi
 		return Result{}, 0, err
 	}
 	if certHasFreshest && len(base.deltaURLs) == 0 {
-		return Result{}, 0, errors.New("the certificate names a freshest (delta) CRL that its base CRL does not; delta CRLs announced only in the certificate are not supported")
+		return Result{}, 0, kindf(ErrUnsupportedCRL, "the certificate names a freshest (delta) CRL that its base CRL does not; delta CRLs announced only in the certificate are not supported")
 	}
 	delta, deltaCached, err := c.crls.delta(ctx, base, issuer, req)
 	if err != nil {

@@ -3,7 +3,6 @@ package revocation
 import (
 	"encoding/asn1"
 	"errors"
-	"fmt"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -55,7 +54,7 @@ func (e *crlEntry) readExtension(exts *cryptobyte.String) error {
 			e.flags |= flagBadInvalidity
 		}
 	case critical:
-		return fmt.Errorf("unsupported critical entry extension %s", other)
+		return kindf(ErrUnsupportedCRL, "unsupported critical entry extension %s", other)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package revocation
 import (
 	"crypto/sha256"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"math/big"
 	"time"
@@ -55,15 +54,15 @@ type crlLimits struct {
 // parseCRL parses and indexes a CRL without checking its signature.
 func parseCRL(der []byte, lim crlLimits) (*crlHeader, []crlEntry, error) {
 	if lim.maxSize > 0 && int64(len(der)) > lim.maxSize {
-		return nil, nil, fmt.Errorf("the CRL is %d bytes, larger than the %s limit", len(der), byteSize(lim.maxSize))
+		return nil, nil, kindf(ErrTooLarge, "the CRL is %d bytes, larger than the %s limit", len(der), byteSize(lim.maxSize))
 	}
 	h, err := parseCRLHeader(der)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, withKind(ErrMalformedCRL, err)
 	}
 	entries, err := parseEntries(h.revoked)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, withKind(ErrMalformedCRL, err)
 	}
 	return h, entries, nil
 }
@@ -211,22 +210,22 @@ func evaluate(cert *x509.Certificate, base, delta *crlIndex, signingTime time.Ti
 // greater than the base's number; here also the same scope).
 func checkDelta(base, delta *crlIndex) error {
 	if delta.deltaBase == nil {
-		return errors.New("the delta CRL has no delta CRL indicator")
+		return kindf(ErrCRLKind, "the delta CRL has no delta CRL indicator")
 	}
 	if base.number == nil || delta.number == nil {
-		return errors.New("the base or delta CRL has no CRL number")
+		return kindf(ErrCRLKind, "the base or delta CRL has no CRL number")
 	}
 	if delta.number.Cmp(base.number) <= 0 {
-		return fmt.Errorf("the delta CRL number %s is not greater than the base CRL number %s", delta.number, base.number)
+		return kindf(ErrCRLKind, "the delta CRL number %s is not greater than the base CRL number %s", delta.number, base.number)
 	}
 	if delta.deltaBase.Cmp(base.number) > 0 {
-		return fmt.Errorf("the delta CRL applies to base CRL %s or later, but the base CRL is number %s", delta.deltaBase, base.number)
+		return kindf(ErrCRLKind, "the delta CRL applies to base CRL %s or later, but the base CRL is number %s", delta.deltaBase, base.number)
 	}
 	if string(delta.rawIssuer) != string(base.rawIssuer) || delta.spki != base.spki {
-		return errors.New("the delta CRL and the base CRL have different issuers")
+		return kindf(ErrCRLKind, "the delta CRL and the base CRL have different issuers")
 	}
 	if string(delta.idpRaw) != string(base.idpRaw) {
-		return errors.New("the delta CRL and the base CRL have different scopes (issuing distribution point)")
+		return kindf(ErrCRLKind, "the delta CRL and the base CRL have different scopes (issuing distribution point)")
 	}
 	return nil
 }

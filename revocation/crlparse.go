@@ -151,7 +151,7 @@ func (h *crlHeader) readExtensions() error {
 			h.deltaURLs = urls
 		default:
 			if ext.Critical {
-				return fmt.Errorf("unsupported critical CRL extension %s", id)
+				return kindf(ErrUnsupportedCRL, "unsupported critical CRL extension %s", id)
 			}
 		}
 	}
@@ -167,10 +167,10 @@ func (h *crlHeader) checkSignature(issuer *x509.Certificate) error {
 		SignatureAlgorithm:   h.skel.SignatureAlgorithm,
 	}
 	if err := rl.CheckSignatureFrom(issuer); err != nil {
-		return fmt.Errorf("the CRL is not signed by the issuing CA %q: %w", issuer.Subject.String(), err)
+		return kindf(ErrCRLSignature, "the CRL is not signed by the issuing CA %q: %w", issuer.Subject.String(), err)
 	}
 	if !bytes.Equal(h.skel.RawIssuer, issuer.RawSubject) {
-		return fmt.Errorf("the CRL issuer %q is not the issuing CA %q", h.skel.Issuer.String(), issuer.Subject.String())
+		return kindf(ErrCRLSignature, "the CRL issuer %q is not the issuing CA %q", h.skel.Issuer.String(), issuer.Subject.String())
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func checkHTTPURL(raw, what string) error {
 		if scheme == "" {
 			scheme = "scheme-less"
 		}
-		return fmt.Errorf("%s URLs are not supported for %s: only http is (the response is signed; notation-core-go fetches http only)", scheme, what)
+		return kindf(ErrNotHTTP, "%s URLs are not supported for %s: only http is (the response is signed; notation-core-go fetches http only)", scheme, what)
 	}
 	return nil
 }
@@ -58,10 +58,10 @@ func (g *httpGetter) exchange(ctx context.Context, method, rawURL string, body [
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return nil, fmt.Errorf("the server answered HTTP %s; want 200 OK", resp.Status)
+		return nil, kindf(ErrHTTPStatus, "the server answered HTTP %s; want 200 OK", resp.Status)
 	}
 	if resp.ContentLength > limit {
-		return nil, fmt.Errorf("the response is %d bytes, larger than the %s limit", resp.ContentLength, byteSize(limit))
+		return nil, kindf(ErrTooLarge, "the response is %d bytes, larger than the %s limit", resp.ContentLength, byteSize(limit))
 	}
 	var buf bytes.Buffer
 	if resp.ContentLength > 0 {
@@ -71,7 +71,7 @@ func (g *httpGetter) exchange(ctx context.Context, method, rawURL string, body [
 		return nil, describeNetError(ctx, fmt.Errorf("failed to read the response: %w", err), timeout)
 	}
 	if int64(buf.Len()) > limit {
-		return nil, fmt.Errorf("the response is larger than the %s limit", byteSize(limit))
+		return nil, kindf(ErrTooLarge, "the response is larger than the %s limit", byteSize(limit))
 	}
 	return buf.Bytes(), nil
 }

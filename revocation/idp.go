@@ -216,13 +216,13 @@ func (idp *idpInfo) applies(cert *x509.Certificate) error {
 	case idp == nil:
 		return nil
 	case idp.indirect:
-		return errors.New("indirect CRLs are not supported")
+		return kindf(ErrUnsupportedCRL, "indirect CRLs are not supported")
 	case idp.onlyAttribute:
-		return errors.New("the CRL covers attribute certificates only")
+		return kindf(ErrUnsupportedCRL, "the CRL covers attribute certificates only")
 	case idp.onlyCA && !(cert.BasicConstraintsValid && cert.IsCA):
-		return errors.New("the CRL covers CA certificates only")
+		return kindf(ErrUnsupportedCRL, "the CRL covers CA certificates only")
 	case idp.onlyUser && cert.BasicConstraintsValid && cert.IsCA:
-		return errors.New("the CRL covers end-entity certificates only")
+		return kindf(ErrUnsupportedCRL, "the CRL covers end-entity certificates only")
 	}
 	return nil
 }

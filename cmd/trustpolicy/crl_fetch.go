@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,7 +57,7 @@ func crlImport(cache *revocation.CRLCache, dir string, files []string, f crlFlag
 			}
 			info, err := cache.Import(der, issuers, now, "import "+abs)
 			if err != nil {
-				rep.Problems = append(rep.Problems, crlProblem{Input: name, Error: err.Error()})
+				rep.Problems = append(rep.Problems, crlProblem{Input: name, Error: crlProblemText(err, false)})
 				continue
 			}
 			rep.CRLs = append(rep.CRLs, crlRow{CRLInfo: info, Expired: info.Expired(now)})
@@ -119,7 +120,7 @@ func crlFetch(ctx context.Context, cache *revocation.CRLCache, dir string, args 
 		done[u] = true
 		info, err := cache.FetchFrom(ctx, u, issuers, now)
 		if err != nil {
-			rep.Problems = append(rep.Problems, crlProblem{Input: input, Error: err.Error()})
+			rep.Problems = append(rep.Problems, crlProblem{Input: input, Error: crlProblemText(err, strings.Contains(input, "://"))})
 			return
 		}
 		rep.CRLs = append(rep.CRLs, crlRow{CRLInfo: info, Expired: info.Expired(now)})
@@ -138,6 +139,23 @@ func crlFetch(ctx context.Context, cache *revocation.CRLCache, dir string, args 
 		fetch(j.input, j.url)
 	}
 	return finishCRL(rep, "fetched", f, e)
+}
+
+// crlProblemText words a fetch or import failure. When no certificate
+// given issued the CRL, it adds the fix: the certificate of the
+// intermediate CA that issued it, with --issuer (it must chain to a trust
+// store; an intermediate is never put into a trust store, which would make
+// it a trust anchor), or for a URL the signing chain file instead.
+func crlProblemText(err error, url bool) string {
+	var ie *revocation.IssuerError
+	if !errors.As(err, &ie) || !errors.Is(err, revocation.ErrNoIssuer) {
+		return err.Error()
+	}
+	fix := fmt.Sprintf("%v; pass --issuer FILE with the certificate of %q, the intermediate CA that issued it (it must chain to a trust store)", err, ie.Issuer)
+	if url {
+		fix += ", or give the signing chain file (leaf first) instead of the URL"
+	}
+	return fix
 }
 
 // copyCRL writes the cached DER of info into dir as KEY.crl.

@@ -342,6 +342,59 @@ func TestE2ERevocationOfflineHint(t *testing.T) {
 	}
 }
 
+// TestE2ECRLIssuerAdvice: crl fetch of an intermediate-issued CRL by URL,
+// and crl import of it, without the intermediate: the error says the CRL
+// was downloaded (or read) but not accepted, why, and that --issuer with
+// the intermediate is the fix, never a trust store; the fix works.
+func TestE2ECRLIssuerAdvice(t *testing.T) {
+	w := newBinWorld(t, e2e.CAOptions{})
+	u := w.ca.CRLURL()
+	issuer := `"CN=E2E OpenSSL Intermediate CA,O=Notation PKCS11 E2E,ST=WA,C=US"`
+	crlFile := filepath.Join(t.TempDir(), "intermediate.crl")
+	if err := os.WriteFile(crlFile, httpGet(t, u), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		facts []string
+	}{
+		{"fetch URL", []string{"crl", "fetch", u}, []string{"the CRL downloaded from " + u + " was not accepted", "its issuer " + issuer + " is none of the 1 certificates given",
+			"pass --issuer FILE with the certificate of " + issuer + ", the intermediate CA that issued it (it must chain to a trust store)", "or give the signing chain file"}},
+		{"import", []string{"crl", "import", crlFile}, []string{"the CRL was not imported", "its issuer " + issuer + " is none of the 1 certificates given",
+			"pass --issuer FILE with the certificate of " + issuer}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := filepath.Join(t.TempDir(), "crl")
+			r := w.run(t, "", append([]string{tc.args[0], tc.args[1], "--crl-cache", cache}, tc.args[2:]...)...)
+			if r.code != exitFailed {
+				t.Fatalf("exit %d, want 1\n%s%s", r.code, r.out, r.errOut)
+			}
+			for _, f := range tc.facts {
+				if !strings.Contains(r.errOut, f) {
+					t.Errorf("stderr lacks %q:\n%s", f, r.errOut)
+				}
+			}
+			if strings.Contains(r.errOut, "failed to fetch") {
+				t.Errorf("stderr says the download failed:\n%s", r.errOut)
+			}
+			if m := adviceToTrust.FindString(r.errOut); m != "" {
+				t.Errorf("stderr advises adding a certificate to a trust store (%q):\n%s", m, r.errOut)
+			}
+			// The fix: the intermediate with --issuer.
+			r = w.run(t, "", append([]string{tc.args[0], tc.args[1], "--crl-cache", cache, "--issuer", w.ca.IntermediatePath()}, tc.args[2:]...)...)
+			if r.code != exitVerified || !strings.Contains(r.out, "CN=E2E OpenSSL Intermediate CA") {
+				t.Errorf("with --issuer: exit %d\n%s%s", r.code, r.out, r.errOut)
+			}
+		})
+	}
+}
+
+// adviceToTrust matches advice to put a certificate into a trust store
+// (as revocation's TestNoAdviceToTrustIntermediates): never given, since
+// an intermediate in a trust store becomes a trust anchor.
+var adviceToTrust = regexp.MustCompile(`(?i)\b(add|put|copy|move|place|install|import)\b[^.;:]*\b(to|into|in)\s+(a|the|your|its)\s+trust\s*stores?\b`)
+
 // shell runs a printed command line with sh in dir, with HOME home and the
 // built binary first on PATH as "trustpolicy".
 func (w *binWorld) shell(t *testing.T, home, dir, line string) binRun {
