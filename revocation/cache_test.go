@@ -2,8 +2,8 @@ package revocation
 
 import (
 	"context"
-	"errors"
 	"crypto/x509"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
