@@ -6,7 +6,13 @@
 //
 //   - Document, ParseDocument, LoadDocument, Lint and Compile read and
 //     validate trustpolicy.json with notation's acceptance rules; every
-//     problem names its JSON path.
+//     problem names its JSON path. LintKeys (and LintFile) also report the
+//     keys notation ignores: unknown and misplaced keys with a "did you
+//     mean", and duplicate keys; they never change a verdict.
+//   - CheckSubject checks that a reference and the descriptor that came
+//     with it name the same artifact (and that the descriptor is valid);
+//     every caller that gets both from outside calls it before Evaluate,
+//     as notation does when it resolves a reference.
 //   - Engine.Evaluate verifies one signature envelope. It is a pure
 //     function of its Input (reference, descriptor, envelope, time) and the
 //     Engine's Config (compiled policy, loaded trust stores, revocation
@@ -19,6 +25,12 @@
 //     cmd/trustpolicy.
 //
 // # Security
+//
+// The text renderers (Result.Summary and Explain, Report.Brief, Summary and
+// Explain) escape every value from outside with internal/textsafe; the
+// JSON forms carry the values unchanged. IdentityFor is the one rule for
+// the x509.subject identity of a certificate, and IdentityError.Fix the
+// edit of trustpolicy.json that makes a certificate match.
 //
 // Nothing is trusted that the policy does not name: no system roots, no
 // certificate outside the named stores. Checks fail closed: a check that
