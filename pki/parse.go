@@ -46,9 +46,12 @@ func (e *CertificateParseError) Unwrap() error { return e.Err }
 // Is makes errors.Is(err, ErrCertificateFormat) true.
 func (e *CertificateParseError) Is(target error) bool { return target == ErrCertificateFormat }
 
-// pemPKCS7Types are the PEM labels of a PKCS#7/CMS certificate bundle:
-// RFC 7468's "PKCS7" (what OpenSSL and AD CS write) and "CMS".
-var pemPKCS7Types = map[string]bool{"PKCS7": true, "CMS": true, "PKCS #7 SIGNED DATA": true}
+// isPEMPKCS7 reports whether a PEM label is that of a PKCS#7/CMS bundle:
+// RFC 7468's "PKCS7" (what OpenSSL and AD CS write), "CMS", and the older
+// "PKCS #7 SIGNED DATA".
+func isPEMPKCS7(label string) bool {
+	return label == "PKCS7" || label == "CMS" || label == "PKCS #7 SIGNED DATA"
+}
 
 // ParseCertificates reads certificates in any of the forms a CA hands out:
 // a PEM bundle of CERTIFICATE blocks (text before and between blocks is
@@ -105,7 +108,7 @@ func parsePEM(rest []byte) ([]*x509.Certificate, error) {
 				return nil, &CertificateParseError{Index: n, Msg: "PEM CERTIFICATE block", Err: err}
 			}
 			certs = append(certs, c)
-		case pemPKCS7Types[block.Type]:
+		case isPEMPKCS7(block.Type):
 			p7, err := parsePKCS7(block.Bytes, len(certs))
 			if err != nil {
 				return nil, err

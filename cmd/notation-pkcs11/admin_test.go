@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/cli"
@@ -169,6 +170,21 @@ func TestCertLintFormats(t *testing.T) {
 		out, errOut, code := runCLI(t, append([]string{"cert", "lint"}, c.files...)...)
 		if code != c.code || !strings.Contains(out, c.want) || (c.not != "" && strings.Contains(out, c.not)) {
 			t.Errorf("cert lint %q: exit %d (want %d), want %q and not %q:\n%s%s", c.files, code, c.code, c.want, c.not, out, errOut)
+		}
+	}
+}
+
+// TestCertFileNotRegular: a FIFO or a folder named as a certificate file
+// is a usage error at once; opening the FIFO does not wait for a writer.
+func TestCertFileNotRegular(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "chain.pem")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"cert", "lint", fifo}, {"cert", "lint", t.TempDir()}, {"cert", "import", "--key", "pkcs11:token=t;object=k", fifo}} {
+		_, errOut, code := runCLI(t, args...)
+		if code != cli.ExitUsage || !strings.Contains(errOut, "not a regular file") {
+			t.Errorf("%q: exit %d: %s", args, code, errOut)
 		}
 	}
 }

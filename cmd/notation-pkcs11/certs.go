@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,8 +46,10 @@ func readCertFiles(paths []string) ([]*x509.Certificate, error) {
 	return all, nil
 }
 
+// readCertFile opens without blocking (a FIFO would wait for a writer) and
+// checks what it opened.
 func readCertFile(p string) ([]*x509.Certificate, error) {
-	f, err := os.Open(p)
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fileError(p, err)
 	}

@@ -65,7 +65,17 @@ func (e *brokenLinkError) Error() string {
 func (e *brokenLinkError) ExitCode() int { return doctorExit(e.check) }
 
 // flagOf names the doctor flag of a DoctorOptions field.
-var flagOf = map[string]string{"KeyName": "--name", "TrustStore": "--trust-store", "Scope": "--scope"}
+func flagOf(option string) string {
+	switch option {
+	case "KeyName":
+		return "--name"
+	case "TrustStore":
+		return "--trust-store"
+	case "Scope":
+		return "--scope"
+	}
+	return ""
+}
 
 func (a *app) doctorCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -93,8 +103,8 @@ func (a *app) doctorCmd() *cobra.Command {
 		o := plugin.DoctorOptions{KeyName: *name, TrustStore: *store, Scope: *scope, RootFile: *rootOut}
 		if err := o.Validate(); err != nil {
 			var oe *plugin.DoctorOptionError
-			if errors.As(err, &oe) && flagOf[oe.Option] != "" {
-				return cli.Usagef("%s %q: %s", flagOf[oe.Option], oe.Value, oe.Msg)
+			if errors.As(err, &oe) && flagOf(oe.Option) != "" {
+				return cli.Usagef("%s %q: %s", flagOf(oe.Option), oe.Value, oe.Msg)
 			}
 			return &cli.UsageError{Err: err}
 		}
