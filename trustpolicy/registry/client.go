@@ -30,6 +30,8 @@ const (
 	DefaultMaxEnvelopeBytes int64 = 32 << 20
 	// DefaultUserAgent is sent when Options.UserAgent is empty.
 	DefaultUserAgent = "notation-pkcs11-trustpolicy"
+	// DefaultPlainHTTPHint is used when Options.PlainHTTPHint is empty.
+	DefaultPlainHTTPHint = "use --plain-http"
 )
 
 // Timeouts of the default HTTP client.
@@ -84,6 +86,12 @@ type Options struct {
 
 	// UserAgent is sent with every request (default DefaultUserAgent).
 	UserAgent string
+
+	// PlainHTTPHint tells the user of the calling program how to turn
+	// PlainHTTP on. It ends the hint of a TLS error from a loopback
+	// registry when PlainHTTP is off (default DefaultPlainHTTPHint, the
+	// trustpolicy command's flag).
+	PlainHTTPHint string
 }
 
 // Client resolves references and fetches signatures. It is safe for
@@ -91,6 +99,7 @@ type Options struct {
 type Client struct {
 	auth             *auth.Client
 	plainHTTP        bool
+	plainHTTPHint    string
 	maxSignatures    int
 	maxManifestBytes int64
 	maxEnvelopeBytes int64
@@ -109,9 +118,13 @@ func New(opts Options) (*Client, error) {
 	}
 	c := &Client{
 		plainHTTP:        opts.PlainHTTP,
+		plainHTTPHint:    opts.PlainHTTPHint,
 		maxSignatures:    orDefault(opts.MaxSignatures, DefaultMaxSignatures),
 		maxManifestBytes: orDefault(opts.MaxManifestBytes, DefaultMaxManifestBytes),
 		maxEnvelopeBytes: orDefault(opts.MaxEnvelopeBytes, DefaultMaxEnvelopeBytes),
+	}
+	if c.plainHTTPHint == "" {
+		c.plainHTTPHint = DefaultPlainHTTPHint
 	}
 	httpClient := opts.HTTPClient
 	if httpClient == nil {

@@ -18,6 +18,11 @@
 //     signature's manifest and envelope are fetched only when it is its turn,
 //     so a caller that stops at the first signature that verifies (as
 //     notation does) fetches nothing more.
+//   - [Client.FetchSignature] fetches one signature the caller already knows
+//     by its manifest descriptor (as Ratify hands a verifier one referrer),
+//     under the same rules. [ParseReference] checks a reference as Resolve
+//     does, without any network, and [Client.WithMaxSignatures] gives one
+//     caller its own signature limit on a shared client.
 //   - At most [Options.MaxSignatures] signature manifests (default 100, the
 //     default of notation's --max-signatures) are processed. Like notation's
 //     MaxSignatureAttempts, every listed signature manifest counts, including
@@ -29,6 +34,10 @@
 //     to the caller with [Signature.Err] set, so that one broken signature
 //     does not hide a good one; notation instead aborts the whole
 //     verification on such an error.
+//   - A signature manifest that names a subject must name the artifact it
+//     was fetched for; otherwise its error is a [SignatureSubjectError]
+//     (which wraps trustpolicy.ErrSubjectMismatch): a registry that lists
+//     the signature of another artifact is lying, or a tag has moved.
 //
 // # Security
 //
@@ -71,7 +80,8 @@
 //     config.json, when that file has any, and only then the docker
 //     configuration; this package reads the docker configuration only.)
 //     Credentials never appear in errors. Text that a registry controls
-//     (error bodies, URLs) is stripped of control characters before it
+//     (error bodies, URLs) has its control and bidirectional characters
+//     escaped (internal/textsafe, the project's one rule) before it
 //     reaches an error message, so a hostile registry cannot drive the
 //     caller's terminal.
 //
@@ -79,7 +89,8 @@
 //
 // Errors name the reference and what went wrong, and wrap the sentinel
 // errors [ErrInvalidReference], [ErrNotFound], [ErrUnauthorized],
-// [ErrNoSignatures] and [ErrTooManySignatures] where they apply, as well as
+// [ErrNoSignatures] and [ErrTooManySignatures] where they apply
+// ([ErrInvalidReference] is trustpolicy.ErrInvalidReference), as well as
 // the underlying oras-go and net/http errors.
 //
 // # Concurrency

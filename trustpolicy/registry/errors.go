@@ -9,10 +9,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"unicode"
 
 	"oras.land/oras-go/v2/errdef"
 
+	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -40,7 +40,7 @@ var (
 // describe turns an error from oras-go or net/http into one that says what
 // went wrong and what to do, for the operation op (for example
 // "resolve REF") on r. notFound says what was missing.
-func describe(err error, op string, r registry.Reference, plainHTTP bool, notFound string) error {
+func (c *Client) describe(err error, op string, r registry.Reference, notFound string) error {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return sanitize(fmt.Errorf("%s: %w", op, err))
@@ -58,8 +58,8 @@ func describe(err error, op string, r registry.Reference, plainHTTP bool, notFou
 			op, ErrUnauthorized, why, r.Registry, r.Registry, r.Registry, err))
 	case isTLSError(err):
 		hint := "check the registry's TLS certificate and that its issuer is trusted by this system"
-		if isLoopback(r.Registry) && !plainHTTP {
-			hint = fmt.Sprintf("%s is a loopback address: if it is a local test registry that serves plain HTTP, use --plain-http", r.Registry)
+		if isLoopback(r.Registry) && !c.plainHTTP {
+			hint = fmt.Sprintf("%s is a loopback address: if it is a local test registry that serves plain HTTP, %s", r.Registry, c.plainHTTPHint)
 		}
 		return sanitize(fmt.Errorf("%s: TLS connection to %s failed: %w; %s", op, r.Registry, err, hint))
 	case errors.Is(err, errPlainHTTPRefused):
@@ -127,31 +127,6 @@ func (e *quietError) Unwrap() []error { return e.errs }
 
 // sanitize returns err, or, when its message holds control or bidirectional
 // formatting characters (which a registry can put in error bodies, headers
-// and URLs), an error with those characters replaced that still wraps err.
-func sanitize(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	if strings.IndexFunc(msg, unsafeRune) < 0 {
-		return err
-	}
-	return &sanitizedError{msg: strings.Map(func(r rune) rune {
-		if unsafeRune(r) {
-			return '?'
-		}
-		return r
-	}, msg), err: err}
-}
-
-func unsafeRune(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == unicode.ReplacementChar
-}
-
-type sanitizedError struct {
-	msg string
-	err error
-}
-
-func (e *sanitizedError) Error() string { return e.msg }
-func (e *sanitizedError) Unwrap() error { return e.err }
+// and URLs), an error whose message has them escaped by the project's one
+// rule (internal/textsafe) and that still wraps err.
+func sanitize(err error) error { return textsafe.Error(err) }

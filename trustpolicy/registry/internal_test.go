@@ -109,13 +109,21 @@ func TestIsLoopback(t *testing.T) {
 
 func TestDescribeTLSHint(t *testing.T) {
 	err := &wrapErr{http.ErrSchemeMismatch}
-	remote := describe(err, "resolve r", registry.Reference{Registry: "registry.example"}, false, "")
+	c := &Client{plainHTTPHint: DefaultPlainHTTPHint}
+	remote := c.describe(err, "resolve r", registry.Reference{Registry: "registry.example"}, "")
 	if strings.Contains(remote.Error(), "--plain-http") {
 		t.Errorf("hint for a remote registry mentions --plain-http: %v", remote)
 	}
-	local := describe(err, "resolve r", registry.Reference{Registry: "127.0.0.1:5000"}, false, "")
+	local := c.describe(err, "resolve r", registry.Reference{Registry: "127.0.0.1:5000"}, "")
 	if !strings.Contains(local.Error(), "--plain-http") {
 		t.Errorf("hint for a loopback registry does not mention --plain-http: %v", local)
+	}
+	ratify := &Client{plainHTTPHint: `set "useHttp": true in the store entry`}
+	if got := ratify.describe(err, "resolve r", registry.Reference{Registry: "127.0.0.1:5000"}, "").Error(); !strings.HasSuffix(got, `serves plain HTTP, set "useHttp": true in the store entry`) || strings.Contains(got, "--plain-http") {
+		t.Errorf("hint with Options.PlainHTTPHint: %v", got)
+	}
+	if plain := (&Client{plainHTTP: true, plainHTTPHint: DefaultPlainHTTPHint}).describe(err, "resolve r", registry.Reference{Registry: "127.0.0.1:5000"}, ""); strings.Contains(plain.Error(), "plain HTTP") {
+		t.Errorf("hint with PlainHTTP on: %v", plain)
 	}
 }
 
@@ -127,7 +135,7 @@ func (e *wrapErr) Unwrap() error { return e.err }
 func TestSanitize(t *testing.T) {
 	base := errors.New("a\x1b[31mb\u202ec\x00d\xffe")
 	got := sanitize(base)
-	if got.Error() != "a?[31mb?c?d?e" {
+	if got.Error() != `a\x1b[31mb\u202ec\x00d\xffe` {
 		t.Errorf("sanitize = %q", got)
 	}
 	if !errors.Is(got, base) {

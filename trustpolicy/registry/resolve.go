@@ -41,7 +41,7 @@ func (c *Client) Resolve(ctx context.Context, ref string) (Target, error) {
 	}
 	desc, err := c.repository(r).Resolve(ctx, r.Reference)
 	if err != nil {
-		return Target{}, describe(err, "resolve "+ref, r, c.plainHTTP, notFoundManifest(r))
+		return Target{}, c.describe(err, "resolve "+ref, r, notFoundManifest(r))
 	}
 	if err := desc.Digest.Validate(); err != nil {
 		return Target{}, sanitize(fmt.Errorf("resolve %s: the registry reported an invalid digest %q: %w", ref, desc.Digest, err))

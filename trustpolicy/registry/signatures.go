@@ -2,14 +2,12 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
-	"oras.land/oras-go/v2/registry/remote"
 )
 
 // Media and artifact types of Notary Project signatures.
@@ -89,7 +87,7 @@ func (c *Client) Signatures(ctx context.Context, t Target, visit func(Signature)
 				return errStop
 			}
 			visited++
-			sig := c.fetchSignature(ctx, repo, d)
+			sig := c.fetchOne(ctx, repo, t, d)
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -106,85 +104,12 @@ func (c *Client) Signatures(ctx context.Context, t Target, visit func(Signature)
 	case errors.Is(err, errStop):
 		return nil
 	case err != nil:
-		return describe(err, op, r, c.plainHTTP, "the repository does not exist")
+		return c.describe(err, op, r, "the repository does not exist")
 	case visited == 0:
 		return sanitize(fmt.Errorf("%w for %s: sign it with `notation sign %s`, and make sure the signature was pushed to the repository %s",
 			ErrNoSignatures, t.Reference, t.Reference, t.Repository))
 	}
 	return nil
-}
-
-// fetchSignature fetches the manifest d and its envelope.
-func (c *Client) fetchSignature(ctx context.Context, repo *remote.Repository, d ocispec.Descriptor) Signature {
-	sig := Signature{Descriptor: d}
-	fail := func(err error) Signature {
-		sig.Err = sanitize(fmt.Errorf("signature manifest %s: %w", d.Digest, err))
-		return sig
-	}
-	env, err := c.envelopeDescriptor(ctx, repo, d)
-	if err != nil {
-		return fail(err)
-	}
-	sig.MediaType = env.MediaType
-	sig.EnvelopeDescriptor = env
-	blob, err := content.FetchAll(ctx, repo.Blobs(), env)
-	if err != nil {
-		return fail(fmt.Errorf("fetching %s envelope %s (%d bytes): %w", env.MediaType, env.Digest, env.Size, err))
-	}
-	sig.Envelope = blob
-	return sig
-}
-
-// signatureManifest holds the fields of an OCI image manifest and of an OCI
-// artifact manifest that locate the envelope.
-type signatureManifest struct {
-	MediaType string               `json:"mediaType"`
-	Layers    []ocispec.Descriptor `json:"layers"` // image manifest
-	Blobs     []ocispec.Descriptor `json:"blobs"`  // artifact manifest
-}
-
-// envelopeDescriptor fetches the signature manifest d and returns the
-// descriptor of its only layer.
-func (c *Client) envelopeDescriptor(ctx context.Context, repo *remote.Repository, d ocispec.Descriptor) (ocispec.Descriptor, error) {
-	if err := d.Digest.Validate(); err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("invalid digest: %w", err)
-	}
-	if d.MediaType != ocispec.MediaTypeImageManifest && d.MediaType != MediaTypeArtifactManifest {
-		return ocispec.Descriptor{}, fmt.Errorf("unsupported manifest media type %q, want %q", d.MediaType, ocispec.MediaTypeImageManifest)
-	}
-	if err := checkSize(d, c.maxManifestBytes); err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("manifest: %w", err)
-	}
-	data, err := content.FetchAll(ctx, repo.Manifests(), d)
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("fetching the manifest: %w", err)
-	}
-	var m signatureManifest
-	if err := json.Unmarshal(data, &m); err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("decoding the manifest: %w", err)
-	}
-	if m.MediaType != "" && m.MediaType != d.MediaType {
-		return ocispec.Descriptor{}, fmt.Errorf("the manifest says its media type is %q, the referrers list says %q", m.MediaType, d.MediaType)
-	}
-	layers, kind := m.Layers, "layers"
-	if d.MediaType == MediaTypeArtifactManifest {
-		layers, kind = m.Blobs, "blobs"
-	}
-	if len(layers) != 1 {
-		return ocispec.Descriptor{}, fmt.Errorf("the manifest has %d %s, want exactly 1 signature envelope", len(layers), kind)
-	}
-	env := layers[0]
-	if env.MediaType != MediaTypeJWSEnvelope && env.MediaType != MediaTypeCOSEEnvelope {
-		return ocispec.Descriptor{}, fmt.Errorf("unsupported signature envelope media type %q, want %q or %q", env.MediaType, MediaTypeJWSEnvelope, MediaTypeCOSEEnvelope)
-	}
-	if err := env.Digest.Validate(); err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("envelope: invalid digest: %w", err)
-	}
-	if err := checkSize(env, c.maxEnvelopeBytes); err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("envelope %s: %w", env.Digest, err)
-	}
-	// Only what identifies the blob; the layer's annotations are not ours.
-	return ocispec.Descriptor{MediaType: env.MediaType, Digest: env.Digest, Size: env.Size}, nil
 }
 
 func checkSize(d ocispec.Descriptor, limit int64) error {
