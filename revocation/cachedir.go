@@ -23,8 +23,17 @@ import (
 type diskDir struct {
 	path   string
 	parent *diskDir // for a sub-folder; nil for the cache folder itself
+	hooks  *dirHooks
 	mu     sync.Mutex
 	h      *dirHandle // nil until the folder exists and passed the check
+}
+
+// dirHooks let a test stop a writer between writing a new file and renaming
+// it into place, and a reader between opening a file and reading it, to
+// race them under its control. Production code leaves them nil.
+type dirHooks struct {
+	beforeRename func(name string)
+	afterOpen    func(name string)
 }
 
 // newDiskDir returns the cache folder path, checking it now if it exists.
@@ -38,7 +47,7 @@ func newDiskDir(path string) (*diskDir, error) {
 
 // sub returns the sub-folder name, opened relative to d.
 func (d *diskDir) sub(name string) *diskDir {
-	return &diskDir{path: filepath.Join(d.path, name), parent: d}
+	return &diskDir{path: filepath.Join(d.path, name), parent: d, hooks: d.hooks}
 }
 
 // handle opens and checks the folder, creating it when create is set. It
@@ -73,7 +82,11 @@ func (d *diskDir) open(name string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return h.openFile(name)
+	f, err := h.openFile(name)
+	if err == nil && d.hooks != nil && d.hooks.afterOpen != nil {
+		d.hooks.afterOpen(name)
+	}
+	return f, err
 }
 
 // readFile reads the file name, refusing one over limit bytes (0: no
@@ -112,7 +125,18 @@ func (d *diskDir) writeAtomic(name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	return h.writeAtomic(name, data)
+	tmp, err := h.writeTemp(name, data)
+	if err != nil {
+		return err
+	}
+	if d.hooks != nil && d.hooks.beforeRename != nil {
+		d.hooks.beforeRename(name)
+	}
+	if err := h.rename(tmp, name); err != nil {
+		h.remove(tmp)
+		return err
+	}
+	return nil
 }
 
 // names lists the entries of the folder whose names have prefix and

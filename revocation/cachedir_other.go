@@ -63,35 +63,30 @@ func (h *dirHandle) openFile(name string) (*os.File, error) {
 	return f, nil
 }
 
-func (h *dirHandle) writeAtomic(name string, data []byte) error {
+func (h *dirHandle) writeTemp(name string, data []byte) (string, error) {
 	f, err := os.CreateTemp(h.path, "."+name+".tmp-*")
 	if err != nil {
-		return err
+		return "", err
 	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		return err
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
 	}
-	if err := os.Rename(tmp, h.display(name)); err != nil {
-		return err
-	}
-	ok = true
-	return nil
+	return filepath.Base(f.Name()), nil
 }
+
+func (h *dirHandle) rename(tmp, name string) error {
+	return os.Rename(h.display(tmp), h.display(name))
+}
+
+func (h *dirHandle) remove(name string) { os.Remove(h.display(name)) }
 
 func (h *dirHandle) names() ([]string, error) {
 	ents, err := os.ReadDir(h.path)

@@ -111,34 +111,39 @@ func (h *dirHandle) refuseSymlink(name string, err error) error {
 	return err
 }
 
-func (h *dirHandle) writeAtomic(name string, data []byte) error {
+// writeTemp writes data, synced, to a new file (mode 0600) with a
+// temporary name beside name, and returns that name.
+func (h *dirHandle) writeTemp(name string, data []byte) (string, error) {
 	tmp := fmt.Sprintf(".%s.tmp-%016x", name, rand.Uint64())
 	f, err := h.openat(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
 	if err != nil {
-		return err
+		return "", err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			_ = h.at(func(dirfd int) error { return unix.Unlinkat(dirfd, tmp, 0) })
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		return err
+	if err != nil {
+		h.remove(tmp)
+		return "", err
 	}
+	return tmp, nil
+}
+
+// rename moves tmp over name, atomically.
+func (h *dirHandle) rename(tmp, name string) error {
 	if err := h.at(func(dirfd int) error { return unix.Renameat(dirfd, tmp, dirfd, name) }); err != nil {
 		return &os.PathError{Op: "rename", Path: h.display(name), Err: err}
 	}
-	ok = true
 	return nil
+}
+
+// remove deletes name, ignoring errors (a temporary file left behind).
+func (h *dirHandle) remove(name string) {
+	_ = h.at(func(dirfd int) error { return unix.Unlinkat(dirfd, name, 0) })
 }
 
 func (h *dirHandle) names() ([]string, error) {

@@ -131,7 +131,7 @@ func TestCacheFileTrust(t *testing.T) {
 			w := newWorld(t, worldConfig{leaf: crlOnly})
 			want(t, w.check(time.Time{})[0], StatusOK, MethodCRL) // fills the cache
 			dir := w.opts.CacheDir
-			idx := filepath.Join(dir, cacheKey(w.inter.cert, nil, false)+".idx")
+			idx := filepath.Join(dir, cacheKey(w.inter.cert, nil, false)+cacheExt)
 			tc.tamper(t, dir, idx)
 			var reported []error
 			w.opts.Offline = true
@@ -181,7 +181,7 @@ func TestCacheFolderKeptOpen(t *testing.T) {
 	if got, _ := filepath.Glob(filepath.Join(dir, "*")); len(got) != 0 {
 		t.Errorf("wrote into the folder swapped in: %v", got)
 	}
-	if got, _ := filepath.Glob(filepath.Join(dir+".checked", "*.idx")); len(got) != 2 {
+	if got, _ := filepath.Glob(filepath.Join(dir+".checked", "*"+cacheExt)); len(got) != 2 {
 		t.Errorf("the checked folder holds %v, want the two CRL indexes", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"sort"
 	"time"
@@ -36,7 +37,8 @@ type CRLInfo struct {
 	DeltaURLs []string `json:"deltaURLs,omitempty"`
 	// ScopeURLs are the distribution point URLs of a partitioned CRL.
 	ScopeURLs []string `json:"scopeURLs,omitempty"`
-	// Key is the cache key; File is the cached DER file.
+	// Key is the cache key; File is the cache file (the index followed by
+	// the CRL; CRL returns the CRL's DER).
 	Key    string `json:"key"`
 	File   string `json:"file,omitempty"`
 	SHA256 string `json:"sha256"`
@@ -102,7 +104,7 @@ func (c *CRLCache) List() ([]CRLInfo, error) {
 	if c.dir == "" {
 		return nil, nil
 	}
-	names, err := c.disk.names("", ".idx")
+	names, err := c.disk.names("", cacheExt)
 	if err != nil {
 		return nil, fmt.Errorf("failed to list the CRL cache: %w", err)
 	}
@@ -172,4 +174,36 @@ func (c *CRLCache) FetchFrom(ctx context.Context, url string, issuers []*x509.Ce
 		return CRLInfo{}, &RejectedError{URL: url, Err: err}
 	}
 	return idx.info(c.dir), nil
+}
+
+// CRL returns the DER of the cached CRL named key (CRLInfo.Key), exactly
+// as it was fetched or imported, after checking the cache file's checksum
+// and the CRL's recorded digest: to carry it to another machine (crl fetch
+// --out). A key that names no cached CRL gives an error wrapping
+// fs.ErrNotExist.
+func (c *CRLCache) CRL(key string) ([]byte, error) {
+	if c.disk == nil {
+		return nil, kindf(ErrNoDiskCache, "cannot read a cached CRL: the disk cache is disabled")
+	}
+	if !validKey(key) {
+		return nil, fmt.Errorf("%q is not a CRL cache key: %w", key, fs.ErrNotExist)
+	}
+	der, err := cachedDER(c.disk, key, c.maxSize)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the cached CRL %s: %w", key, err)
+	}
+	return der, nil
+}
+
+// validKey reports whether key has the form of a cache key (see cacheKey).
+func validKey(key string) bool {
+	if key == "" || len(key) > 128 {
+		return false
+	}
+	for _, r := range key {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -13,14 +13,11 @@ import (
 	"time"
 )
 
-// On disk, every cached CRL is two files named by its cache key:
+// On disk, every cached CRL is one file named by its cache key, KEY.crlx,
+// that holds the index and the CRL together, so one atomic rename replaces
+// both (a reader sees the old file or the new one, never a mix):
 //
-//	KEY.crl  the DER exactly as fetched or imported (inspect with openssl crl)
-//	KEY.idx  the index derived from it
-//
-// KEY.idx layout (integers big-endian unless noted):
-//
-//	"NPCRLIX1"                         magic and format version
+//	"NPCRLIX2"                         magic and format version
 //	uint32 n, n bytes                  JSON indexMeta (issuer, times, digests…)
 //	uint64 count
 //	count × 42 bytes                   entries sorted by serial, then CRL order:
@@ -29,14 +26,18 @@ import (
 //	     8  invalidityDate, Unix seconds, little-endian
 //	     1  reason code
 //	     1  flags (reason present, invalidityDate present, malformed)
+//	uint64 derLen, derLen bytes        the CRL DER exactly as fetched or imported
 //	uint32 CRC-32C of everything before it
 //
-// A URL the CRL was fetched from is mapped to its key by url-HASH.ref, a
-// one-line text file holding the key.
+// A URL a CRL is found under is mapped to its key by url-HASH.ref, a small
+// text file holding the key and the URL. Files of the older two-file format
+// (KEY.crl beside KEY.idx) are ignored.
 
 const (
-	indexMagic   = "NPCRLIX1"
+	indexMagic   = "NPCRLIX2"
 	indexRecSize = 42
+	// cacheExt is the extension of a cached CRL file.
+	cacheExt = ".crlx"
 )
 
 // indexMeta is the JSON header of an index file.
@@ -85,14 +86,14 @@ func (idx *crlIndex) meta() indexMeta {
 	return m
 }
 
-// encodeIndex serialises an index.
-func encodeIndex(idx *crlIndex) ([]byte, error) {
+// encodeIndex serialises an index and the CRL it was derived from.
+func encodeIndex(idx *crlIndex, der []byte) ([]byte, error) {
 	meta, err := json.Marshal(idx.meta())
 	if err != nil {
 		return nil, fmt.Errorf("failed to encode the CRL index header: %w", err)
 	}
 	n := len(idx.entries)
-	buf := make([]byte, 0, len(indexMagic)+4+len(meta)+8+n*indexRecSize+4)
+	buf := make([]byte, 0, len(indexMagic)+4+len(meta)+8+n*indexRecSize+8+len(der)+4)
 	buf = append(buf, indexMagic...)
 	buf = binary.BigEndian.AppendUint32(buf, uint32(len(meta)))
 	buf = append(buf, meta...)
@@ -106,6 +107,8 @@ func encodeIndex(idx *crlIndex) ([]byte, error) {
 		buf = binary.LittleEndian.AppendUint64(buf, uint64(e.invalidAt))
 		buf = append(buf, e.reason, e.flags)
 	}
+	buf = binary.BigEndian.AppendUint64(buf, uint64(len(der)))
+	buf = append(buf, der...)
 	return binary.BigEndian.AppendUint32(buf, crc32.Checksum(buf, crcTable())), nil
 }
 
@@ -127,27 +130,27 @@ func decodeIndexMeta(b []byte) (indexMeta, []byte, error) {
 	return m, b[n:], nil
 }
 
-// decodeIndexEntries checks the CRC of a whole index file and returns its
-// header and entries.
-func decodeIndexEntries(file []byte) (indexMeta, []crlEntry, error) {
+// decodeIndexEntries checks the CRC of a whole cache file and returns its
+// header, entries and CRL.
+func decodeIndexEntries(file []byte) (indexMeta, []crlEntry, []byte, error) {
 	if len(file) < 4 {
-		return indexMeta{}, nil, errors.New("truncated CRL index")
+		return indexMeta{}, nil, nil, errors.New("truncated CRL cache file")
 	}
 	body, sum := file[:len(file)-4], binary.BigEndian.Uint32(file[len(file)-4:])
 	if crc32.Checksum(body, crcTable()) != sum {
-		return indexMeta{}, nil, errors.New("CRL index checksum mismatch")
+		return indexMeta{}, nil, nil, errors.New("CRL cache file checksum mismatch")
 	}
 	m, rest, err := decodeIndexMeta(body)
 	if err != nil {
-		return m, nil, err
+		return m, nil, nil, err
 	}
 	if len(rest) < 8 {
-		return m, nil, errors.New("truncated CRL index")
+		return m, nil, nil, errors.New("truncated CRL cache file")
 	}
 	count := binary.BigEndian.Uint64(rest)
 	rest = rest[8:]
-	if count != uint64(m.Entries) || uint64(len(rest)) != count*indexRecSize {
-		return m, nil, errors.New("CRL index size does not match its entry count")
+	if count != uint64(m.Entries) || uint64(len(rest)) < count*indexRecSize+8 {
+		return m, nil, nil, errors.New("CRL cache file size does not match its entry count")
 	}
 	entries := make([]crlEntry, count)
 	for i := range entries {
@@ -163,33 +166,39 @@ func decodeIndexEntries(file []byte) (indexMeta, []crlEntry, error) {
 			flags:     r[41],
 		}
 	}
-	return m, entries, nil
+	rest = rest[count*indexRecSize:]
+	derLen := binary.BigEndian.Uint64(rest)
+	der := rest[8:]
+	if derLen != uint64(len(der)) || int64(derLen) != m.DERLen {
+		return m, nil, nil, errors.New("CRL cache file size does not match its CRL length")
+	}
+	if sha := sha256.Sum256(der); hex.EncodeToString(sha[:]) != m.DERSHA256 {
+		return m, nil, nil, errIndexMismatch
+	}
+	return m, entries, der, nil
 }
 
-// loadIndexFiles reads KEY.idx and KEY.crl and re-establishes trust in
-// them: the index checksum, the SHA-256 of the DER recorded in the index,
-// the CRL signature against issuer, and the CRL header. It does not re-read
-// the entries from the DER: the index is trusted once its recorded digest
+// cacheFileLimit bounds a cache file for a CRL of at most maxSize bytes:
+// the CRL, its index (a record of 42 bytes per entry, and an entry takes at
+// least 14 bytes of DER) and the header.
+func cacheFileLimit(maxSize int64) int64 { return 4*maxSize + 1<<20 }
+
+// loadCached reads KEY.crlx and re-establishes trust in it: the file
+// checksum, the SHA-256 of the CRL recorded in the header, the CRL
+// signature against issuer, and the CRL header. It does not re-read the
+// entries from the CRL: the index is trusted once its recorded digest
 // matches (see doc.go, "Cache trust").
-func loadIndexFiles(d *diskDir, key string, issuer *x509.Certificate, maxSize int64) (*crlIndex, error) {
-	idxFile, err := d.readFile(key+".idx", 0)
+func loadCached(d *diskDir, key string, issuer *x509.Certificate, maxSize int64) (*crlIndex, error) {
+	file, err := d.readFile(key+cacheExt, cacheFileLimit(maxSize))
 	if err != nil {
 		return nil, err
 	}
-	m, entries, err := decodeIndexEntries(idxFile)
+	m, entries, der, err := decodeIndexEntries(file)
 	if err != nil {
 		return nil, err
 	}
 	if m.Key != key {
-		return nil, fmt.Errorf("CRL index %s.idx names key %q", key, m.Key)
-	}
-	der, err := d.readFile(key+".crl", maxSize)
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(der)
-	if hex.EncodeToString(sum[:]) != m.DERSHA256 || int64(len(der)) != m.DERLen {
-		return nil, errIndexMismatch
+		return nil, fmt.Errorf("CRL cache file %s%s names key %q", key, cacheExt, m.Key)
 	}
 	h, err := parseCRLHeader(der)
 	if err != nil {
@@ -202,14 +211,24 @@ func loadIndexFiles(d *diskDir, key string, issuer *x509.Certificate, maxSize in
 	if idx.key != key || !idx.this.Equal(m.ThisUpdate) || !idx.next.Equal(m.NextUpdate) {
 		return nil, errors.New("CRL index header does not match the CRL")
 	}
-	idx.der, idx.derLen = sum, int64(len(der))
+	idx.der, idx.derLen = sha256.Sum256(der), int64(len(der))
 	idx.setEntries(entries)
 	idx.source, idx.url = m.Source, m.URL
 	return idx, nil
 }
 
-// errIndexMismatch: the index was not derived from the CRL beside it (for
-// example a writer replaced one file but not yet the other).
+// cachedDER returns the CRL stored under key, after checking the file's
+// checksum and the CRL's recorded digest.
+func cachedDER(d *diskDir, key string, maxSize int64) ([]byte, error) {
+	file, err := d.readFile(key+cacheExt, cacheFileLimit(maxSize))
+	if err != nil {
+		return nil, err
+	}
+	_, _, der, err := decodeIndexEntries(file)
+	return der, err
+}
+
+// errIndexMismatch: the index was not derived from the CRL stored with it.
 var errIndexMismatch = errors.New("the CRL index does not match the cached CRL (digest differs)")
 
 // cacheKey names the cache slot of a CRL: its issuer (name and key), its

@@ -3,6 +3,7 @@ package revocation
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -286,13 +287,17 @@ func TestIndexFileRoundTrip(t *testing.T) {
 	idx := indexFromHeader(h, issuer.cert)
 	idx.setEntries(entries)
 	idx.source = "import test"
-	enc, err := encodeIndex(idx)
+	idx.der, idx.derLen = sha256.Sum256(der), int64(len(der))
+	enc, err := encodeIndex(idx, der)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, got, err := decodeIndexEntries(enc)
+	m, got, gotDER, err := decodeIndexEntries(enc)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !bytes.Equal(gotDER, der) {
+		t.Error("the CRL does not survive the round trip")
 	}
 	if m.Entries != len(entries) || m.Source != "import test" || m.Number != "3" {
 		t.Errorf("meta %+v", m)
@@ -307,11 +312,11 @@ func TestIndexFileRoundTrip(t *testing.T) {
 	for i := 0; i < len(enc); i += 7 {
 		bad := append([]byte(nil), enc...)
 		bad[i] ^= 0x10
-		if _, _, err := decodeIndexEntries(bad); err == nil {
+		if _, _, _, err := decodeIndexEntries(bad); err == nil {
 			t.Fatalf("flip at %d not detected", i)
 		}
 	}
-	if _, _, err := decodeIndexEntries(enc[:len(enc)-1]); err == nil {
+	if _, _, _, err := decodeIndexEntries(enc[:len(enc)-1]); err == nil {
 		t.Fatal("truncation not detected")
 	}
 }

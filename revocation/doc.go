@@ -107,17 +107,21 @@
 // # CRL cache
 //
 // CRLCache (Options.CacheDir, default os.UserCacheDir()/notation-pkcs11/crl,
-// mode 0700) holds only validated CRLs, each as KEY.crl (the DER, as
-// fetched or imported) beside KEY.idx (a compact index: a JSON header, then
-// fixed-width records sorted by serial number; see crlfile.go). KEY names
-// the issuing CA (subject and public key), the CRL's scope (issuing
+// mode 0700) holds only validated CRLs, each as one file KEY.crlx: a
+// compact index (a JSON header, then fixed-width records sorted by serial
+// number) followed by the CRL's DER as fetched or imported, under one
+// checksum (see crlfile.go; CRLCache.CRL returns the DER). KEY names the
+// issuing CA (subject and public key), the CRL's scope (issuing
 // distribution point) and base or delta, so that an imported CRL, whose URL
-// is unknown, is found by issuer; url-HASH.ref files map the URLs CRLs were
-// downloaded from to their keys. Files are replaced atomically (temporary
-// file, then rename), so concurrent processes see an old or a new file.
-// Freshness (nextUpdate against Request.Now) is checked on every use. A
-// bounded in-memory layer (Options.MemoryCacheBytes) serves long-running
-// verifiers.
+// is unknown, is found by issuer; url-HASH.ref files map the URLs a CRL is
+// found under (where it was downloaded from, and its IDP names) to its key.
+// A file is replaced by writing a temporary file and renaming it over the
+// old one, so the index and its CRL change in one atomic step: a reader in
+// another process sees the old pair or the new one, never a mix, and never
+// waits or retries. Freshness (nextUpdate against Request.Now) is checked
+// on every use. A bounded in-memory layer (Options.MemoryCacheBytes) serves
+// long-running verifiers. OCSP responses go to ocsp/, and the chains that
+// offline hints name to chains/ (see offline.go).
 //
 // # Cache trust
 //

@@ -121,10 +121,10 @@ func want(t *testing.T, r Result, status Status, method Method, detail ...string
 	}
 }
 
-// cachedCRLFiles lists the .crl files in the cache.
+// cachedCRLFiles lists the cached CRL files.
 func (w *world) cachedCRLFiles() []string {
 	w.t.Helper()
-	m, err := filepath.Glob(filepath.Join(w.opts.CacheDir, "*.crl"))
+	m, err := filepath.Glob(filepath.Join(w.opts.CacheDir, "*"+cacheExt))
 	if err != nil {
 		w.t.Fatal(err)
 	}

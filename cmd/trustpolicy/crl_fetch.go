@@ -124,8 +124,8 @@ func crlFetch(ctx context.Context, cache *revocation.CRLCache, dir string, args 
 			return
 		}
 		rep.CRLs = append(rep.CRLs, crlRow{CRLInfo: info, Expired: info.Expired(now)})
-		if f.out != "" && info.File != "" {
-			if saved, err := copyCRL(info, f.out); err != nil {
+		if f.out != "" {
+			if saved, err := copyCRL(cache, info, f.out); err != nil {
 				rep.Problems = append(rep.Problems, crlProblem{Input: input, Error: err.Error()})
 			} else {
 				rep.Saved = append(rep.Saved, saved)
@@ -159,8 +159,8 @@ func crlProblemText(err error, url bool) string {
 }
 
 // copyCRL writes the cached DER of info into dir as KEY.crl.
-func copyCRL(info revocation.CRLInfo, dir string) (string, error) {
-	der, err := os.ReadFile(info.File)
+func copyCRL(cache *revocation.CRLCache, info revocation.CRLInfo, dir string) (string, error) {
+	der, err := cache.CRL(info.Key)
 	if err != nil {
 		return "", fmt.Errorf("--out: %w", err)
 	}
