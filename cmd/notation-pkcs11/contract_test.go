@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -213,10 +215,18 @@ func TestKeyGenerateCollisionNamesExistingKey(t *testing.T) {
 			}
 		})
 	}
-	// The key the fix names is the one there: doctor finds it (and stops
-	// at its missing certificate).
-	rep, _ := w.doctorJSON(t, nil, "--key", existing)
-	if rep.Failed != plugin.CheckCertificate {
-		t.Fatalf("doctor on the named key: %+v", rep.Checks)
+	// The fix's command, run as printed, finds the key that is there (and
+	// stops at its missing certificate).
+	r := w.run(t, nil, "key", "generate", "--token", tok, "--type", "ec-256", "--label", "first")
+	_, command, ok := strings.Cut(strings.TrimSpace(r.Stderr), "use the existing key: ")
+	if !ok {
+		t.Fatalf("no command in the fix: %s", r.Stderr)
+	}
+	sh := exec.Command("sh", "-c", command)
+	sh.Env = w.env
+	out, err := sh.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != doctorExit(plugin.CheckCertificate) || !strings.Contains(string(out), "[ok  ] key ") {
+		t.Fatalf("%s: %v\n%s", command, err, out)
 	}
 }
