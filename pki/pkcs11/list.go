@@ -29,17 +29,14 @@ func ListTokens(ctx context.Context, modulePath string, opts Options) ([]TokenIn
 		}
 		defer lock.release()
 	}
-	var tokens []TokenInfo
-	err := t.do(ctx, "listing the tokens of "+modulePath, func() error {
+	return call(ctx, t, "listing the tokens of "+modulePath, func() ([]TokenInfo, error) {
 		m, err := loadModule(modulePath)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer m.close(true)
-		tokens, err = m.tokens()
-		return err
+		return m.tokens()
 	})
-	return tokens, err
 }
 
 // KeyInfo describes one key pair on a token, as its public objects show it.
@@ -55,16 +52,17 @@ type KeyInfo struct {
 // Keys lists the key pairs on the token through their public-key objects,
 // without logging in, with the certificates that share each key's CKA_ID.
 // Tokens that keep public keys private show none.
-func (t *Token) Keys(ctx context.Context) (keys []KeyInfo, err error) {
-	err = t.withSession(ctx, "listing keys", func(s *session) error {
+func (t *Token) Keys(ctx context.Context) ([]KeyInfo, error) {
+	return withSession(ctx, t, "listing keys", func(s *session) ([]KeyInfo, error) {
 		hs, err := s.find([]*p11.Attribute{p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PUBLIC_KEY)})
 		if err != nil {
-			return err
+			return nil, err
 		}
+		var keys []KeyInfo
 		for _, h := range hs {
 			v, err := s.attrs(h, p11.CKA_LABEL, p11.CKA_ID, p11.CKA_KEY_TYPE)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			k := KeyInfo{Label: string(v[0]), ID: v[1]}
 			// A key type Notation cannot use (DSA, a curve it does not
@@ -72,12 +70,11 @@ func (t *Token) Keys(ctx context.Context) (keys []KeyInfo, err error) {
 			k.Public, _ = s.exportPublic(h, v[2])
 			if len(k.ID) > 0 {
 				if k.Certificates, err = s.certificates(p11.NewAttribute(p11.CKA_ID, k.ID)); err != nil {
-					return err
+					return nil, err
 				}
 			}
 			keys = append(keys, k)
 		}
-		return nil
+		return keys, nil
 	})
-	return keys, err
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThalesGroup/crypto11"
@@ -43,7 +44,7 @@ type Token struct {
 	uri     *URI
 	timeout time.Duration
 	c11     *crypto11.Context
-	stuck   bool // a call timed out and may still be running in the module
+	stuck   atomic.Bool // a call timed out and may still be running in the module
 	lock    *fileLock
 }
 
@@ -100,31 +101,50 @@ func (t *Token) Info() TokenInfo { return t.info }
 // URI returns the key URI the token was opened with.
 func (t *Token) URI() *URI { return t.uri }
 
-// do runs fn with the token's time bound. The module cannot be interrupted,
-// so on time-out fn is left running, the Token is marked stuck, and the
-// caller is expected to give up (the plugin process exits).
-func (t *Token) do(ctx context.Context, what string, fn func() error) error {
-	if t.stuck {
-		return fmt.Errorf("%w: an earlier call is still running", ErrTimeout)
+// call runs fn with the token's time bound and returns what fn returns.
+// The module cannot be interrupted, so on time-out fn is left running and
+// the Token is marked stuck: whatever fn returns later (a signature, say)
+// is dropped, every later call fails at once with ErrTimeout, and Close
+// leaves the module alone. The caller is expected to give up (the plugin
+// process exits).
+func call[T any](ctx context.Context, t *Token, what string, fn func() (T, error)) (T, error) {
+	var zero T
+	if t.stuck.Load() {
+		return zero, fmt.Errorf("%w: an earlier call is still running in the module", ErrTimeout)
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1) // buffered: a late answer never blocks
+	go func() {
+		v, err := fn()
+		done <- result{v, err}
+	}()
 	select {
-	case err := <-done:
-		return err
+	case r := <-done:
+		return r.v, r.err
 	case <-ctx.Done():
-		t.stuck = true
-		return fmt.Errorf("%w: %s took longer than %s (is the HSM reachable? raise pluginConfig timeout to wait longer)", ErrTimeout, what, t.timeout)
+		t.stuck.Store(true)
+		return zero, fmt.Errorf("%w: %s took longer than %s (is the HSM reachable? raise pluginConfig timeout to wait longer)", ErrTimeout, what, t.timeout)
 	}
 }
 
-func (t *Token) withSession(ctx context.Context, what string, fn func(*session) error) error {
-	return t.do(ctx, what, func() error {
+// do is call for fn without a result.
+func (t *Token) do(ctx context.Context, what string, fn func() error) error {
+	_, err := call(ctx, t, what, func() (struct{}, error) { return struct{}{}, fn() })
+	return err
+}
+
+// withSession runs fn on a new read-only session, within the time bound.
+func withSession[T any](ctx context.Context, t *Token, what string, fn func(*session) (T, error)) (T, error) {
+	return call(ctx, t, what, func() (T, error) {
 		s, err := t.m.openSession(t.info.Slot)
 		if err != nil {
-			return err
+			var zero T
+			return zero, err
 		}
 		defer s.close()
 		return fn(s)
@@ -134,31 +154,31 @@ func (t *Token) withSession(ctx context.Context, what string, fn func(*session) 
 // PublicKey returns the public key the URI names and its CKA_ID, read
 // without logging in (from a public-key object, else from a certificate with
 // the key's id). Tokens that keep public keys private answer ErrKeyNotFound.
-func (t *Token) PublicKey(ctx context.Context) (pub crypto.PublicKey, id []byte, err error) {
-	err = t.withSession(ctx, "reading the public key", func(s *session) error {
-		pub, id, err = s.publicKey(t.uri)
-		return err
+func (t *Token) PublicKey(ctx context.Context) (crypto.PublicKey, []byte, error) {
+	type found struct {
+		pub crypto.PublicKey
+		id  []byte
+	}
+	f, err := withSession(ctx, t, "reading the public key", func(s *session) (found, error) {
+		pub, id, err := s.publicKey(t.uri)
+		return found{pub, id}, err
 	})
-	return pub, id, err
+	return f.pub, f.id, err
 }
 
 // CertificatesByID returns the certificates stored with the given CKA_ID.
-func (t *Token) CertificatesByID(ctx context.Context, id []byte) (certs []*x509.Certificate, err error) {
-	err = t.withSession(ctx, "reading certificates", func(s *session) error {
-		certs, err = s.certificates(p11.NewAttribute(p11.CKA_ID, id))
-		return err
+func (t *Token) CertificatesByID(ctx context.Context, id []byte) ([]*x509.Certificate, error) {
+	return withSession(ctx, t, "reading certificates", func(s *session) ([]*x509.Certificate, error) {
+		return s.certificates(p11.NewAttribute(p11.CKA_ID, id))
 	})
-	return certs, err
 }
 
 // CertificatesBySubject returns the certificates whose subject is the given
 // DER name; it serves as a pki.IssuerFinder over the token.
-func (t *Token) CertificatesBySubject(ctx context.Context, rawSubject []byte) (certs []*x509.Certificate, err error) {
-	err = t.withSession(ctx, "reading certificates", func(s *session) error {
-		certs, err = s.certificates(p11.NewAttribute(p11.CKA_SUBJECT, rawSubject))
-		return err
+func (t *Token) CertificatesBySubject(ctx context.Context, rawSubject []byte) ([]*x509.Certificate, error) {
+	return withSession(ctx, t, "reading certificates", func(s *session) ([]*x509.Certificate, error) {
+		return s.certificates(p11.NewAttribute(p11.CKA_SUBJECT, rawSubject))
 	})
-	return certs, err
 }
 
 // Key is a private key on a token, as a crypto.Signer. Sign hashes nothing:
@@ -181,12 +201,10 @@ func (k *Key) Public() crypto.PublicKey { return k.signer.Public() }
 func (k *Key) ID() []byte { return k.id }
 
 // Sign signs digest in the HSM within the token's time bound.
-func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) (sig []byte, err error) {
-	err = k.t.do(context.Background(), "signing", func() error {
-		sig, err = k.signer.Sign(nil, digest, opts)
-		return err
+func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return call(context.Background(), k.t, "signing", func() ([]byte, error) {
+		return k.signer.Sign(nil, digest, opts)
 	})
-	return sig, err
 }
 
 // Login logs in with pin and finds the one private key the URI names. The
@@ -265,7 +283,7 @@ func isLoginCode(err error) bool {
 // Close logs out and unloads the module. After a time-out it leaves the
 // module alone, since a call may still be running inside it.
 func (t *Token) Close() error {
-	if t.m == nil || t.stuck {
+	if t.m == nil || t.stuck.Load() {
 		return nil // a stuck call may still use the module: keep the lock until exit
 	}
 	defer t.lock.release()
