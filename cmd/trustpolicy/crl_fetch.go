@@ -8,12 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
 	"github.com/notation-pkcs11/notation-pkcs11/revocation"
+	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/truststore"
 )
 
-// issuersFor loads the trust stores and the --issuer files (plus extra,
-// the certificates of the inputs) and returns the anchored CRL issuers.
+// issuersFor returns the anchored CRL issuers (truststore.CRLIssuers) of
+// the trust store folder, the --issuer files and extra (the certificates of
+// the inputs), and warns about what it left out.
 func issuersFor(f crlFlags, extra []*x509.Certificate, e env) ([]*x509.Certificate, error) {
 	paths, err := resolvePaths(f.policy, f.truststore, e)
 	if err != nil {
@@ -26,7 +30,14 @@ func issuersFor(f crlFlags, extra []*x509.Certificate, e env) ([]*x509.Certifica
 		}
 		extra = append(extra, certs...)
 	}
-	return crlIssuers(paths.TrustStore, extra, e, func(s string) { fmt.Fprintf(e.stderr, "trustpolicy: warning: %s\n", s) })
+	issuers, skipped, err := truststore.CRLIssuers(paths.TrustStore, extra, e.now())
+	for _, w := range skipped {
+		fmt.Fprintf(e.stderr, "trustpolicy: warning: %s\n", textsafe.Escape(w.Error()))
+	}
+	if err != nil {
+		return nil, badInput("%w", err)
+	}
+	return issuers, nil
 }
 
 func crlImport(cache *revocation.CRLCache, dir string, files []string, f crlFlags, e env) int {
@@ -69,36 +80,9 @@ func crlImport(cache *revocation.CRLCache, dir string, files []string, f crlFlag
 // crlFetch fetches, for each argument, the CRL at an http URL or the CRLs
 // (and their delta CRLs) of every certificate of a chain file.
 func crlFetch(ctx context.Context, cache *revocation.CRLCache, dir string, args []string, f crlFlags, e env) int {
-	type job struct {
-		input string
-		url   string
-		cert  *x509.Certificate // nil for a URL argument
-	}
-	var jobs []job
-	var extra []*x509.Certificate
-	for _, a := range args {
-		if strings.Contains(a, "://") {
-			if !strings.HasPrefix(strings.ToLower(a), "http://") {
-				return errorExit(e, badInput("%s: only http CRL URLs are fetched (the CRL is signed; notation fetches http only)", a))
-			}
-			jobs = append(jobs, job{input: a, url: a})
-			continue
-		}
-		certs, err := readCertFile(a)
-		if err != nil {
-			return errorExit(e, err)
-		}
-		extra = append(extra, certs...)
-		n := 0
-		for _, c := range certs {
-			for _, u := range c.CRLDistributionPoints {
-				jobs = append(jobs, job{input: fmt.Sprintf("%s (%s)", a, c.Subject), url: u, cert: c})
-				n++
-			}
-		}
-		if n == 0 {
-			return errorExit(e, badInput("%s: no certificate in it names a CRL distribution point", a))
-		}
+	jobs, extra, err := fetchJobs(args)
+	if err != nil {
+		return errorExit(e, err)
 	}
 	issuers, err := issuersFor(f, extra, e)
 	if err != nil {
@@ -110,7 +94,49 @@ func crlFetch(ctx context.Context, cache *revocation.CRLCache, dir string, args 
 		}
 	}
 	rep := crlReport{CacheDir: dir, CRLs: []crlRow{}}
-	now := e.now()
+	fetchAll(ctx, cache, jobs, issuers, f.out, e.now(), &rep)
+	return finishCRL(rep, "fetched", f, e)
+}
+
+// fetchJob is one CRL to fetch: its URL and the argument it came from.
+type fetchJob struct{ input, url string }
+
+// fetchJobs turns the arguments into URLs: an http URL as is, a chain file
+// into the CRL distribution points of its certificates, which are also
+// returned as candidate CRL issuers.
+func fetchJobs(args []string) ([]fetchJob, []*x509.Certificate, error) {
+	var jobs []fetchJob
+	var extra []*x509.Certificate
+	for _, a := range args {
+		if strings.Contains(a, "://") {
+			if !strings.HasPrefix(strings.ToLower(a), "http://") {
+				return nil, nil, badInput("%s: only http CRL URLs are fetched (the CRL is signed; notation fetches http only)", a)
+			}
+			jobs = append(jobs, fetchJob{input: a, url: a})
+			continue
+		}
+		certs, err := readCertFile(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		extra = append(extra, certs...)
+		n := len(jobs)
+		for _, c := range certs {
+			for _, u := range c.CRLDistributionPoints {
+				jobs = append(jobs, fetchJob{input: fmt.Sprintf("%s (%s)", a, c.Subject), url: u})
+			}
+		}
+		if len(jobs) == n {
+			return nil, nil, badInput("%s: no certificate in it names a CRL distribution point", a)
+		}
+	}
+	return jobs, extra, nil
+}
+
+// fetchAll fetches each job's CRL once, then the delta CRLs it announces,
+// into the cache (and a copy into out when set), recording each outcome in
+// rep.
+func fetchAll(ctx context.Context, cache *revocation.CRLCache, jobs []fetchJob, issuers []*x509.Certificate, out string, now time.Time, rep *crlReport) {
 	done := map[string]bool{}
 	var fetch func(input, u string)
 	fetch = func(input, u string) {
@@ -124,8 +150,8 @@ func crlFetch(ctx context.Context, cache *revocation.CRLCache, dir string, args 
 			return
 		}
 		rep.CRLs = append(rep.CRLs, crlRow{CRLInfo: info, Expired: info.Expired(now)})
-		if f.out != "" {
-			if saved, err := copyCRL(cache, info, f.out); err != nil {
+		if out != "" {
+			if saved, err := copyCRL(cache, info, out); err != nil {
 				rep.Problems = append(rep.Problems, crlProblem{Input: input, Error: err.Error()})
 			} else {
 				rep.Saved = append(rep.Saved, saved)
@@ -138,7 +164,6 @@ func crlFetch(ctx context.Context, cache *revocation.CRLCache, dir string, args 
 	for _, j := range jobs {
 		fetch(j.input, j.url)
 	}
-	return finishCRL(rep, "fetched", f, e)
 }
 
 // crlProblemText words a fetch or import failure. When no certificate

@@ -83,6 +83,14 @@
 // ErrNoCertificates, ErrNotCA, ErrNotRoot, ErrMalformedCertificate, ...) for
 // errors.Is.
 //
+// # CRL issuers
+//
+// CRLIssuers is the trust decision of the crl commands: a CRL may be
+// validated against any certificate of any store under the root (Discover
+// lists them) or a CA certificate that chains to one of those. An
+// intermediate given for that purpose stays an intermediate: it is checked
+// against the stores, never added to them.
+//
 // # Concurrency
 //
 // A Set is immutable once Load, LoadFS or NewSet returns it and is safe for
