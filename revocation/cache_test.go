@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -304,31 +303,6 @@ func TestFetchAndDownload(t *testing.T) {
 	}
 	if _, err := off.Fetch(context.Background(), w.srv.url("/root.crl"), w.root.cert, testNow); err == nil {
 		t.Error("offline fetch")
-	}
-}
-
-func TestConcurrentChecksShareOneFetch(t *testing.T) {
-	w := newWorld(t, worldConfig{leaf: func(s *fakeServer) endpoints {
-		return endpoints{ocsp: []string{s.url("/slowocsp")}, crl: []string{s.url("/int.crl")}}
-	}})
-	w.srv.serveSlow("/slowocsp", 400*time.Millisecond, nil) // OCSP fails late: every check falls to the CRL
-	w.srv.serveSlow("/int.crl", 100*time.Millisecond, w.inter.signCRL(t, crlSpec{}))
-	w.srv.serveSlow("/root.crl", 100*time.Millisecond, w.root.signCRL(t, crlSpec{}))
-	c := w.client()
-	var wg sync.WaitGroup
-	for i := 0; i < 25; i++ {
-		wg.Go(func() {
-			res := w.checkWith(c, time.Time{}, testNow)
-			if res[0].Status != StatusOK || res[1].Status != StatusOK {
-				t.Errorf("%+v", res)
-			}
-		})
-	}
-	wg.Wait()
-	for _, p := range []string{"/slowocsp", "/int.crl", "/root.crl"} {
-		if n := w.srv.count(p); n != 1 {
-			t.Errorf("%s: %d requests, want 1", p, n)
-		}
 	}
 }
 

@@ -136,15 +136,8 @@ func TestCacheFileTrust(t *testing.T) {
 			var reported []error
 			w.opts.Offline = true
 			w.opts.OnCacheError = func(err error) { reported = append(reported, err) }
-			done := make(chan Result, 1)
-			go func() { done <- w.check(time.Time{})[0] }()
-			var r Result
-			select {
-			case r = <-done:
-			case <-time.After(time.Minute):
-				t.Fatal("the check blocked on the tampered file")
-			}
-			want(t, r, StatusUnknown, MethodCRL, "no cached CRL")
+			r := w.check(time.Time{}) // a named pipe is opened non-blocking: no wait
+			want(t, r[0], StatusUnknown, MethodCRL, "no cached CRL")
 			var te *CacheTrustError
 			if len(reported) == 0 || !errors.As(reported[0], &te) || !strings.Contains(reported[0].Error(), idx) ||
 				!strings.Contains(reported[0].Error(), tc.why) {

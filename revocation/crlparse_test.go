@@ -22,6 +22,13 @@ import (
 // duplicates, odd serials, both time forms, entry extensions, IDP, delta.
 func sampleCRLs(t testing.TB) [][]byte {
 	t.Helper()
+	_, crls := sampleCRLsOf(t)
+	return crls
+}
+
+// sampleCRLsOf is sampleCRLs with the CA that signed them.
+func sampleCRLsOf(t testing.TB) (*testCA, [][]byte) {
+	t.Helper()
 	ca := newRoot(t, "Sample CA")
 	at := time.Date(2025, 2, 28, 23, 59, 59, 0, time.UTC)
 	ent := func(serial *big.Int, reason int, when time.Time, exts ...pkix.Extension) x509.RevocationListEntry {
@@ -29,7 +36,7 @@ func sampleCRLs(t testing.TB) [][]byte {
 	}
 	long, _ := new(big.Int).SetString("123456789012345678901234567890123456789012345678901234567890123456789", 10)
 	neg := big.NewInt(-129)
-	return [][]byte{
+	return ca, [][]byte{
 		ca.signCRL(t, crlSpec{}),
 		ca.signCRL(t, crlSpec{number: 3, entries: []x509.RevocationListEntry{
 			ent(big.NewInt(5), 1, at),
@@ -203,32 +210,56 @@ func TestCertSerialKeyMatchesDER(t *testing.T) {
 	}
 }
 
+// TestFastTimeMatchesCryptobyte: readTime (the fast path, then cryptobyte)
+// accepts exactly what cryptobyte accepts, with the same value; the fast
+// path never accepts what cryptobyte rejects, and for the two canonical DER
+// forms it handles it accepts everything cryptobyte accepts (so the slow
+// path is only taken for other forms).
 func TestFastTimeMatchesCryptobyte(t *testing.T) {
-	var cases []string
+	type tcase struct {
+		tag cbasn1.Tag
+		s   string
+	}
+	var cases []tcase
 	for i := 0; i < 20000; i++ {
-		year := mrand.IntN(100)
-		cases = append(cases, twoDigits(year)+twoDigits(mrand.IntN(14))+twoDigits(mrand.IntN(33))+
-			twoDigits(mrand.IntN(26))+twoDigits(mrand.IntN(62))+twoDigits(mrand.IntN(62))+"Z")
+		c := twoDigits(mrand.IntN(100)) + twoDigits(mrand.IntN(14)) + twoDigits(mrand.IntN(33)) +
+			twoDigits(mrand.IntN(26)) + twoDigits(mrand.IntN(62)) + twoDigits(mrand.IntN(62)) + "Z"
+		cases = append(cases, tcase{cbasn1.UTCTime, c}, tcase{cbasn1.GeneralizedTime, twoDigits(mrand.IntN(100)) + c})
 	}
-	cases = append(cases, "000229000000Z", "500101000000Z", "491231235959Z", "690101000000Z", "680229120000Z", "990229000000Z")
+	for _, c := range []string{"000229000000Z", "500101000000Z", "491231235959Z", "690101000000Z", "680229120000Z", "990229000000Z", "991231235959Z"} {
+		cases = append(cases, tcase{cbasn1.UTCTime, c})
+	}
+	for _, c := range []string{"19000229000000Z", "20000229000000Z", "21000229000000Z", "00000101000000Z", "99991231235959Z", "20240229235959Z"} {
+		cases = append(cases, tcase{cbasn1.GeneralizedTime, c})
+	}
+	// Forms the fast path leaves to cryptobyte: fractions, offsets, missing
+	// seconds, a lower-case z, signs and spaces in place of digits.
+	for _, c := range []string{"20250101000000.5Z", "20250101000000.123Z", "20250101000000+0100", "202501010000Z", "20250101000000z", "2025010100000+Z", "2025-1-1000000Z", "20250101000000"} {
+		cases = append(cases, tcase{cbasn1.GeneralizedTime, c})
+	}
+	for _, c := range []string{"250101000000+0100", "2501010000Z", "250101000000z", "25010100000 Z", "250101000000"} {
+		cases = append(cases, tcase{cbasn1.UTCTime, c})
+	}
+	fastOK := 0
 	for _, c := range cases {
-		compareTime(t, cbasn1.UTCTime, c)
-		compareTime(t, cbasn1.GeneralizedTime, twoDigits(mrand.IntN(100))+c)
+		if compareTime(t, c.tag, c.s) {
+			fastOK++
+		}
 	}
-	for _, c := range []string{"19000229000000Z", "20000229000000Z", "21000229000000Z", "00000101000000Z", "99991231235959Z"} {
-		compareTime(t, cbasn1.GeneralizedTime, c)
+	if fastOK < len(cases)/10 {
+		t.Fatalf("the fast path accepted only %d of %d inputs", fastOK, len(cases))
 	}
 }
 
 func twoDigits(n int) string { return string([]byte{byte('0' + n/10), byte('0' + n%10)}) }
 
-func compareTime(t *testing.T, tag cbasn1.Tag, s string) {
+// compareTime checks one time element and reports whether the fast path
+// accepted it.
+func compareTime(t *testing.T, tag cbasn1.Tag, s string) bool {
 	t.Helper()
 	var b cryptobyte.Builder
 	b.AddASN1(tag, func(b *cryptobyte.Builder) { b.AddBytes([]byte(s)) })
 	der := b.BytesOrPanic()
-	fast := cryptobyte.String(der)
-	fu, fok := fastUTCTime(&fast)
 	slow := cryptobyte.String(der)
 	var tm time.Time
 	var sok bool
@@ -237,17 +268,22 @@ func compareTime(t *testing.T, tag cbasn1.Tag, s string) {
 	} else {
 		sok = slow.ReadASN1GeneralizedTime(&tm)
 	}
-	if fok && (!sok || fu != tm.Unix() || len(fast) != 0) {
-		t.Fatalf("%q: fast %v %d, cryptobyte %v %v", s, fok, fu, sok, tm)
-	}
-	if !fok && len(fast) != len(der) {
-		t.Fatalf("%q: rejected but consumed input", s)
-	}
-	if sok && !fok && len(s) == len("YYMMDDHHMMSSZ")+2*btoi(tag == cbasn1.GeneralizedTime) {
+	fast := cryptobyte.String(der)
+	fu, fok := fastUTCTime(&fast)
+	both := cryptobyte.String(der)
+	ru, rok := readTime(&both)
+	switch {
+	case fok && (!sok || fu != tm.Unix() || len(fast) != 0):
+		t.Fatalf("%q: the fast path accepts %d, cryptobyte %v %v", s, fu, sok, tm)
+	case !fok && len(fast) != len(der):
+		t.Fatalf("%q: the fast path rejected but consumed input", s)
+	case rok != sok || rok && (ru != tm.Unix() || len(both) != 0):
+		t.Fatalf("%q: readTime %v %d, cryptobyte %v %v", s, rok, ru, sok, tm)
+	case sok && !fok && len(s) == len("YYMMDDHHMMSSZ")+2*btoi(tag == cbasn1.GeneralizedTime) && s[len(s)-1] == 'Z':
 		t.Fatalf("%q: cryptobyte accepts a canonical form that the fast path rejects", s)
 	}
+	return fok
 }
-
 func btoi(b bool) int {
 	if b {
 		return 1

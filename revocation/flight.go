@@ -15,6 +15,9 @@ type flightGroup[T any] struct {
 	mu      sync.Mutex
 	calls   map[string]*flightCall[T]
 	running sync.WaitGroup
+	// joined, when set (tests only), is called by every caller of do once
+	// it waits for the call for key, first caller included.
+	joined func(key string)
 }
 
 type flightCall[T any] struct {
@@ -52,7 +55,11 @@ func (g *flightGroup[T]) do(ctx context.Context, key string, fn func(ctx context
 			c.val, c.err = fn(detached)
 		}()
 	}
+	joined := g.joined
 	g.mu.Unlock()
+	if joined != nil {
+		joined(key)
+	}
 	select {
 	case <-c.done:
 		return c.val, c.err

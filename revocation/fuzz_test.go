@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -176,25 +177,54 @@ func readSeeds(t *testing.T, target string, n int) [][]byte {
 	return out
 }
 
+// stricterThanStdlib matches the reasons this parser rejects a CRL the
+// standard library accepts: it reads the extension values the standard
+// library keeps raw (issuing distribution point, freshest CRL, delta CRL
+// indicator, entry extensions), refuses unknown critical extensions, and
+// is stricter about DER (see doc.go, difference 12).
+var stricterThanStdlib = regexp.MustCompile(`^(malformed issuing distribution point extension|malformed freshest CRL extension|` +
+	`malformed delta CRL indicator extension|malformed extensions in CRL entry \d+|CRL entry \d+ \(serial [0-9a-f]+\): malformed|` +
+	`unsupported critical (CRL|entry) extension|malformed CRL: want tbsCertList, signatureAlgorithm, signatureValue)`)
+
 // TestParseCRLMutations flips bytes of the sample CRLs one at a time, a
 // deterministic complement to FuzzParseCRL that reaches the accepting paths
-// more often: whatever the parser accepts, the standard library must accept
-// with the same content.
+// more often. Whatever the parser accepts, the standard library accepts
+// with the same content, and its signature no longer verifies (no mutant
+// can pass for the CA's CRL); whatever the standard library accepts and the
+// parser rejects is rejected for one of the known, deliberate reasons; and
+// both outcomes occur, so the test cannot pass vacuously.
 func TestParseCRLMutations(t *testing.T) {
-	accepted := 0
-	for _, der := range sampleCRLs(t) {
+	ca, crls := sampleCRLsOf(t)
+	accepted, rejected, stricter := 0, 0, 0
+	for _, der := range crls {
 		for i := range der {
 			for _, x := range []byte{0x01, 0x80, 0xff} {
 				m := append([]byte(nil), der...)
 				m[i] ^= x
 				h, entries, err := parseCRL(m, crlLimits{})
 				if err != nil {
+					rejected++
+					if !errors.Is(err, ErrMalformedCRL) && !errors.Is(err, ErrUnsupportedCRL) {
+						t.Fatalf("byte %d ^ %#x: rejected without a kind: %v", i, x, err)
+					}
+					if _, serr := x509.ParseRevocationList(m); serr == nil {
+						stricter++
+						if !stricterThanStdlib.MatchString(err.Error()) {
+							t.Fatalf("byte %d ^ %#x: the standard library accepts what the parser rejects with %q", i, x, err)
+						}
+					}
 					continue
 				}
 				accepted++
 				checkAgainstStdlib(t, m, h, entries)
+				if err := h.checkSignature(ca.cert); err == nil {
+					t.Fatalf("byte %d ^ %#x: the mutant still verifies as the CA's CRL", i, x)
+				}
 			}
 		}
 	}
-	t.Logf("%d mutants accepted", accepted)
+	t.Logf("%d mutants accepted (none verifies), %d rejected (%d of them accepted by the standard library)", accepted, rejected, stricter)
+	if accepted == 0 || rejected == 0 || stricter == 0 {
+		t.Fatalf("accepted %d, rejected %d, stricter %d: every outcome must occur", accepted, rejected, stricter)
+	}
 }

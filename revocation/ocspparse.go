@@ -148,24 +148,24 @@ func ocspStatusName(s int) string {
 func parseOCSPResponse(der []byte) (*ocspResponse, error) {
 	var outer ocspResponseASN1
 	if rest, err := asn1.Unmarshal(der, &outer); err != nil {
-		return nil, fmt.Errorf("malformed OCSP response: the %d bytes received are not a DER OCSPResponse (%s)", len(der), shortASN1Error(err))
+		return nil, kindf(ErrMalformedOCSP, "malformed OCSP response: the %d bytes received are not a DER OCSPResponse (%s)", len(der), shortASN1Error(err))
 	} else if len(rest) > 0 {
-		return nil, errors.New("malformed OCSP response: trailing data")
+		return nil, kindf(ErrMalformedOCSP, "malformed OCSP response: trailing data")
 	}
 	if outer.Status != 0 {
-		return nil, fmt.Errorf("the OCSP responder answered %q instead of a response", ocspStatusName(int(outer.Status)))
+		return nil, kindf(ErrMalformedOCSP, "the OCSP responder answered %q instead of a response", ocspStatusName(int(outer.Status)))
 	}
 	if !outer.Response.ResponseType.Equal(oidOCSPBasic()) {
-		return nil, fmt.Errorf("unsupported OCSP response type %v", outer.Response.ResponseType)
+		return nil, kindf(ErrMalformedOCSP, "unsupported OCSP response type %v", outer.Response.ResponseType)
 	}
 	var basic ocspBasicResponse
 	if rest, err := asn1.Unmarshal(outer.Response.Response, &basic); err != nil {
-		return nil, fmt.Errorf("malformed basic OCSP response (%s)", shortASN1Error(err))
+		return nil, kindf(ErrMalformedOCSP, "malformed basic OCSP response (%s)", shortASN1Error(err))
 	} else if len(rest) > 0 {
-		return nil, errors.New("malformed basic OCSP response: trailing data")
+		return nil, kindf(ErrMalformedOCSP, "malformed basic OCSP response: trailing data")
 	}
 	if len(basic.TBSResponseData.Responses) == 0 {
-		return nil, errors.New("the OCSP response contains no single response")
+		return nil, kindf(ErrMalformedOCSP, "the OCSP response contains no single response")
 	}
 	r := &ocspResponse{
 		tbs:       basic.TBSResponseData.Raw,
@@ -179,7 +179,7 @@ func parseOCSPResponse(der []byte) (*ocspResponse, error) {
 	for i, s := range basic.TBSResponseData.Responses {
 		single, err := s.convert()
 		if err != nil {
-			return nil, fmt.Errorf("malformed OCSP single response %d: %w", i, err)
+			return nil, kindf(ErrMalformedOCSP, "malformed OCSP single response %d: %w", i, err)
 		}
 		r.singles = append(r.singles, single)
 	}
@@ -296,7 +296,7 @@ func (s *ocspSingle) matches(cert, issuer *x509.Certificate) bool {
 func (r *ocspResponse) verify(cert, issuer *x509.Certificate, now time.Time) (*ocspSingle, error) {
 	i := slices.IndexFunc(r.singles, func(s ocspSingle) bool { return s.matches(cert, issuer) })
 	if i < 0 {
-		return nil, errors.New("the OCSP response is not about this certificate (no matching CertID)")
+		return nil, kindf(ErrOCSPNotForCert, "the OCSP response is not about this certificate (no matching CertID)")
 	}
 	single := &r.singles[i]
 	if err := r.checkSigner(issuer, now); err != nil {
@@ -304,19 +304,19 @@ func (r *ocspResponse) verify(cert, issuer *x509.Certificate, now time.Time) (*o
 	}
 	for _, ext := range r.exts {
 		if ext.Critical && !ext.Id.Equal(oidOCSPNonce()) {
-			return nil, fmt.Errorf("unsupported critical OCSP response extension %v", ext.Id)
+			return nil, kindf(ErrMalformedOCSP, "unsupported critical OCSP response extension %v", ext.Id)
 		}
 	}
 	for _, ext := range single.exts {
 		if ext.Critical && !ext.Id.Equal(oidInvalidityDate()) && !ext.Id.Equal(oidReasonCode()) {
-			return nil, fmt.Errorf("unsupported critical OCSP single response extension %v", ext.Id)
+			return nil, kindf(ErrMalformedOCSP, "unsupported critical OCSP single response extension %v", ext.Id)
 		}
 	}
 	if single.nextUpdate.IsZero() {
-		return nil, errors.New("expired OCSP response: it has no nextUpdate")
+		return nil, kindf(ErrOCSPExpired, "expired OCSP response: it has no nextUpdate")
 	}
 	if now.After(single.nextUpdate) {
-		return nil, fmt.Errorf("expired OCSP response: nextUpdate %s is before the verification time %s",
+		return nil, kindf(ErrOCSPExpired, "expired OCSP response: nextUpdate %s is before the verification time %s",
 			single.nextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	return single, nil
@@ -329,33 +329,33 @@ func (r *ocspResponse) checkSigner(issuer *x509.Certificate, now time.Time) erro
 	if issuer.CheckSignature(r.sigAlg, r.tbs, r.signature) == nil {
 		return nil
 	}
-	reason := errors.New("the OCSP response is not signed by the issuing CA and carries no responder certificate")
+	var reason error
 	for _, raw := range r.certs {
 		rc, err := x509.ParseCertificate(raw)
 		if err != nil {
-			reason = fmt.Errorf("the OCSP response carries an unparsable responder certificate: %w", err)
+			reason = kindf(ErrMalformedOCSP, "the OCSP response carries an unparsable responder certificate: %w", err)
 			continue
 		}
 		if !bytes.Equal(rc.RawIssuer, issuer.RawSubject) ||
 			issuer.CheckSignature(rc.SignatureAlgorithm, rc.RawTBSCertificate, rc.Signature) != nil {
-			reason = fmt.Errorf("the OCSP responder certificate %q is not issued by the issuing CA %q", rc.Subject.String(), issuer.Subject.String())
+			reason = kindf(ErrOCSPResponderUnauthorized, "the OCSP responder certificate %q is not issued by the issuing CA %q", rc.Subject.String(), issuer.Subject.String())
 			continue
 		}
 		if err := rc.CheckSignature(r.sigAlg, r.tbs, r.signature); err != nil {
-			reason = fmt.Errorf("bad OCSP response signature by responder %q: %w", rc.Subject.String(), err)
+			reason = kindf(ErrOCSPSignature, "bad OCSP response signature by responder %q: %w", rc.Subject.String(), err)
 			continue
 		}
 		if !slices.Contains(rc.ExtKeyUsage, x509.ExtKeyUsageOCSPSigning) {
-			return fmt.Errorf("the delegated OCSP responder certificate %q lacks the OCSPSigning extended key usage", rc.Subject.String())
+			return kindf(ErrOCSPResponderUnauthorized, "the delegated OCSP responder certificate %q lacks the OCSPSigning extended key usage", rc.Subject.String())
 		}
 		if now.Before(rc.NotBefore) || now.After(rc.NotAfter) {
-			return fmt.Errorf("the delegated OCSP responder certificate %q is not valid at %s (valid %s to %s)",
+			return kindf(ErrOCSPResponderValidity, "the delegated OCSP responder certificate %q is not valid at %s (valid %s to %s)",
 				rc.Subject.String(), now.UTC().Format(time.RFC3339), rc.NotBefore.UTC().Format(time.RFC3339), rc.NotAfter.UTC().Format(time.RFC3339))
 		}
 		return nil
 	}
-	if len(r.certs) == 0 {
-		return errors.New("bad OCSP response signature: not signed by the issuing CA, and no responder certificate is included")
+	if reason == nil {
+		return kindf(ErrOCSPSignature, "bad OCSP response signature: not signed by the issuing CA, and no responder certificate is included")
 	}
 	return reason
 }
