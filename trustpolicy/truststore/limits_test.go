@@ -72,13 +72,15 @@ func TestCertificateCountCap(t *testing.T) {
 }
 
 // TestPermissions compares unreadable files and folders with notation-go.
-// Permission bits do not stop root, so it is skipped when run as root.
+// Permission bits do not stop root, so as root (CI) it runs again in a
+// child process under an unprivileged uid.
 func TestPermissions(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("running as root: permission bits do not deny root access, so unreadable files cannot be made")
-	}
-	if os.Geteuid() == -1 {
-		t.Skip("no Unix permissions on this platform")
+	switch os.Geteuid() {
+	case 0:
+		runUnprivileged(t, "TestPermissions")
+		return
+	case -1:
+		t.Skip("os.Geteuid is -1: this platform has no Unix permission bits")
 	}
 	f := newFixtures(t)
 	ref := Ref{TypeCA, "s"}
