@@ -19,11 +19,17 @@
 // with exit 1; Ratify then fails the verification and shows the message.
 //
 // [ParseRequest] decodes the environment and stdin, [ParseConfig] the
-// verifier entry, [Verify] is the verification as a function of a parsed
-// request, an engine and a [Fetcher], and [Run] ties them together for the
-// command (cmd/notation-pkcs11-ratify); its error is always a
-// *ProtocolError. The registry access is [RegistryFetcher], built on
-// oras-go v2.
+// verifier entry, [Verify] is the verification of a parsed request, and
+// [Run] ties them together for the command (cmd/notation-pkcs11-ratify);
+// its error is always a *ProtocolError.
+//
+// This package is a thin adapter: the verification is
+// trustpolicy/service's VerifySignature, the flow `trustpolicy verify`
+// shares (choose the trust policy statement by the subject's repository,
+// honour level skip before any fetch, resolve the subject, fetch the one
+// signature, evaluate), over the project's one registry client
+// (trustpolicy/registry; [StoreConfig.RegistryOptions] maps the store
+// entry onto it).
 //
 // # Security
 //
@@ -34,10 +40,10 @@
 // fallback certificates (unlike Ratify's built-in notation verifier, which
 // uses every configured certificate when a store name does not match).
 // Every fetch is size-capped (request on stdin, signature manifest,
-// envelope) and the whole verification, registry and revocation included,
-// runs under Config.Timeout. The store's useHttp switches every registry
-// request to plain HTTP; without it plain-HTTP requests (including
-// redirects) are refused. Registry credentials come from the docker
+// envelope) and checked against its digest, and the whole verification,
+// registry and revocation included, runs under Config.Timeout. The store's
+// useHttp switches every registry request to plain HTTP; without it
+// plain-HTTP requests (including redirects) are refused. Registry credentials come from the docker
 // configuration, as with Ratify's dockerConfig auth provider, and never
 // appear in output. The artifact verified is the one the subject names: a
 // digest reference the registry resolves to another digest, or a signature
@@ -51,6 +57,6 @@
 // # Concurrency
 //
 // The package has no mutable global state and never prints. A parsed
-// [Request] and [Config] are plain values; [RegistryFetcher] is safe for
-// concurrent use; [Verify] may run concurrently with the same engine.
+// [Request] and [Config] are plain values; [Verify] may run concurrently
+// with the same service.
 package ratifyverifier

@@ -3,7 +3,6 @@ package ratifyverifier
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
@@ -24,7 +23,8 @@ const evilEscaped = `blob\x1b[2J\u202eunknown\nVERIFIED\x85`
 // the JSON line holds no control or bidirectional character.
 func TestMessagesEscapeControlCharacters(t *testing.T) {
 	f := newFixture(t, "application/cose")
-	resp, perr := runWith(t, f, &fakeFetcher{f: f, fetchErr: errors.New(evil)}, f.config("strict", nil))
+	f.failBlobs(evil)
+	resp, perr := runWith(t, f, f.config("strict", nil))
 	if perr != nil {
 		t.Fatal(perr)
 	}

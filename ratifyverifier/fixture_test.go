@@ -1,92 +1,70 @@
 package ratifyverifier
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"os"
+	"net/http"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
-	"github.com/notaryproject/notation-go"
-	nsigner "github.com/notaryproject/notation-go/signer"
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
+	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/service/servicetest"
 )
 
 var testPKI = filepath.Join("..", "testdata", "pki")
 
-const (
-	testRepo        = "registry.example/app"
-	sigManifestType = "application/vnd.oci.image.manifest.v1+json"
-)
+const sigManifestType = "application/vnd.oci.image.manifest.v1+json"
 
-// fixture is an artifact signed with the ec-256 test chain, and the request
-// Ratify would send for it.
+// fixture is an artifact app:v1 signed with the ec-256 test chain in an
+// in-process registry on 127.0.0.1, and the request Ratify would send for
+// that signature.
 type fixture struct {
+	reg       *servicetest.Registry
+	signer    *servicetest.Signer
 	subject   ocispec.Descriptor
 	envelope  []byte
-	sigDesc   ocispec.Descriptor
+	sigDesc   ocispec.Descriptor // the signature manifest in reg
 	rootPEM   string
-	signer    notation.Signer
 	mediaType string
 }
 
 func newFixture(t testing.TB, mediaType string) *fixture {
 	t.Helper()
-	dir := filepath.Join(testPKI, "ec-256")
-	chain, err := testpki.LoadCertificates(filepath.Join(dir, "chain.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := testpki.LoadSigner(filepath.Join(dir, "leaf.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := nsigner.NewGenericSigner(key, chain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	content := []byte("ratifyverifier unit test artifact")
-	desc := ocispec.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: digest.FromBytes(content), Size: int64(len(content))}
-	env, _, err := s.Sign(context.Background(), desc, notation.SignerSignOptions{SignatureMediaType: mediaType})
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := os.ReadFile(filepath.Join(dir, "root.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig := []byte(`{"signature manifest":"` + desc.Digest.String() + `"}`)
+	reg := servicetest.NewRegistry(t)
+	s := servicetest.NewSigner(t, testPKI, "ec-256")
+	desc := reg.PutManifest("app", "v1", ocispec.MediaTypeImageManifest, []byte("ratifyverifier unit test artifact"))
+	env := s.Sign(t, desc, mediaType)
 	return &fixture{
+		reg:       reg,
+		signer:    s,
 		subject:   desc,
 		envelope:  env,
-		sigDesc:   ocispec.Descriptor{MediaType: sigManifestType, Digest: digest.FromBytes(sig), Size: int64(len(sig))},
-		rootPEM:   string(root),
-		signer:    s,
+		sigDesc:   reg.AddSignature("app", desc, mediaType, env),
+		rootPEM:   s.RootPEM(),
 		mediaType: mediaType,
 	}
 }
 
-// signed returns another artifact's descriptor and a valid envelope over it
-// from the same signer.
-func (f *fixture) signed(t testing.TB, content string) (ocispec.Descriptor, []byte) {
+// other stores another artifact app:v2 and returns its descriptor and a
+// valid envelope over it from the same signer.
+func (f *fixture) other(t testing.TB) (ocispec.Descriptor, []byte) {
 	t.Helper()
-	desc := ocispec.Descriptor{MediaType: f.subject.MediaType, Digest: digest.FromString(content), Size: int64(len(content))}
-	env, _, err := f.signer.Sign(context.Background(), desc, notation.SignerSignOptions{SignatureMediaType: f.mediaType})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return desc, env
+	desc := f.reg.PutManifest("app", "v2", ocispec.MediaTypeImageManifest, []byte("another artifact"))
+	return desc, f.signer.Sign(t, desc, f.mediaType)
 }
 
-func (f *fixture) ref() string { return testRepo + "@" + f.subject.Digest.String() }
+// ref is REGISTRY/app@DIGEST of the artifact; tag is REGISTRY/app:v1.
+func (f *fixture) ref() string { return f.reg.Ref("app@" + f.subject.Digest.String()) }
+func (f *fixture) tag() string { return f.reg.Ref("app:v1") }
 
 // env returns a getenv for a VERIFY request on the fixture's subject.
-func (f *fixture) env() func(string) string {
-	m := map[string]string{EnvCommand: CommandVerify, EnvSubject: f.ref(), EnvVersion: Version100}
+func (f *fixture) env() func(string) string { return envFor(f.ref()) }
+
+// envFor returns a getenv for a VERIFY request on subject.
+func envFor(subject string) func(string) string {
+	m := map[string]string{EnvCommand: CommandVerify, EnvSubject: subject, EnvVersion: Version100}
 	return func(k string) string { return m[k] }
 }
 
@@ -110,13 +88,28 @@ func (f *fixture) config(level string, mutate func(map[string]any)) map[string]a
 	return c
 }
 
-// stdin is the request Ratify writes.
+// skipConfig is a verifier entry whose only statement has level skip.
+func (f *fixture) skipConfig() map[string]any {
+	return f.config("skip", func(c map[string]any) {
+		c["trustPolicyDoc"] = map[string]any{"version": "1.0", "trustPolicies": []any{map[string]any{
+			"name": "unit", "registryScopes": []string{"*"}, "signatureVerification": map[string]any{"level": "skip"}}}}
+	})
+}
+
+// stdin is the request Ratify writes for the fixture's signature.
 func (f *fixture) stdin(t testing.TB, config map[string]any) []byte {
+	t.Helper()
+	return f.stdinFor(t, config, f.sigDesc, true)
+}
+
+// stdinFor is the request for the signature manifest sig, with the store's
+// useHttp.
+func (f *fixture) stdinFor(t testing.TB, config map[string]any, sig ocispec.Descriptor, useHTTP bool) []byte {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{
 		"config":        config,
-		"storeConfig":   map[string]any{"version": "1.0.0", "pluginBinDirs": []string{"/plugins"}, "store": map[string]any{"name": "oras", "useHttp": true}},
-		"referenceDesc": map[string]any{"mediaType": f.sigDesc.MediaType, "digest": f.sigDesc.Digest, "size": f.sigDesc.Size, "artifactType": "application/vnd.cncf.notary.signature"},
+		"storeConfig":   map[string]any{"version": "1.0.0", "pluginBinDirs": []string{"/plugins"}, "store": map[string]any{"name": "oras", "useHttp": useHTTP}},
+		"referenceDesc": map[string]any{"mediaType": sig.MediaType, "digest": sig.Digest, "size": sig.Size, "artifactType": "application/vnd.cncf.notary.signature"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -124,46 +117,29 @@ func (f *fixture) stdin(t testing.TB, config map[string]any) []byte {
 	return b
 }
 
-// fakeFetcher answers from memory and can fail either step.
-type fakeFetcher struct {
-	f          *fixture
-	resolveErr error
-	fetchErr   error
-	subject    *ocispec.Descriptor // overrides f.subject
-	envelope   []byte              // overrides f.envelope
-	mediaType  string
-	// ref is a subject reference Resolve answers besides f.ref() (a tag).
-	ref string
-	// sigSubject is the signature manifest's subject; nil: none.
-	sigSubject *ocispec.Descriptor
+// failBlobs makes every envelope download fail with a registry error whose
+// message is msg (400: not retried).
+func (f *fixture) failBlobs(msg string) {
+	f.reg.Tamper(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.Contains(r.URL.Path, "/blobs/") {
+			servicetest.WriteError(w, http.StatusBadRequest, "BLOB_UNKNOWN", msg)
+			return true
+		}
+		return false
+	})
 }
 
-func (x *fakeFetcher) Resolve(_ context.Context, subject string) (ocispec.Descriptor, error) {
-	if x.resolveErr != nil {
-		return ocispec.Descriptor{}, x.resolveErr
-	}
-	if subject != x.f.ref() && (x.ref == "" || subject != x.ref) {
-		return ocispec.Descriptor{}, errors.New("fake: unknown subject " + subject)
-	}
-	if x.subject != nil {
-		return *x.subject, nil
-	}
-	return x.f.subject, nil
-}
-
-func (x *fakeFetcher) Envelope(_ context.Context, _ string, sig ocispec.Descriptor) (Signature, error) {
-	if x.fetchErr != nil {
-		return Signature{}, x.fetchErr
-	}
-	if sig.Digest != x.f.sigDesc.Digest {
-		return Signature{}, errors.New("fake: unknown signature " + sig.Digest.String())
-	}
-	env, mt := x.f.envelope, "application/cose"
-	if x.envelope != nil {
-		env = x.envelope
-	}
-	if x.mediaType != "" {
-		mt = x.mediaType
-	}
-	return Signature{Envelope: env, MediaType: mt, Subject: x.sigSubject}, nil
+// answerHead makes a HEAD on the manifest ref (a tag or digest) answer
+// with digest and size instead of the stored manifest's.
+func (f *fixture) answerHead(ref, digest string, size int64) {
+	f.reg.Tamper(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodHead && strings.HasSuffix(r.URL.Path, "/manifests/"+ref) {
+			w.Header().Set("Content-Type", ocispec.MediaTypeImageManifest)
+			w.Header().Set("Docker-Content-Digest", digest)
+			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+			w.WriteHeader(http.StatusOK)
+			return true
+		}
+		return false
+	})
 }

@@ -2,7 +2,15 @@ package ratifyverifier
 
 import (
 	"encoding/json"
+
+	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/registry"
 )
+
+// UserAgent is what the verifier sends to registries.
+const UserAgent = "notation-pkcs11-ratify"
+
+// plainHTTPHint is how a Ratify user turns plain HTTP on.
+const plainHTTPHint = `set "useHttp": true in the oras store entry of Ratify's config.json`
 
 // StoreConfig is what this verifier reads of the referrer store entry that
 // Ratify passes (storeConfig.store): Ratify's built-in "oras" store.
@@ -44,4 +52,19 @@ func ParseStoreConfig(raw []byte) (StoreConfig, error) {
 		s.DockerConfigPath = a.ConfigPath
 	}
 	return s, nil
+}
+
+// RegistryOptions maps the store entry onto the registry client's options:
+// useHttp is PlainHTTP (without it every plain-HTTP request, redirects and
+// token realms included, is refused), and credentials come from the docker
+// configuration at DockerConfigPath (default: $DOCKER_CONFIG or
+// ~/.docker/config.json), read only when a registry asks for them. Timeouts
+// are the caller's: Config.Timeout bounds each verification.
+func (s StoreConfig) RegistryOptions() registry.Options {
+	return registry.Options{
+		PlainHTTP:     s.UseHTTP,
+		Credentials:   registry.DockerCredentials(s.DockerConfigPath),
+		UserAgent:     UserAgent,
+		PlainHTTPHint: plainHTTPHint,
+	}
 }

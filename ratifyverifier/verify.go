@@ -12,9 +12,9 @@ import (
 	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
 	"github.com/notation-pkcs11/notation-pkcs11/revocation"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
-	tpregistry "github.com/notation-pkcs11/notation-pkcs11/trustpolicy/registry"
+	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/registry"
+	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/service"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/truststore"
-	"oras.land/oras-go/v2/registry"
 )
 
 // Extensions is the structured result in the verifier result's
@@ -33,8 +33,12 @@ type Extensions struct {
 	Issuer string `json:"Issuer,omitempty"`
 	SN     string `json:"SN,omitempty"`
 	// Error is set when no envelope was evaluated: the signature could not
-	// be fetched, or the subject and the signature disagree.
+	// be fetched, the subject and the signature disagree, or no trust
+	// policy statement applies.
 	Error string `json:"error,omitempty"`
+	// Warnings are notices that do not change the verdict, such as
+	// verifying a subject by tag (notation's warning).
+	Warnings []string `json:"warnings,omitempty"`
 	// Result is the engine's full result: policy, every check with its
 	// action, outcome, error and fix, the chain, revocation per
 	// certificate.
@@ -43,9 +47,6 @@ type Extensions struct {
 
 // Deps are the injected parts of [Run].
 type Deps struct {
-	// NewFetcher returns the registry access for a store. Default:
-	// NewRegistryFetcher(store, nil).
-	NewFetcher func(StoreConfig) (Fetcher, error)
 	// NewRevocation returns the revocation checker for a configuration.
 	// Default: [NewRevocationChecker].
 	NewRevocation func(RevocationConfig) (revocation.Checker, error)
@@ -83,20 +84,15 @@ func Run(ctx context.Context, getenv func(string) string, stdin io.Reader, deps 
 	if err != nil {
 		return nil, protoErr(CodeInvalidConfig, fmt.Errorf("verifier %q: %w", req.Config.Name, err))
 	}
-	var f Fetcher
-	if deps.NewFetcher != nil {
-		f, err = deps.NewFetcher(req.Store)
-		if err != nil {
-			return nil, protoErr(CodeInvalidConfig, fmt.Errorf("verifier %q: registry: %w", req.Config.Name, err))
-		}
-	} else {
-		f = NewRegistryFetcher(req.Store, nil)
+	client, err := registry.New(req.Store.RegistryOptions())
+	if err != nil {
+		return nil, protoErr(CodeInvalidConfig, fmt.Errorf("verifier %q: registry: %w", req.Config.Name, err))
 	}
-	now := time.Now
-	if deps.Now != nil {
-		now = deps.Now
+	svc, err := service.New(service.Config{Engine: eng, Registry: client, Now: deps.Now})
+	if err != nil {
+		return nil, protoErr(CodeInternal, fmt.Errorf("verifier %q: %w", req.Config.Name, err))
 	}
-	return Verify(ctx, req, eng, f, now()), nil
+	return Verify(ctx, req, svc), nil
 }
 
 // NewRevocationChecker builds the revocation checker for c.
@@ -180,19 +176,21 @@ func inlineStores(m map[string]string, refs []truststore.Ref) (*truststore.Set, 
 	return truststore.NewSet(stores), nil
 }
 
-// Verify verifies the signature of req with eng, fetching through f, at
-// time now. It never fails open: every path but a verified (or policy-
-// skipped) engine result is IsSuccess=false, with a message that names the
-// failing check and its fix.
+// Verify verifies the signature of req with svc (package
+// trustpolicy/service, the flow every gate shares), under
+// req.Config.Timeout. It never fails open: every path but a verified (or
+// policy-skipped) verdict is IsSuccess=false, with a message that names
+// the failing check and its fix.
 //
-// The artifact verified is the one RATIFY_VERIFIER_SUBJECT names: the
-// resolved descriptor must pass trustpolicy.CheckSubject against the
-// subject (for a digest reference, the registry must resolve it to that
-// digest), and a signature manifest that names a subject must name the
-// resolved digest; a disagreement is a failed verdict naming both digests.
-// Once the subject is resolved, the message and Extensions.Reference name
-// REGISTRY/REPO@DIGEST, the digest actually verified, also for a tag.
-func Verify(ctx context.Context, req *Request, eng *trustpolicy.Engine, f Fetcher, now time.Time) *Response {
+// The trust policy statement is chosen by the subject's repository first,
+// so under level skip nothing is fetched (for a subject by digest, the
+// registry is not asked anything). The artifact verified is the one
+// RATIFY_VERIFIER_SUBJECT names: a registry that resolves a digest
+// reference to another digest, or a signature manifest whose subject is
+// another digest, fails naming both digests. Once the subject is resolved,
+// the message and Extensions.Reference name REGISTRY/REPO@DIGEST, the
+// digest actually verified, also for a tag.
+func Verify(ctx context.Context, req *Request, svc *service.Service) *Response {
 	resp := &Response{Name: req.Config.Name, Type: req.Config.Type}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(req.Config.Timeout))
 	defer cancel()
@@ -203,49 +201,36 @@ func Verify(ctx context.Context, req *Request, eng *trustpolicy.Engine, f Fetche
 		resp.Message, ext.Error = msg, msg
 		return resp
 	}
-	if at := req.Signature.ArtifactType; at != "" && at != tpregistry.ArtifactTypeNotation {
+	if at := req.Signature.ArtifactType; at != "" && at != registry.ArtifactTypeNotation {
 		return fail("failed: %s: referrer %s has artifactType %q; this verifier verifies Notary Project signatures only: set \"artifactTypes\": %q in its Ratify entry",
-			req.Subject, req.Signature.Digest, at, tpregistry.ArtifactTypeNotation)
+			req.Subject, req.Signature.Digest, at, registry.ArtifactTypeNotation)
 	}
-	if _, err := registry.ParseReference(req.Subject); err != nil {
-		return fail("failed: %s %q is not a registry reference: %v", EnvSubject, req.Subject, err)
-	}
-	subject, err := f.Resolve(ctx, req.Subject)
-	if err != nil {
-		return fail("failed: %s: registry: %v; check that the artifact exists and the store's registry settings (useHttp, credentials) are right", req.Subject, err)
-	}
-	reference, tag, err := trustpolicy.SubjectReference(req.Subject, subject)
+	report, err := svc.VerifySignature(ctx, req.Subject, req.Signature, service.Options{})
 	if err != nil {
 		var m *trustpolicy.SubjectMismatchError
-		if errors.As(err, &m) {
+		switch {
+		case errors.Is(err, service.ErrInvalidInput):
+			return fail("failed: %s %q is not a registry reference: %v", EnvSubject, req.Subject, err)
+		case errors.As(err, &m):
 			return fail("failed: %s: subject digest mismatch: the registry resolved %s to %s; nothing was verified",
 				req.Subject, m.ReferenceDigest, m.DescriptorDigest)
+		case errors.Is(err, trustpolicy.ErrInvalidDescriptor):
+			return fail("failed: %v; nothing was verified", err)
 		}
-		return fail("failed: %s: the registry's answer cannot be verified: %v", req.Subject, err)
+		return fail("failed: %s: registry: %v; check that the artifact exists and the store's registry settings (useHttp, credentials) are right", req.Subject, err)
 	}
-	ext.Reference = reference
-	sig, err := f.Envelope(ctx, req.Subject, req.Signature)
-	if err != nil {
-		return fail("failed: %s: signature %s: %v", reference, req.Signature.Digest, err)
+	ext.Reference, ext.Verdict, ext.Warnings = report.Reference, report.Verdict, report.Warnings
+	resp.IsSuccess = report.Verdict == trustpolicy.VerdictVerified || report.Verdict == trustpolicy.VerdictSkipped
+	if len(report.Signatures) == 0 {
+		// Nothing evaluated: no statement applies, or the signature could
+		// not be retrieved.
+		resp.Message = textsafe.Escape(report.Summary())
+		ext.Error = resp.Message
+		return resp
 	}
-	if s := sig.Subject; s != nil && s.Digest != subject.Digest {
-		hint := "it is the signature of another artifact"
-		if tag != "" {
-			hint = fmt.Sprintf("the tag %s may have moved since Ratify resolved it; verify by digest", tag)
-		}
-		return fail("failed: %s: subject digest mismatch: signature manifest %s names subject %s, but the artifact verified is %s; %s",
-			reference, req.Signature.Digest, s.Digest, subject.Digest, hint)
-	}
-	res := eng.Evaluate(ctx, trustpolicy.Input{
-		Reference:  reference,
-		Descriptor: subject,
-		Envelope:   sig.Envelope,
-		MediaType:  sig.MediaType,
-		Now:        now,
-	})
-	resp.IsSuccess = res.Verdict == trustpolicy.VerdictVerified || res.Verdict == trustpolicy.VerdictSkipped
+	res := report.Signatures[0].Result
 	resp.Message = textsafe.Escape(res.Summary())
-	ext.Verdict, ext.Result = res.Verdict, res
+	ext.Result = res
 	for _, c := range res.Chain {
 		if c.Role == "leaf" {
 			ext.Issuer, ext.SN = textsafe.Escape(c.Issuer), textsafe.Escape(c.Subject)

@@ -5,13 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/notation-pkcs11/notation-pkcs11/revocation"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
@@ -25,20 +24,22 @@ func noRevocation(RevocationConfig) (revocation.Checker, error) {
 	return revocation.NonRevokableOnly(), nil
 }
 
-func runWith(t *testing.T, f *fixture, fetch *fakeFetcher, config map[string]any) (*Response, *ProtocolError) {
-	t.Helper()
-	return runEnv(t, f.env(), f, fetch, config)
+// testDeps are Run's dependencies without revocation I/O, at testNow.
+func testDeps() Deps {
+	return Deps{NewRevocation: noRevocation, Now: func() time.Time { return testNow }}
 }
 
-// runEnv is runWith with the environment getenv.
-func runEnv(t *testing.T, getenv func(string) string, f *fixture, fetch *fakeFetcher, config map[string]any) (*Response, *ProtocolError) {
+// runStdin runs one request with the environment getenv.
+func runStdin(t *testing.T, getenv func(string) string, stdin []byte) (*Response, *ProtocolError) {
 	t.Helper()
-	resp, err := Run(context.Background(), getenv, bytes.NewReader(f.stdin(t, config)), Deps{
-		NewFetcher:    func(StoreConfig) (Fetcher, error) { return fetch, nil },
-		NewRevocation: noRevocation,
-		Now:           func() time.Time { return testNow },
-	})
+	resp, err := Run(context.Background(), getenv, bytes.NewReader(stdin), testDeps())
 	return resp, asProtocolError(t, err)
+}
+
+// runWith runs the request for the fixture's signature.
+func runWith(t *testing.T, f *fixture, config map[string]any) (*Response, *ProtocolError) {
+	t.Helper()
+	return runStdin(t, f.env(), f.stdin(t, config))
 }
 
 // asProtocolError returns err as the *ProtocolError Run promises, nil for
@@ -57,46 +58,60 @@ func asProtocolError(t *testing.T, err error) *ProtocolError {
 
 func TestVerify(t *testing.T) {
 	for _, mt := range []string{"application/cose", "application/jose+json"} {
-		f := newFixture(t, mt)
 		otherRoot, err := os.ReadFile(filepath.Join(testPKI, "rsa-3072", "root.crt"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		tampered := bytes.Clone(f.envelope)
-		tampered[len(tampered)-3] ^= 0xff
-		wrongSubject := ocispec.Descriptor{MediaType: f.subject.MediaType, Digest: f.subject.Digest, Size: f.subject.Size + 1}
 		cases := []struct {
 			name    string
-			fetch   *fakeFetcher
-			config  map[string]any
+			setup   func(f *fixture)                // breaks the registry
+			config  func(f *fixture) map[string]any // default strict
 			ok      bool
 			verdict trustpolicy.Verdict
-			want    string
+			want    func(f *fixture) string
 		}{
-			{"verified", &fakeFetcher{}, f.config("strict", nil), true, trustpolicy.VerdictVerified, "verified: " + f.ref() + ` under policy "unit" (strict)`},
-			{"skipped", &fakeFetcher{}, f.config("skip", func(c map[string]any) {
-				c["trustPolicyDoc"] = map[string]any{"version": "1.0", "trustPolicies": []any{map[string]any{
-					"name": "unit", "registryScopes": []string{"*"}, "signatureVerification": map[string]any{"level": "skip"}}}}
-			}), true, trustpolicy.VerdictSkipped, `skipped: policy "unit" has level skip`},
-			{"untrusted root", &fakeFetcher{}, f.config("strict", func(c map[string]any) { c["trustStores"] = map[string]string{"ca:test": string(otherRoot)} }),
-				false, trustpolicy.VerdictFailed, "authenticity check failed: the signature's certificate chain does not contain any trusted certificate; fix: "},
-			{"store not configured", &fakeFetcher{}, f.config("strict", func(c map[string]any) { c["trustStores"] = map[string]string{"ca:other": f.rootPEM} }),
-				false, trustpolicy.VerdictFailed, "authenticity check failed: trust store ca:test: holds no certificate"},
-			{"tampered envelope", &fakeFetcher{envelope: tampered}, f.config("strict", nil), false, trustpolicy.VerdictFailed, "integrity check failed"},
-			{"subject size differs", &fakeFetcher{subject: &wrongSubject}, f.config("strict", nil), false, trustpolicy.VerdictFailed, "failed: " + f.ref()},
-			{"registry down", &fakeFetcher{resolveErr: errors.New("connection refused")}, f.config("strict", nil), false, trustpolicy.VerdictFailed, "registry: connection refused; check that the artifact exists"},
-			{"envelope missing", &fakeFetcher{fetchErr: errors.New("blob unknown\x1b[31m")}, f.config("strict", nil), false, trustpolicy.VerdictFailed, "signature " + f.sigDesc.Digest.String() + `: blob unknown\x1b[31m`},
+			{name: "verified", ok: true, verdict: trustpolicy.VerdictVerified,
+				want: func(f *fixture) string { return "verified: " + f.ref() + ` under policy "unit" (strict)` }},
+			{name: "skipped", config: (*fixture).skipConfig, ok: true, verdict: trustpolicy.VerdictSkipped,
+				want: func(*fixture) string { return `skipped: policy "unit" has level skip` }},
+			{name: "untrusted root", config: func(f *fixture) map[string]any {
+				return f.config("strict", func(c map[string]any) { c["trustStores"] = map[string]string{"ca:test": string(otherRoot)} })
+			}, verdict: trustpolicy.VerdictFailed,
+				want: func(*fixture) string {
+					return "authenticity check failed: the signature's certificate chain does not contain any trusted certificate; fix: "
+				}},
+			{name: "store not configured", config: func(f *fixture) map[string]any {
+				return f.config("strict", func(c map[string]any) { c["trustStores"] = map[string]string{"ca:other": f.rootPEM} })
+			}, verdict: trustpolicy.VerdictFailed,
+				want: func(*fixture) string { return "authenticity check failed: trust store ca:test: holds no certificate" }},
+			{name: "subject size differs", setup: func(f *fixture) { f.answerHead(f.subject.Digest.String(), f.subject.Digest.String(), f.subject.Size+1) },
+				verdict: trustpolicy.VerdictFailed, want: func(f *fixture) string { return "failed: " + f.ref() }},
+			{name: "registry down", setup: func(f *fixture) { f.reg.Close() }, verdict: trustpolicy.VerdictFailed,
+				want: func(*fixture) string {
+					return "connect: connection refused; check that the artifact exists and the store's registry settings (useHttp, credentials) are right"
+				}},
+			{name: "envelope missing", setup: func(f *fixture) { f.failBlobs("blob unknown\x1b[31m") }, verdict: trustpolicy.VerdictFailed,
+				want: func(f *fixture) string {
+					return "failed: " + f.ref() + `: unable to retrieve digital signature with digest "` + f.sigDesc.Digest.String() + `"`
+				}},
 		}
 		for _, c := range cases {
 			t.Run(mt+"/"+c.name, func(t *testing.T) {
-				c.fetch.f = f
-				c.fetch.mediaType = mt
-				resp, perr := runWith(t, f, c.fetch, c.config)
+				f := newFixture(t, mt)
+				if c.setup != nil {
+					c.setup(f)
+				}
+				config := f.config("strict", nil)
+				if c.config != nil {
+					config = c.config(f)
+				}
+				resp, perr := runWith(t, f, config)
 				if perr != nil {
 					t.Fatalf("protocol error: %v", perr)
 				}
-				if resp.IsSuccess != c.ok || resp.Extensions == nil || resp.Extensions.Verdict != c.verdict || !strings.Contains(resp.Message, c.want) {
-					t.Fatalf("got isSuccess=%v verdict=%v message %q, want %v %v containing %q", resp.IsSuccess, resp.Extensions, resp.Message, c.ok, c.verdict, c.want)
+				want := c.want(f)
+				if resp.IsSuccess != c.ok || resp.Extensions == nil || resp.Extensions.Verdict != c.verdict || !strings.Contains(resp.Message, want) {
+					t.Fatalf("got isSuccess=%v verdict=%v message %q, want %v %v containing %q", resp.IsSuccess, resp.Extensions, resp.Message, c.ok, c.verdict, want)
 				}
 				if resp.Name != "np" || resp.Type != "notation-pkcs11-ratify" {
 					t.Errorf("name %q type %q", resp.Name, resp.Type)
@@ -107,7 +122,7 @@ func TestVerify(t *testing.T) {
 				}
 				if c.verdict == trustpolicy.VerdictVerified {
 					e := resp.Extensions
-					if e.Result == nil || len(e.Result.Chain) != 3 || e.SN != e.Result.Chain[0].Subject || e.Issuer != e.Result.Chain[0].Issuer {
+					if e.Result == nil || len(e.Result.Chain) != 3 || e.SN != e.Result.Chain[0].Subject || e.Issuer != e.Result.Chain[0].Issuer || e.Reference != f.ref() {
 						t.Errorf("extensions: %+v", e)
 					}
 				}
@@ -141,7 +156,7 @@ func TestRunConfigErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, perr := runWith(t, f, &fakeFetcher{f: f}, f.config("strict", c.mut))
+			_, perr := runWith(t, f, f.config("strict", c.mut))
 			if perr == nil || perr.Code != CodeInvalidConfig || !strings.Contains(perr.Msg, c.want) {
 				t.Fatalf("got %v, want an invalid-config error containing %q", perr, c.want)
 			}
@@ -177,41 +192,27 @@ func TestTrustStorePath(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "x509", "ca", "test", "root.crt"), []byte(f.rootPEM), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	resp, perr := runWith(t, f, &fakeFetcher{f: f}, f.config("strict", func(c map[string]any) { delete(c, "trustStores"); c["trustStorePath"] = dir }))
+	resp, perr := runWith(t, f, f.config("strict", func(c map[string]any) { delete(c, "trustStores"); c["trustStorePath"] = dir }))
 	if perr != nil || !resp.IsSuccess {
 		t.Fatalf("got %v %+v", perr, resp)
 	}
 }
 
-// TestVerifyTimeout: the whole verification runs under Config.Timeout.
+// TestVerifyTimeout: the whole verification runs under Config.Timeout; a
+// registry that never answers ends in the deadline.
 func TestVerifyTimeout(t *testing.T) {
 	f := newFixture(t, "application/cose")
-	req, err := ParseRequest(f.env(), f.stdin(t, f.config("strict", func(c map[string]any) {
+	f.reg.Tamper(func(_ http.ResponseWriter, r *http.Request) bool {
+		<-r.Context().Done() // the client gave up
+		return true
+	})
+	resp, perr := runWith(t, f, f.config("strict", func(c map[string]any) {
 		c["timeout"] = "50ms"
 		c["revocation"] = map[string]any{"ocspTimeout": "10ms", "crlTimeout": "10ms", "noDiskCache": true}
-	})))
-	if err != nil {
-		t.Fatal(err)
+	}))
+	if perr != nil || resp.IsSuccess || !strings.Contains(resp.Message, context.DeadlineExceeded.Error()) {
+		t.Fatalf("got %v %+v", perr, resp)
 	}
-	eng, err := NewEngine(req.Config, revocation.NonRevokableOnly())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp := Verify(context.Background(), req, eng, blockingFetcher{}, testNow)
-	if resp.IsSuccess || !strings.Contains(resp.Message, context.DeadlineExceeded.Error()) {
-		t.Fatalf("got %+v", resp)
-	}
-}
-
-type blockingFetcher struct{}
-
-func (blockingFetcher) Resolve(ctx context.Context, _ string) (ocispec.Descriptor, error) {
-	<-ctx.Done()
-	return ocispec.Descriptor{}, ctx.Err()
-}
-
-func (blockingFetcher) Envelope(context.Context, string, ocispec.Descriptor) (Signature, error) {
-	return Signature{}, errors.New("unreachable")
 }
 
 // TestVerifyOtherArtifactType: a referrer that is not a notary signature
@@ -220,16 +221,28 @@ func (blockingFetcher) Envelope(context.Context, string, ocispec.Descriptor) (Si
 func TestVerifyOtherArtifactType(t *testing.T) {
 	f := newFixture(t, "application/cose")
 	stdin := strings.Replace(string(f.stdin(t, f.config("strict", nil))), `"artifactType":"application/vnd.cncf.notary.signature"`, `"artifactType":"application/spdx+json"`, 1)
-	req, err := ParseRequest(f.env(), []byte(stdin))
-	if err != nil {
-		t.Fatal(err)
+	resp, perr := runStdin(t, f.env(), []byte(stdin))
+	if perr != nil || resp.IsSuccess || !strings.Contains(resp.Message, `has artifactType "application/spdx+json"; this verifier verifies Notary Project signatures only: set "artifactTypes": "application/vnd.cncf.notary.signature"`) {
+		t.Fatalf("got %v %+v", perr, resp)
 	}
-	eng, err := NewEngine(req.Config, revocation.NonRevokableOnly())
-	if err != nil {
-		t.Fatal(err)
+	if n := len(f.reg.Requests()); n != 0 {
+		t.Errorf("%d registry requests for a referrer that is not a signature", n)
 	}
-	resp := Verify(context.Background(), req, eng, blockingFetcher{}, testNow)
-	if resp.IsSuccess || !strings.Contains(resp.Message, `has artifactType "application/spdx+json"; this verifier verifies Notary Project signatures only: set "artifactTypes": "application/vnd.cncf.notary.signature"`) {
-		t.Fatalf("got %+v", resp)
+}
+
+// TestStoreWithoutUseHTTP: without useHttp no request leaves in clear
+// text, and the message says what to set in Ratify's configuration (not
+// the trustpolicy command's flag).
+func TestStoreWithoutUseHTTP(t *testing.T) {
+	f := newFixture(t, "application/cose")
+	resp, perr := runStdin(t, f.env(), f.stdinFor(t, f.config("strict", nil), f.sigDesc, false))
+	if perr != nil || resp.IsSuccess {
+		t.Fatalf("got %v %+v", perr, resp)
+	}
+	if !strings.Contains(resp.Message, plainHTTPHint) || strings.Contains(resp.Message, "--plain-http") {
+		t.Errorf("message %q: want the hint %q", resp.Message, plainHTTPHint)
+	}
+	if n := len(f.reg.Requests()); n != 0 {
+		t.Errorf("%d plain-HTTP requests reached the registry without useHttp", n)
 	}
 }

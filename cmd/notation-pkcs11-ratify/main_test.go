@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/cli/clitest"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
@@ -44,7 +43,8 @@ var verifyEnv = map[string]string{
 }
 
 // skipRequest is a request under a skip-level policy for every
-// repository, so that the engine needs no real signature.
+// repository: the verdict is decided before any network I/O, so the
+// registry at 127.0.0.1:1 (nothing listens there) is never asked.
 const skipRequest = `{"config":{"name":"np","type":"notation-pkcs11-ratify",` +
 	`"trustPolicyDoc":{"version":"1.0","trustPolicies":[{"name":"all","registryScopes":["*"],"signatureVerification":{"level":"skip"}}]},` +
 	`"trustStores":{},"revocation":{"noDiskCache":true}},` +
@@ -74,7 +74,6 @@ func TestProtocolPath(t *testing.T) {
 		{name: "verdict", env: verifyEnv, stdin: skipRequest, exit: 0, want: `skipped: policy "all" has level skip for 127.0.0.1:1/app@` + subjectDigest, success: true},
 	}
 	deps := ratifyverifier.Deps{
-		NewFetcher: func(ratifyverifier.StoreConfig) (ratifyverifier.Fetcher, error) { return anyFetcher{}, nil },
 		NewRevocation: func(ratifyverifier.RevocationConfig) (revocation.Checker, error) {
 			return revocation.NonRevokableOnly(), nil
 		},
@@ -103,22 +102,6 @@ func TestProtocolPath(t *testing.T) {
 			}
 		})
 	}
-}
-
-// anyFetcher resolves every subject to the digest it names and returns a
-// placeholder envelope.
-type anyFetcher struct{}
-
-func (anyFetcher) Resolve(_ context.Context, subject string) (ocispec.Descriptor, error) {
-	i := strings.LastIndex(subject, "@")
-	if i < 0 {
-		return ocispec.Descriptor{}, errors.New("anyFetcher: digest references only")
-	}
-	return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.Digest(subject[i+1:]), Size: 1}, nil
-}
-
-func (anyFetcher) Envelope(context.Context, string, ocispec.Descriptor) (ratifyverifier.Signature, error) {
-	return ratifyverifier.Signature{Envelope: []byte("not read under skip"), MediaType: "application/cose"}, nil
 }
 
 // TestCLIContract: with arguments the command is a cobra command line that
