@@ -384,11 +384,11 @@ func TestParseRejects(t *testing.T) {
 		"trailing data": append(append([]byte(nil), good...), 0),
 		"truncated":     good[:len(good)-1],
 	} {
-		if _, _, err := parseCRL(der, crlLimits{}); err == nil {
-			t.Errorf("%s accepted", name)
+		if _, _, err := parseCRL(der, crlLimits{}); !errors.Is(err, ErrMalformedCRL) {
+			t.Errorf("%s: %v, want ErrMalformedCRL", name, err)
 		}
 	}
-	if _, _, err := parseCRL(good, crlLimits{maxSize: 10}); err == nil || !strings.Contains(err.Error(), "larger than the 10 bytes limit") {
+	if _, _, err := parseCRL(good, crlLimits{maxSize: 10}); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "larger than the 10 bytes limit") {
 		t.Errorf("size cap: %v", err)
 	}
 }

@@ -99,11 +99,18 @@ func (w *binWorld) run(t *testing.T, dir string, args ...string) binRun {
 // runAs is run with another HOME (another machine).
 func (w *binWorld) runAs(t *testing.T, home, dir string, args ...string) binRun {
 	t.Helper()
+	return w.exec(t, home, dir, w.bin, args...)
+}
+
+// exec runs name with args in dir, with only HOME and PATH (the built
+// binary's folder first) set.
+func (w *binWorld) exec(t *testing.T, home, dir, name string, args ...string) binRun {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, w.bin, args...)
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
+	cmd.Env = []string{"HOME=" + home, "PATH=" + filepath.Dir(w.bin) + string(os.PathListSeparator) + os.Getenv("PATH")}
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -113,7 +120,7 @@ func (w *binWorld) runAs(t *testing.T, home, dir string, args ...string) binRun 
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
 	case err != nil:
-		t.Fatalf("%s %s: %v", w.bin, strings.Join(args, " "), err)
+		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
 	}
 	return r
 }
@@ -399,23 +406,7 @@ var adviceToTrust = regexp.MustCompile(`(?i)\b(add|put|copy|move|place|install|i
 // built binary first on PATH as "trustpolicy".
 func (w *binWorld) shell(t *testing.T, home, dir, line string) binRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", line)
-	cmd.Dir = dir
-	cmd.Env = []string{"HOME=" + home, "PATH=" + filepath.Dir(w.bin) + string(os.PathListSeparator) + os.Getenv("PATH")}
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var ee *exec.ExitError
-	r := binRun{out: out.String(), errOut: errOut.String()}
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("sh -c %q: %v", line, err)
-	}
-	return r
+	return w.exec(t, home, dir, "sh", "-c", line)
 }
 
 // httpGet returns the body at u (a loopback test server).
