@@ -161,6 +161,21 @@
 // lookup (the bound is 1 µs). The index holds 48 MB of memory (42 MB on
 // disk) against 311 MB for an x509.RevocationList.
 //
+// # Errors
+//
+// The errors of Import, Fetch, FetchFrom, Download, CRL, New and
+// NewCRLCache wrap the package's sentinels (errors.go), so callers test the
+// outcome with errors.Is: ErrNoIssuer, ErrCRLSignature, ErrCRLExpired,
+// ErrIDPMismatch, ErrTooLarge, ErrMalformedCRL, ErrUnsupportedCRL,
+// ErrCRLKind, ErrNewerCached, ErrOffline, ErrNoDiskCache,
+// ErrCacheNotTrusted, ErrNotHTTP, ErrHTTPStatus, and for OCSP answers
+// ErrOCSPNotForCert, ErrOCSPSignature, ErrOCSPResponderUnauthorized,
+// ErrOCSPResponderValidity, ErrOCSPExpired, ErrMalformedOCSP. The types
+// *RejectedError (downloaded but not accepted), *IssuerError,
+// *IDPMismatchError, *ExpiredError and *CacheTrustError (with Fix, the
+// command that repairs the cache) carry the details. A check's Result
+// words the same errors in Detail.
+//
 // # Conventions
 //
 // The package never reads the clock for verification (Request.Now is the
