@@ -224,7 +224,7 @@ func TestSignaturesTagSchema(t *testing.T) {
 
 func TestSignaturesReferrersAPI(t *testing.T) {
 	f := newFake(t)
-	f.referrersAPI = true
+	f.UseReferrersAPI()
 	art := f.addArtifact("demo/app", "v1")
 	s1 := f.addSignature("demo/app", art, mtJWS, []byte("jws"))
 	// An SBOM referrer: the fake ignores the artifactType filter (and says
@@ -306,7 +306,9 @@ func TestSignaturesLimitAndStop(t *testing.T) {
 func TestNoSignatures(t *testing.T) {
 	for _, api := range []bool{false, true} {
 		f := newFake(t)
-		f.referrersAPI = api
+		if api {
+			f.UseReferrersAPI()
+		}
 		f.addArtifact("demo/app", "v1")
 		c := newClient(t, registry.Options{})
 		target := resolve(t, c, f.ref("demo/app:v1"))
@@ -453,7 +455,9 @@ func TestGarbageReferrersIndex(t *testing.T) {
 	for _, api := range []bool{false, true} {
 		t.Run(fmt.Sprintf("api=%v", api), func(t *testing.T) {
 			f := newFake(t)
-			f.referrersAPI = api
+			if api {
+				f.UseReferrersAPI()
+			}
 			art := f.addArtifact("demo/app", "v1")
 			garbage := []byte("<html>not an index</html>")
 			f.tamper = func(w http.ResponseWriter, r *http.Request) bool {
@@ -583,7 +587,7 @@ func TestTLSErrorsHintPlainHTTP(t *testing.T) {
 // sequences into error messages.
 func TestSanitizesRegistryText(t *testing.T) {
 	f := newFake(t)
-	f.referrersAPI = true
+	f.UseReferrersAPI()
 	art := f.addArtifact("demo/app", "v1")
 	f.tamper = func(w http.ResponseWriter, r *http.Request) bool {
 		if strings.Contains(r.URL.Path, "/referrers/") {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,8 +128,25 @@ func (w *world) service(t *testing.T, level string, scopes ...string) *service.S
 	return s
 }
 
-// report checks the invariants of every report and returns its text
-// forms for assertions.
+// checkOutcome checks a call that must give a report: its verdict after
+// tried signatures, and want in its error.
+func checkOutcome(t *testing.T, r *trustpolicy.Report, err error, verdict trustpolicy.Verdict, tried int, want []string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("error %v, want a report", err)
+	}
+	checkReport(t, r)
+	if r.Verdict != verdict || len(r.Signatures) != tried {
+		t.Fatalf("verdict %s after %d signatures, want %s after %d: %s", r.Verdict, len(r.Signatures), verdict, tried, r.Summary())
+	}
+	for _, s := range want {
+		if !strings.Contains(r.Error, s) {
+			t.Errorf("error %q lacks %q", r.Error, s)
+		}
+	}
+}
+
+// checkReport checks the invariants of every report.
 func checkReport(t *testing.T, r *trustpolicy.Report) {
 	t.Helper()
 	if r == nil {

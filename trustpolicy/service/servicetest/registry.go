@@ -131,11 +131,16 @@ func (r *Registry) AddSignatureOf(repo string, listedUnder ocispec.Descriptor, m
 	layer := r.PutBlob(mediaType, envelope)
 	d := r.PutManifest(repo, "", ocispec.MediaTypeImageManifest, SignatureManifest(manifestSubject, layer))
 	d.ArtifactType = ArtifactTypeNotation
-	r.mu.Lock()
-	k := repo + "@" + listedUnder.Digest.String()
-	r.referrers[k] = append(r.referrers[k], d)
-	r.mu.Unlock()
+	r.ListReferrer(repo, listedUnder, d)
 	return d
+}
+
+// ListReferrer adds d, as it is, to the referrers of subject in repo.
+func (r *Registry) ListReferrer(repo string, subject, d ocispec.Descriptor) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := repo + "@" + subject.Digest.String()
+	r.referrers[k] = append(r.referrers[k], d)
 }
 
 // Requests returns "METHOD PATH" of every request so far.
