@@ -18,6 +18,10 @@ type Backend interface {
 type Token interface {
 	Info() pkcs11.TokenInfo
 	PublicKey(ctx context.Context) (crypto.PublicKey, []byte, error)
+	// LockExclusive turns the shared module lock the token was opened
+	// with into the exclusive one that logging in needs, without
+	// loading the module again (see pkcs11.Token.LockExclusive).
+	LockExclusive(ctx context.Context) error
 	Login(ctx context.Context, pin pkcs11.PIN) (SigningKey, error)
 	CertificatesByID(ctx context.Context, id []byte) ([]*x509.Certificate, error)
 	CertificatesBySubject(ctx context.Context, rawSubject []byte) ([]*x509.Certificate, error)

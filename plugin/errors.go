@@ -27,7 +27,7 @@ var (
 var validationErrors = []error{
 	ErrConfig, ErrRequest, ErrUnsupported,
 	pkcs11.ErrInvalidURI, pkcs11.ErrNoPIN, pkcs11.ErrPINSource,
-	pkcs11.ErrTokenNotFound, pkcs11.ErrKeyNotFound, pkcs11.ErrAmbiguous, pkcs11.ErrCertificateNotFound, pkcs11.ErrKeyExists,
+	pkcs11.ErrTokenNotFound, pkcs11.ErrKeyNotFound, pkcs11.ErrAmbiguous, pkcs11.ErrCertificateNotFound, pkcs11.ErrKeyExists, pkcs11.ErrMechanism,
 	pki.ErrCertificateMismatch, pki.ErrIncompleteChain, pki.ErrUnsupportedKey,
 }
 

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,8 @@ func TestProtocolErrorMapping(t *testing.T) {
 		{"pkcs11.ErrPINSource", pkcs11.ErrPINSource, plugin.ErrorCodeValidation},
 		{"pkcs11.ErrKeyExists", pkcs11.ErrKeyExists, plugin.ErrorCodeValidation},
 		{"*pkcs11.KeyExistsError", &pkcs11.KeyExistsError{Token: "t", Label: "k", ID: []byte{1}, Clash: "id", URI: &pkcs11.URI{Token: "t", Object: "k", ID: []byte{1}}}, plugin.ErrorCodeValidation},
+		{"pkcs11.ErrMechanism", pkcs11.ErrMechanism, plugin.ErrorCodeValidation},
+		{"*pkcs11.MechanismError", &pkcs11.MechanismError{Token: "t", Signature: "ECDSA with SHA-256", Missing: []string{"CKM_ECDSA_SHA256", "CKM_ECDSA"}}, plugin.ErrorCodeValidation},
 		{"*AuditLogError timed out", &AuditLogError{Path: "/a.log", Reason: "lock", Err: pkcs11.ErrTimeout}, plugin.ErrorCodeTimeout},
 		{"*AuditLogError cancelled", &AuditLogError{Path: "/a.log", Reason: "cancelled", Err: context.Canceled}, plugin.ErrorCodeGeneric},
 		// pki sentinels and the chain error.
@@ -48,6 +51,7 @@ func TestProtocolErrorMapping(t *testing.T) {
 		{"ErrRequest", ErrRequest, plugin.ErrorCodeValidation},
 		{"ErrUnsupported", ErrUnsupported, plugin.ErrorCodeValidation},
 		{"ErrSelfCheck", ErrSelfCheck, plugin.ErrorCodeGeneric},
+		{"*PSSSaltError", &PSSSaltError{Salt: 222, Max: 222, Hash: crypto.SHA256}, plugin.ErrorCodeGeneric},
 		// anything else.
 		{"plain error", errors.New("disk on fire"), plugin.ErrorCodeGeneric},
 		{"framework error passes through", framework, plugin.ErrorCodeThrottled},

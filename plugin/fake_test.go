@@ -84,6 +84,7 @@ type fakeBackend struct {
 	// file but without the exclusive lock (pkcs11.Options says logging in
 	// and signing need it).
 	sharedLogins int
+	upgrades     int // shared module locks made exclusive
 	lastURI      *pkcs11.URI
 	lastOpts     pkcs11.Options
 	signOpts     []crypto.SignerOpts
@@ -173,6 +174,18 @@ func (s *fakeSession) hang(ctx context.Context, point, what string) error {
 	return fmt.Errorf("%w: %s took longer than %s", pkcs11.ErrTimeout, what, d)
 }
 
+// LockExclusive upgrades the session's lock, as pkcs11.Token does: logins
+// after it are not counted as shared.
+func (s *fakeSession) LockExclusive(context.Context) error {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	if s.opts.LockFile != "" && !s.opts.Exclusive {
+		s.b.upgrades++
+	}
+	s.opts.Exclusive = true
+	return nil
+}
+
 func (s *fakeSession) Info() pkcs11.TokenInfo {
 	return pkcs11.TokenInfo{Label: s.b.tok.Label, Manufacturer: "fake", Model: "in-memory", Serial: "0001", LoginRequired: true, Initialized: true}
 }
@@ -249,7 +262,7 @@ func (s *fakeSession) Close() error {
 
 // fakeKey is the private key on a fake token. Like pkcs11.Key it takes a
 // digest, returns ECDSA signatures as DER, and refuses RSA options other than
-// PSS with the salt as long as the hash (crypto11 refuses PSSSaltLengthAuto).
+// PSS with the salt as long as the hash (pkcs11.Key refuses PSSSaltLengthAuto).
 type fakeKey struct{ s *fakeSession }
 
 func (k *fakeKey) Public() crypto.PublicKey { return k.s.b.tok.Signer.Public() }

@@ -169,16 +169,16 @@ func (p *Plugin) DescribeKey(ctx context.Context, req *plugin.DescribeKeyRequest
 
 // readPublicKey reads the public key under the shared module lock without
 // logging in. Some tokens keep public keys private: then, if a PIN is at
-// hand, it reopens the token under the exclusive lock (as every login
-// holds it), logs in and reads the key from the private key object.
+// hand, it takes the exclusive lock (as every login holds it), logs in and
+// reads the key from the private key object, on the same module handle.
 func (p *Plugin) readPublicKey(ctx context.Context, r keyRequest) (crypto.PublicKey, string, error) {
 	tok, err := p.open(ctx, r, false)
 	if err != nil {
 		return nil, "", err
 	}
+	defer tok.Close()
 	pub, _, err := tok.PublicKey(ctx)
 	label := tok.Info().Label
-	_ = tok.Close()
 	if !errors.Is(err, pkcs11.ErrKeyNotFound) {
 		return pub, label, err
 	}
@@ -186,11 +186,9 @@ func (p *Plugin) readPublicKey(ctx context.Context, r keyRequest) (crypto.Public
 	if pinErr != nil {
 		return nil, label, fmt.Errorf("%w; logging in to look for the private key is not possible either: %w", err, pinErr)
 	}
-	tok, err = p.open(ctx, r, true)
-	if err != nil {
+	if err := tok.LockExclusive(ctx); err != nil {
 		return nil, label, err
 	}
-	defer tok.Close()
 	key, err := tok.Login(ctx, pin)
 	if err != nil {
 		return nil, label, err
@@ -299,7 +297,9 @@ func (p *Plugin) generateSignature(ctx context.Context, req *plugin.GenerateSign
 	h := alg.Hash.New()
 	h.Write(req.Payload)
 	digest := h.Sum(nil)
-	sig, err := key.Sign(nil, digest, alg.SignerOpts())
+	// The message, not the digest: a token may offer only the hashing
+	// mechanisms (pkcs11.Key picks; see SignMechanismFor).
+	sig, err := crypto.SignMessage(key, nil, req.Payload, alg.SignerOpts())
 	if err != nil {
 		return nil, fmt.Errorf("failed to sign with %s on token %q: %w", r.uri.KeyDescription(), tok.Info().Label, err)
 	}

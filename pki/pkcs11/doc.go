@@ -7,9 +7,23 @@
 //
 // [Open] loads the module and selects one token without logging in; the
 // [Token] then reads public objects (public keys, certificates) and
-// [Token.Login] returns the private key as a [Key]. Signing is done by
-// crypto11 (github.com/ThalesGroup/crypto11); token listing and public-object
-// reads use miekg/pkcs11, the binding crypto11 itself is built on.
+// [Token.Login] returns the private key as a [Key], a crypto.Signer and
+// crypto.MessageSigner. Everything goes through github.com/miekg/pkcs11 on
+// one module handle per Token, initialised once by Open and finalised once
+// by Close: modules that keep per-process state behind their function list
+// (p11-kit-client.so, network HSM clients) do not survive a second handle.
+//
+// # Mechanisms
+//
+// A Key signs with what its token offers: it reads C_GetMechanismList and
+// C_GetMechanismInfo (CKF_SIGN) and takes, for ECDSA, CKM_ECDSA_SHA256/384/512
+// or else the raw CKM_ECDSA over a digest made here; for RSASSA-PSS,
+// CKM_SHA256/384/512_RSA_PKCS_PSS or else the raw CKM_RSA_PKCS_PSS (salt =
+// hash length, MGF1 with the same hash); for PKCS #1 v1.5 (certificate
+// requests), CKM_SHA256/384/512_RSA_PKCS or else CKM_RSA_PKCS. When none is
+// offered it refuses with a [*MechanismError] that names the missing ones.
+// [Key.SignMechanism] says which it uses. Keys with CKA_ALWAYS_AUTHENTICATE
+// get a context-specific login before each signature.
 //
 // # Security
 //

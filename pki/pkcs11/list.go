@@ -34,7 +34,7 @@ func ListTokens(ctx context.Context, modulePath string, opts Options) ([]TokenIn
 		if err != nil {
 			return nil, err
 		}
-		defer m.close(true)
+		defer m.close()
 		return m.tokens()
 	})
 }

@@ -17,7 +17,10 @@ import (
 // processes. Some modules are not safe for concurrent use by several
 // processes: SoftHSM's file object store rewrites the token file on login
 // while other processes read it, and smart cards are single-user.
-type fileLock struct{ f *os.File }
+type fileLock struct {
+	f         *os.File
+	exclusive bool
+}
 
 func acquireLock(ctx context.Context, path string, exclusive bool) (*fileLock, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -33,26 +36,45 @@ func acquireLock(ctx context.Context, path string, exclusive bool) (*fileLock, e
 		f.Close()
 		return nil, fmt.Errorf("the lock file %s is not a regular file; remove it", path)
 	}
+	l := &fileLock{f: f}
+	if err := l.flock(ctx, exclusive); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// flock takes the lock, shared or exclusive, waiting until ctx ends.
+func (l *fileLock) flock(ctx context.Context, exclusive bool) error {
 	how := unix.LOCK_SH
 	if exclusive {
 		how = unix.LOCK_EX
 	}
 	for wait := time.Millisecond; ; wait = min(2*wait, 20*time.Millisecond) {
-		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		err := unix.Flock(int(l.f.Fd()), how|unix.LOCK_NB)
 		if err == nil {
-			return &fileLock{f}, nil
+			l.exclusive = exclusive
+			return nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("failed to lock %s: %w", path, err)
+			return fmt.Errorf("failed to lock %s: %w", l.f.Name(), err)
 		}
 		select {
 		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("%w: another process held the module lock %s for longer than the time-out", ErrTimeout, path)
+			return fmt.Errorf("%w: another process held the module lock %s for longer than the time-out", ErrTimeout, l.f.Name())
 		case <-time.After(wait):
 		}
 	}
+}
+
+// upgrade makes a shared lock exclusive. flock(2) converts by dropping the
+// shared lock first, so two processes that upgrade at once do not
+// deadlock. No lock, or an exclusive one, is left as it is.
+func (l *fileLock) upgrade(ctx context.Context) error {
+	if l == nil || l.exclusive {
+		return nil
+	}
+	return l.flock(ctx, true)
 }
 
 func (l *fileLock) release() {

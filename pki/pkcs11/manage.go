@@ -3,12 +3,11 @@ package pkcs11
 import (
 	"bytes"
 	"context"
-	"crypto/elliptic"
 	"crypto/x509"
+	"encoding/asn1"
 	"fmt"
 	"strings"
 
-	"github.com/ThalesGroup/crypto11"
 	p11 "github.com/miekg/pkcs11"
 )
 
@@ -54,46 +53,82 @@ func (t *Token) GenerateKey(ctx context.Context, pin PIN, kt KeyType) (*Key, err
 	if err := t.login(ctx, pin); err != nil {
 		return nil, err
 	}
-	var key *Key
-	err := t.do(ctx, "generating a key", func() error {
+	if _, err := ParseKeyType(string(kt)); err != nil {
+		return nil, err
+	}
+	return call(ctx, t, "generating a key", func() (*Key, error) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
 		if err := t.checkNoKey(); err != nil {
-			return err
+			return nil, err
 		}
-		pub, err := crypto11.NewAttributeSetWithIDAndLabel(t.uri.ID, []byte(t.uri.Object))
+		pub, priv, mech, err := keyTemplates(kt, t.uri.ID, t.uri.Object)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		priv := pub.Copy()
-		if err := priv.Set(crypto11.CkaPrivate, true); err != nil {
-			return err
-		}
-		// Sign only: no unwrapping (or decrypting, or deriving, below).
-		priv[p11.CKA_UNWRAP] = p11.NewAttribute(p11.CKA_UNWRAP, false)
-		pub[p11.CKA_WRAP] = p11.NewAttribute(p11.CKA_WRAP, false)
-		var s crypto11.Signer
-		switch kt {
-		case RSA2048, RSA3072, RSA4096:
-			bits := map[KeyType]int{RSA2048: 2048, RSA3072: 3072, RSA4096: 4096}[kt]
-			for _, a := range []*p11.Attribute{p11.NewAttribute(p11.CKA_DECRYPT, false)} {
-				priv[a.Type] = a
-			}
-			pub[p11.CKA_ENCRYPT] = p11.NewAttribute(p11.CKA_ENCRYPT, false)
-			s, err = t.c11.GenerateRSAKeyPairWithAttributes(pub, priv, bits)
-		case EC256, EC384, EC521:
-			curve := map[KeyType]elliptic.Curve{EC256: elliptic.P256(), EC384: elliptic.P384(), EC521: elliptic.P521()}[kt]
-			priv[p11.CKA_DECRYPT] = p11.NewAttribute(p11.CKA_DECRYPT, false)
-			priv[p11.CKA_DERIVE] = p11.NewAttribute(p11.CKA_DERIVE, false)
-			s, err = t.c11.GenerateECDSAKeyPairWithAttributes(pub, priv, curve)
-		default:
-			_, err = ParseKeyType(string(kt))
-		}
+		s, err := t.m.openSession(t.info.Slot, true)
 		if err != nil {
-			return fmt.Errorf("failed to generate a %s key on token %q: %w", kt, t.info.Label, err)
+			return nil, fmt.Errorf("failed to generate a %s key on token %q: %w", kt, t.info.Label, err)
 		}
-		key = &Key{signer: s, id: t.uri.ID, t: t}
-		return nil
+		defer s.close()
+		_, privH, err := t.m.ctx.GenerateKeyPair(s.h, []*p11.Mechanism{p11.NewMechanism(mech, nil)}, pub, priv)
+		if err != nil {
+			return nil, fmt.Errorf("failed to generate a %s key on token %q: %w", kt, t.info.Label, err)
+		}
+		return t.sess.keyFor(privH, t)
 	})
-	return key, err
+}
+
+// keyTemplates are the attributes of a new key pair of type kt: token
+// objects with the given id and label; the private key private, sensitive,
+// never extractable, and able only to sign; the public key only to verify.
+func keyTemplates(kt KeyType, id []byte, label string) (pub, priv []*p11.Attribute, mech uint, err error) {
+	pub = []*p11.Attribute{
+		p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PUBLIC_KEY),
+		p11.NewAttribute(p11.CKA_TOKEN, true),
+		p11.NewAttribute(p11.CKA_ID, id),
+		p11.NewAttribute(p11.CKA_LABEL, label),
+		p11.NewAttribute(p11.CKA_VERIFY, true),
+		p11.NewAttribute(p11.CKA_WRAP, false),
+	}
+	priv = []*p11.Attribute{
+		p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PRIVATE_KEY),
+		p11.NewAttribute(p11.CKA_TOKEN, true),
+		p11.NewAttribute(p11.CKA_ID, id),
+		p11.NewAttribute(p11.CKA_LABEL, label),
+		p11.NewAttribute(p11.CKA_PRIVATE, true),
+		p11.NewAttribute(p11.CKA_SENSITIVE, true),
+		p11.NewAttribute(p11.CKA_EXTRACTABLE, false),
+		p11.NewAttribute(p11.CKA_SIGN, true),
+		p11.NewAttribute(p11.CKA_DECRYPT, false),
+		p11.NewAttribute(p11.CKA_UNWRAP, false),
+	}
+	switch kt {
+	case RSA2048, RSA3072, RSA4096:
+		bits := map[KeyType]int{RSA2048: 2048, RSA3072: 3072, RSA4096: 4096}[kt]
+		pub = append(pub,
+			p11.NewAttribute(p11.CKA_KEY_TYPE, p11.CKK_RSA),
+			p11.NewAttribute(p11.CKA_ENCRYPT, false),
+			p11.NewAttribute(p11.CKA_MODULUS_BITS, bits),
+			p11.NewAttribute(p11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
+		priv = append(priv, p11.NewAttribute(p11.CKA_KEY_TYPE, p11.CKK_RSA))
+		return pub, priv, p11.CKM_RSA_PKCS_KEY_PAIR_GEN, nil
+	case EC256, EC384, EC521:
+		oid := map[KeyType]asn1.ObjectIdentifier{EC256: {1, 2, 840, 10045, 3, 1, 7}, EC384: {1, 3, 132, 0, 34}, EC521: {1, 3, 132, 0, 35}}[kt]
+		params, err := asn1.Marshal(oid)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		pub = append(pub,
+			p11.NewAttribute(p11.CKA_KEY_TYPE, p11.CKK_EC),
+			p11.NewAttribute(p11.CKA_EC_PARAMS, params))
+		priv = append(priv,
+			p11.NewAttribute(p11.CKA_KEY_TYPE, p11.CKK_EC),
+			p11.NewAttribute(p11.CKA_DERIVE, false))
+		return pub, priv, p11.CKM_EC_KEY_PAIR_GEN, nil
+	}
+	_, err = ParseKeyType(string(kt))
+	return nil, nil, 0, err
 }
 
 // KeyExistsError: GenerateKey refused to create a key whose label or id
@@ -119,14 +154,10 @@ func (e *KeyExistsError) Error() string {
 func (e *KeyExistsError) Unwrap() error { return ErrKeyExists }
 
 // checkNoKey refuses a new key whose id or label a private or public key
-// object on the token already has. Runs inside t.do, logged in (so private
-// objects are visible).
+// object on the token already has. Call with t.mu held, logged in (so
+// private objects are visible).
 func (t *Token) checkNoKey() error {
-	s, err := t.m.openSession(t.info.Slot)
-	if err != nil {
-		return err
-	}
-	defer s.close()
+	s := t.sess
 	for _, attr := range []*p11.Attribute{p11.NewAttribute(p11.CKA_ID, t.uri.ID), p11.NewAttribute(p11.CKA_LABEL, t.uri.Object)} {
 		for _, class := range []uint{p11.CKO_PRIVATE_KEY, p11.CKO_PUBLIC_KEY} {
 			hs, err := s.find([]*p11.Attribute{p11.NewAttribute(p11.CKA_CLASS, class), attr})
@@ -168,9 +199,31 @@ func (t *Token) ImportCertificate(ctx context.Context, pin PIN, id []byte, label
 	}
 	return t.do(ctx, "importing a certificate", func() error {
 		if len(id) == 0 {
-			id = []byte(label) // CKA_ID must not be empty for crypto11; issuers are found by subject anyway
+			id = []byte(label) // issuers are found by subject; the id only needs to be there
 		}
-		if err := t.c11.ImportCertificateWithLabel(id, []byte(label), cert); err != nil {
+		serial, err := asn1.Marshal(cert.SerialNumber)
+		if err != nil {
+			return fmt.Errorf("certificate %q: %w", cert.Subject, err)
+		}
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		s, err := t.m.openSession(t.info.Slot, true)
+		if err == nil {
+			defer s.close()
+			_, err = t.m.ctx.CreateObject(s.h, []*p11.Attribute{
+				p11.NewAttribute(p11.CKA_CLASS, p11.CKO_CERTIFICATE),
+				p11.NewAttribute(p11.CKA_CERTIFICATE_TYPE, p11.CKC_X_509),
+				p11.NewAttribute(p11.CKA_TOKEN, true),
+				p11.NewAttribute(p11.CKA_PRIVATE, false),
+				p11.NewAttribute(p11.CKA_ID, id),
+				p11.NewAttribute(p11.CKA_LABEL, label),
+				p11.NewAttribute(p11.CKA_SUBJECT, cert.RawSubject),
+				p11.NewAttribute(p11.CKA_ISSUER, cert.RawIssuer),
+				p11.NewAttribute(p11.CKA_SERIAL_NUMBER, serial),
+				p11.NewAttribute(p11.CKA_VALUE, cert.Raw),
+			})
+		}
+		if err != nil {
 			return fmt.Errorf("failed to import certificate %q onto token %q: %w", cert.Subject, t.info.Label, err)
 		}
 		return nil

@@ -9,17 +9,19 @@ import (
 	p11 "github.com/miekg/pkcs11"
 )
 
-// module is one loaded PKCS#11 library. It uses miekg/pkcs11, the binding
-// under crypto11, for what crypto11 does not offer: listing tokens, and
-// reading public objects (certificates, public keys) without logging in.
-//
-// Cryptoki is initialised once per process. crypto11 insists on calling
-// C_Initialize itself, so a module hands the library over with handOver
-// before crypto11 starts; its function table stays valid while crypto11
-// keeps the library initialised.
+// module is one loaded PKCS#11 library: one handle (one C_GetFunctionList),
+// initialised once and finalised once, that every use of the library in a
+// Token shares. Modules that keep per-process state behind their function
+// list (p11-kit-client.so keeps a connection to its server per list) break
+// when a second handle initialises the library and the first finalises it,
+// so there is never a second handle.
 type module struct {
 	path string
 	ctx  *p11.Ctx
+	// owned: this handle initialised the library. A library that
+	// something else in the process had initialised already is not
+	// finalised on close.
+	owned bool
 }
 
 func loadModule(path string) (*module, error) {
@@ -34,20 +36,20 @@ func loadModule(path string) (*module, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("%w: %s could not be loaded (not a shared library for this architecture, or a dependency is missing: check with ldd)", ErrModule, path)
 	}
-	if err := ctx.Initialize(); err != nil && !isCode(err, p11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-		ctx.Destroy()
-		return nil, fmt.Errorf("%w: %s: C_Initialize: %w", ErrModule, path, err)
+	m := &module{path: path, ctx: ctx, owned: true}
+	if err := ctx.Initialize(); err != nil {
+		if !isCode(err, p11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+			ctx.Destroy()
+			return nil, fmt.Errorf("%w: %s: C_Initialize: %w", ErrModule, path, err)
+		}
+		m.owned = false
 	}
-	return &module{path: path, ctx: ctx}, nil
+	return m, nil
 }
 
-// handOver finalises the library so that crypto11 can initialise it; the
-// library stays loaded.
-func (m *module) handOver() { _ = m.ctx.Finalize() }
-
-// close finalises (unless handed over) and unloads the library.
-func (m *module) close(finalize bool) {
-	if finalize {
+// close finalises the library (if this handle initialised it) and unloads it.
+func (m *module) close() {
+	if m.owned {
 		_ = m.ctx.Finalize()
 	}
 	m.ctx.Destroy()

@@ -378,7 +378,7 @@ func TestLoginError(t *testing.T) {
 		for _, wrap := range []bool{false, true} {
 			var cause error = p11.Error(tc.code)
 			if wrap {
-				cause = fmt.Errorf("crypto11: %w", cause)
+				cause = fmt.Errorf("C_Login: %w", cause)
 			}
 			name := fmt.Sprintf("%s wrapped=%v", p11.Error(tc.code), wrap)
 			err := loginError("release", cause)

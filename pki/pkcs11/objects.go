@@ -17,14 +17,19 @@ import (
 // cannot make a lookup unbounded.
 const maxObjects = 256
 
-// session is a read-only session on one slot, for public objects only.
+// session is one session on a slot: read-only, or read-write to create
+// objects.
 type session struct {
 	m *module
 	h p11.SessionHandle
 }
 
-func (m *module) openSession(slot uint) (*session, error) {
-	h, err := m.ctx.OpenSession(slot, p11.CKF_SERIAL_SESSION)
+func (m *module) openSession(slot uint, rw bool) (*session, error) {
+	flags := uint(p11.CKF_SERIAL_SESSION)
+	if rw {
+		flags |= p11.CKF_RW_SESSION
+	}
+	h, err := m.ctx.OpenSession(slot, flags)
 	if err != nil {
 		return nil, fmt.Errorf("failed to open a session on slot %d: %w", slot, err)
 	}

@@ -5,11 +5,10 @@ import (
 	"crypto"
 	"crypto/x509"
 	"fmt"
-	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/ThalesGroup/crypto11"
 	p11 "github.com/miekg/pkcs11"
 )
 
@@ -26,8 +25,9 @@ type Options struct {
 	Timeout time.Duration
 	// LockFile, when set, is a file that processes using the module lock
 	// (flock) for as long as the Token is open: shared, or exclusive when
-	// Exclusive is set (logging in and signing). Leave it empty for modules
-	// that are safe for concurrent use by several processes.
+	// Exclusive is set (logging in and signing; see Token.LockExclusive).
+	// Leave it empty for modules that are safe for concurrent use by
+	// several processes.
 	LockFile  string
 	Exclusive bool
 }
@@ -36,6 +36,10 @@ type Options struct {
 // public objects without logging in; Login gives the private key as a
 // crypto.Signer.
 //
+// A Token holds the process's one handle on the module: loaded and
+// initialised by Open, finalised and unloaded by Close, and shared by every
+// call in between (public reads, login, signing, key generation).
+//
 // A Token is not safe for concurrent use, but the Key that Login returns is.
 // Close it when done: it logs out and unloads the module.
 type Token struct {
@@ -43,9 +47,20 @@ type Token struct {
 	info    TokenInfo
 	uri     *URI
 	timeout time.Duration
-	c11     *crypto11.Context
 	stuck   atomic.Bool // a call timed out and may still be running in the module
 	lock    *fileLock
+
+	// mu guards the logged-in state, which Keys share.
+	mu sync.Mutex
+	// sess is the logged-in session: it keeps the login for the life of
+	// the Token, and serves reads, key searches and signatures. nil until
+	// Login.
+	sess *session
+	// pin is kept for context-specific logins (CKA_ALWAYS_AUTHENTICATE).
+	pin PIN
+	// mechs maps each mechanism the token lists to whether it signs
+	// (CKF_SIGN); nil until read.
+	mechs map[uint]bool
 }
 
 // Open loads the module and selects the one token the URI names, without
@@ -72,26 +87,31 @@ func Open(ctx context.Context, u *URI, opts Options) (*Token, error) {
 		}
 		t.lock = lock
 	}
-	err := t.do(ctx, "loading "+path, func() error {
+	type opened struct {
+		m    *module
+		info TokenInfo
+	}
+	o, err := call(ctx, t, "loading "+path, func() (opened, error) {
 		m, err := loadModule(path)
 		if err != nil {
-			return err
+			return opened{}, err
 		}
 		tokens, err := m.tokens()
+		var info TokenInfo
 		if err == nil {
-			t.info, err = selectToken(tokens, u)
+			info, err = selectToken(tokens, u)
 		}
 		if err != nil {
-			m.close(true)
-			return err
+			m.close()
+			return opened{}, err
 		}
-		t.m = m
-		return nil
+		return opened{m, info}, nil
 	})
 	if err != nil {
 		t.lock.release()
 		return nil, err
 	}
+	t.m, t.info = o.m, o.info
 	return t, nil
 }
 
@@ -100,6 +120,15 @@ func (t *Token) Info() TokenInfo { return t.info }
 
 // URI returns the key URI the token was opened with.
 func (t *Token) URI() *URI { return t.uri }
+
+// LockExclusive turns a shared module lock into an exclusive one, waiting
+// at most the time-out; without a lock file, or when the lock is exclusive
+// already, it does nothing. Log in only under the exclusive lock.
+func (t *Token) LockExclusive(ctx context.Context) error {
+	lctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	return t.lock.upgrade(lctx)
+}
 
 // call runs fn with the token's time bound and returns what fn returns.
 // The module cannot be interrupted, so on time-out fn is left running and
@@ -138,10 +167,16 @@ func (t *Token) do(ctx context.Context, what string, fn func() error) error {
 	return err
 }
 
-// withSession runs fn on a new read-only session, within the time bound.
+// withSession runs fn within the time bound on the logged-in session, or,
+// before Login, on a read-only session of its own.
 func withSession[T any](ctx context.Context, t *Token, what string, fn func(*session) (T, error)) (T, error) {
 	return call(ctx, t, what, func() (T, error) {
-		s, err := t.m.openSession(t.info.Slot)
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.sess != nil {
+			return fn(t.sess)
+		}
+		s, err := t.m.openSession(t.info.Slot, false)
 		if err != nil {
 			var zero T
 			return zero, err
@@ -181,92 +216,42 @@ func (t *Token) CertificatesBySubject(ctx context.Context, rawSubject []byte) ([
 	})
 }
 
-// Key is a private key on a token, as a crypto.Signer. Sign hashes nothing:
-// it takes a digest, and ignores rand (the HSM brings its own randomness).
-// ECDSA signatures are ASN.1 DER; RSA takes *rsa.PSSOptions with
-// rsa.PSSSaltLengthEqualsHash (PSSSaltLengthAuto is refused by crypto11) or
-// a plain crypto.Hash for PKCS #1 v1.5. Safe for concurrent use.
-type Key struct {
-	signer crypto11.Signer
-	id     []byte
-	t      *Token
-}
-
-var _ crypto.Signer = (*Key)(nil)
-
-// Public returns the key's public half, read when the key was found.
-func (k *Key) Public() crypto.PublicKey { return k.signer.Public() }
-
-// ID returns the key's CKA_ID.
-func (k *Key) ID() []byte { return k.id }
-
-// Sign signs digest in the HSM within the token's time bound.
-func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	return call(context.Background(), k.t, "signing", func() ([]byte, error) {
-		return k.signer.Sign(nil, digest, opts)
-	})
-}
-
 // Login logs in with pin and finds the one private key the URI names. The
-// module keeps the login for the life of the Token. Errors wrap ErrLogin,
-// ErrKeyNotFound, ErrAmbiguous or ErrTimeout, and never contain the PIN.
+// login lasts for the life of the Token. Errors wrap ErrLogin,
+// ErrKeyNotFound, ErrAmbiguous, ErrModule or ErrTimeout, and never contain
+// the PIN.
 func (t *Token) Login(ctx context.Context, pin PIN) (*Key, error) {
 	if err := t.login(ctx, pin); err != nil {
 		return nil, err
 	}
-	var key *Key
-	err := t.do(ctx, "finding the private key", func() error {
-		signers, err := t.c11.FindKeyPairs(t.uri.ID, labelBytes(t.uri.Object))
-		if err != nil {
-			return fmt.Errorf("failed to search private keys on token %q: %w", t.info.Label, err)
-		}
-		switch {
-		case len(signers) == 0:
-			return fmt.Errorf("%w: no private key with %s on token %q (a key needs a CKA_ID and a public key or certificate with the same id)", ErrKeyNotFound, t.uri.KeyDescription(), t.info.Label)
-		case len(signers) > 1:
-			return fmt.Errorf("%w: %d private keys match %s on token %q; add id= to the URI", ErrAmbiguous, len(signers), t.uri.KeyDescription(), t.info.Label)
-		}
-		attr, err := t.c11.GetAttribute(signers[0], crypto11.CkaId)
-		if err != nil {
-			return fmt.Errorf("failed to read the key's CKA_ID: %w", err)
-		}
-		key = &Key{signer: signers[0], id: attr.Value, t: t}
-		return nil
+	return call(ctx, t, "finding the private key", func() (*Key, error) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return t.findKey()
 	})
-	return key, err
 }
 
-func labelBytes(s string) []byte {
-	if s == "" {
-		return nil
-	}
-	return []byte(s)
-}
-
-// login hands the module to crypto11, which logs in once per Token.
+// login opens the session that holds the login, once per Token.
 func (t *Token) login(ctx context.Context, pin PIN) error {
-	if t.c11 != nil {
-		return nil
-	}
 	return t.do(ctx, "logging in", func() error {
-		slot := int(t.info.Slot)
-		t.m.handOver()
-		c, err := crypto11.Configure(&crypto11.Config{
-			Path:            t.m.path,
-			SlotNumber:      &slot,
-			Pin:             pin.value(),
-			MaxSessions:     2,
-			PoolWaitTimeout: t.timeout,
-		})
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.sess != nil {
+			return nil
+		}
+		s, err := t.m.openSession(t.info.Slot, false)
 		if err != nil {
-			// Give the module back to the public-object reader.
-			_ = t.m.ctx.Initialize()
+			return fmt.Errorf("%w: token %q: %w", ErrModule, t.info.Label, err)
+		}
+		err = t.m.ctx.Login(s.h, p11.CKU_USER, pin.value())
+		if err != nil && !isCode(err, p11.CKR_USER_ALREADY_LOGGED_IN) {
+			s.close()
 			if isLoginCode(err) {
 				return loginError(t.info.Label, err)
 			}
-			return fmt.Errorf("%w: failed to open token %q: %w", ErrModule, t.info.Label, err)
+			return fmt.Errorf("%w: logging in to token %q failed: %w", ErrModule, t.info.Label, err)
 		}
-		t.c11 = c
+		t.sess, t.pin = s, pin
 		return nil
 	})
 }
@@ -280,23 +265,28 @@ func isLoginCode(err error) bool {
 	return false
 }
 
-// Close logs out and unloads the module. After a time-out it leaves the
-// module alone, since a call may still be running inside it.
+// Close logs out, finalises the module and unloads it. After a time-out it
+// leaves the module alone, since a call may still be running inside it, and
+// keeps the module lock until the process exits.
 func (t *Token) Close() error {
 	if t.m == nil || t.stuck.Load() {
-		return nil // a stuck call may still use the module: keep the lock until exit
+		return nil
 	}
-	defer t.lock.release()
-	var err error
-	if t.c11 != nil {
-		err = t.c11.Close()
-		t.m.close(false)
-	} else {
-		t.m.close(true)
+	err := t.do(context.Background(), "closing the token", func() error {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.sess != nil {
+			_ = t.m.ctx.Logout(t.sess.h)
+			t.sess.close()
+			t.sess = nil
+		}
+		t.m.close()
+		return nil
+	})
+	if err != nil {
+		return err // stuck: keep the lock
 	}
 	t.m = nil
-	if err != nil {
-		return fmt.Errorf("failed to close token %q: %w", t.info.Label, err)
-	}
+	t.lock.release()
 	return nil
 }
