@@ -74,12 +74,17 @@ func subjects(certs []*x509.Certificate) string {
 }
 
 // verify checks a raw Notation signature (PSS with salt = hash length, or
-// ECDSA r||s) against the leaf's public key, as notation will.
+// ECDSA r||s) against the leaf's public key, as notation will. An RSA-PSS
+// signature that is valid but has another salt length is refused with a
+// *PSSSaltError.
 func verify(pub crypto.PublicKey, alg pki.Algorithm, digest, sig []byte) error {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		if rsa.VerifyPSS(k, alg.Hash, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil {
 			return nil
+		}
+		if salt, ok := pssSaltLength(k, alg.Hash, digest, sig); ok {
+			return &PSSSaltError{Salt: salt, Max: maxPSSSalt(k, alg.Hash), Hash: alg.Hash}
 		}
 	case *ecdsa.PublicKey:
 		n := len(sig) / 2
@@ -88,4 +93,53 @@ func verify(pub crypto.PublicKey, alg pki.Algorithm, digest, sig []byte) error {
 		}
 	}
 	return fmt.Errorf("%w: the HSM's %s signature does not verify with the signing certificate's key", ErrSelfCheck, alg.Signature)
+}
+
+// PSSSaltError: the HSM made a valid RSA-PSS signature whose salt length is
+// not the hash length, which Notation requires (and go-cose and JWS
+// verifiers check): notation verify would reject it, so the plugin refuses
+// to hand it out. Hardware TPMs outside FIPS mode do this (they use the
+// maximum salt length). It wraps ErrSelfCheck.
+type PSSSaltError struct {
+	Salt int         // the salt length of the signature, in bytes
+	Max  int         // the maximum salt length for the key and hash
+	Hash crypto.Hash // the hash; Notation needs a salt of Hash.Size() bytes
+}
+
+func (e *PSSSaltError) Error() string {
+	which := fmt.Sprintf("%d bytes", e.Salt)
+	if e.Salt == e.Max {
+		which = fmt.Sprintf("the maximum length, %d bytes, as TPMs outside FIPS mode do", e.Salt)
+	}
+	return fmt.Sprintf("%s: the HSM made an RSA-PSS signature with a salt of %s, but Notation requires the salt to be as long as the hash (%d bytes for %v), so notation verify would reject it; "+
+		"this token cannot make Notation RSA signatures: use an EC key on it (key generate --type ec-256), or an HSM that honours the PSS salt length",
+		ErrSelfCheck, which, e.Hash.Size(), e.Hash)
+}
+
+func (e *PSSSaltError) Unwrap() error { return ErrSelfCheck }
+
+// maxPSSSalt is the largest salt an RSA-PSS signature with key k and hash h
+// can carry (RFC 8017 9.1.1: emLen - hLen - 2).
+func maxPSSSalt(k *rsa.PublicKey, h crypto.Hash) int {
+	emLen := (k.N.BitLen() - 1 + 7) / 8
+	return emLen - h.Size() - 2
+}
+
+// pssSaltLength reports the salt length of a valid RSA-PSS signature, when
+// it is valid with some salt length at all. It tries the maximum first (the
+// length TPMs use), then every other length; it runs only on the error path.
+func pssSaltLength(k *rsa.PublicKey, h crypto.Hash, digest, sig []byte) (int, bool) {
+	if rsa.VerifyPSS(k, h, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}) != nil {
+		return 0, false
+	}
+	maxSalt := maxPSSSalt(k, h)
+	if rsa.VerifyPSS(k, h, digest, sig, &rsa.PSSOptions{SaltLength: maxSalt}) == nil {
+		return maxSalt, true
+	}
+	for n := 1; n < maxSalt; n++ { // SaltLength 0 means "auto" to crypto/rsa
+		if n != h.Size() && rsa.VerifyPSS(k, h, digest, sig, &rsa.PSSOptions{SaltLength: n}) == nil {
+			return n, true
+		}
+	}
+	return 0, true // valid with some salt, and with none of 1..max-1: no salt
 }
