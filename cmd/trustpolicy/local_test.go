@@ -294,6 +294,19 @@ func TestOfflineSource(t *testing.T) {
 	if !strings.Contains(out, "none http://127.0.0.1:9/") {
 		t.Errorf("offline explain does not say that nothing answered:\n%s", out)
 	}
+	// With --truststore, the offline hint's crl import command names the
+	// same trust stores, so that it works as printed.
+	store := filepath.Join(w.config, "truststore")
+	args = append([]string{"verify", "--output", "json", "--truststore", store, "--offline", "--crl-cache", t.TempDir()}, w.local("application/cose")[1:]...)
+	_, out, _ = w.run(t, args...)
+	var rep trustpolicy.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	leaf := rep.Signatures[0].Check(trustpolicy.TypeRevocation).Revocation[0]
+	if !strings.Contains(leaf.Detail, "trustpolicy crl import ") || !strings.Contains(leaf.Detail, "--truststore "+store+" ") {
+		t.Errorf("the offline hint's crl import lacks --truststore %s: %s", store, leaf.Detail)
+	}
 }
 
 // TestVerifyBriefLong: verify's line names the reference once and stays

@@ -20,6 +20,9 @@ type revocationFlags struct {
 	noDiskCache bool
 	ocspTimeout time.Duration
 	crlTimeout  time.Duration
+	// importArgs are the flags the offline hints' crl import command
+	// needs besides --crl-cache (revocation.Options.ImportArgs).
+	importArgs []string
 }
 
 // register adds the flags to cmd. network is false for "crl list" and
@@ -103,6 +106,7 @@ func (f *revocationFlags) options(e env, warn func(error)) (revocation.Options, 
 		CacheDir:     f.cacheDir,
 		NoDiskCache:  f.noDiskCache,
 		OnCacheError: warn,
+		ImportArgs:   f.importArgs,
 	}
 	if o.NoDiskCache {
 		o.CacheDir = ""

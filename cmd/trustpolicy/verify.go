@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -133,6 +134,15 @@ func runVerify(ctx context.Context, e env, f verifyFlags, pos []string, explain 
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 
+	if f.truststore != "" {
+		// The offline hints print a crl import command; it must use the
+		// same trust stores to work as printed.
+		abs, err := filepath.Abs(f.truststore)
+		if err != nil {
+			return cli.Usagef("--truststore %s: %v", f.truststore, err)
+		}
+		f.rev.importArgs = []string{"--truststore", abs}
+	}
 	checker, err := f.rev.newChecker(e)
 	if err != nil {
 		return toCLI(err)
