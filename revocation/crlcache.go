@@ -21,6 +21,7 @@ import (
 type CRLCache struct {
 	dir     string   // "" when there is no disk cache
 	disk    *diskDir // nil when there is no disk cache
+	chains  *diskDir // disk's chains/ folder (offline hints)
 	http    *httpGetter
 	timeout time.Duration
 	maxSize int64
@@ -63,7 +64,7 @@ func newCRLCache(o Options) (*CRLCache, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.dir, c.disk = o.CacheDir, disk
+		c.dir, c.disk, c.chains = o.CacheDir, disk, disk.sub(chainFolder)
 	}
 	return c, nil
 }

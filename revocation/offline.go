@@ -64,7 +64,7 @@ func (c *CRLCache) saveChain(chain []*x509.Certificate) (string, error) {
 		}
 	}
 	name := "chain-" + hex.EncodeToString(h.Sum(nil)[:8]) + ".pem"
-	if err := c.disk.sub(chainFolder).writeAtomic(name, buf.Bytes()); err != nil {
+	if err := c.chains.writeAtomic(name, buf.Bytes()); err != nil {
 		return "", err
 	}
 	return name, nil
