@@ -269,7 +269,7 @@ func TestFetchErrors(t *testing.T) {
 			if rej != nil && rej.URL != url {
 				t.Errorf("RejectedError.URL %q", rej.URL)
 			}
-			if strings.Contains(err.Error(), "failed to fetch") || strings.Contains(err.Error(), "trust store") && !strings.Contains(err.Error(), "chain to them") {
+			if strings.Contains(err.Error(), "failed to fetch") || strings.Contains(err.Error(), "trust store") {
 				t.Errorf("message %q", err)
 			}
 			if list, _ := c.List(); len(list) != 0 {

@@ -172,7 +172,7 @@ func (e *IssuerError) Error() string {
 		return fmt.Sprintf("its authority key identifier %X matches none of the %d certificates named %q: it is not signed by that CA's key",
 			e.AuthorityKeyID, e.NameMatches, e.Issuer)
 	}
-	return fmt.Sprintf("its issuer %q is none of the %d certificates given (trust store certificates and CA certificates that chain to them)", e.Issuer, e.Given)
+	return fmt.Sprintf("its issuer %q is none of the %d certificates given", e.Issuer, e.Given)
 }
 
 func (e *IssuerError) Is(target error) bool {

@@ -176,7 +176,7 @@ func crlProblemText(err error, url bool) string {
 	if !errors.As(err, &ie) || !errors.Is(err, revocation.ErrNoIssuer) {
 		return err.Error()
 	}
-	fix := fmt.Sprintf("%v; pass --issuer FILE with the certificate of %q, the intermediate CA that issued it (it must chain to a trust store)", err, ie.Issuer)
+	fix := fmt.Sprintf("%v (the trust store certificates and the CA certificates given that chain to them); pass --issuer FILE with the certificate of %q, the intermediate CA that issued it (it must chain to a trust store)", err, ie.Issuer)
 	if url {
 		fix += ", or give the signing chain file (leaf first) instead of the URL"
 	}
