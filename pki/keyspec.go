@@ -15,6 +15,10 @@ import (
 // only RSA 2048, 3072 and 4096 bits and EC P-256, P-384 and P-521 are allowed.
 var ErrUnsupportedKey = errors.New("unsupported key: Notation signs with RSA 2048/3072/4096 or EC P-256/P-384/P-521 only")
 
+// ErrUnknownKeySpec is returned by AlgorithmFor for a key spec that is not
+// one of Notation's six.
+var ErrUnknownKeySpec = errors.New("unknown key spec")
+
 // KeySpecOf returns the Notation key spec of a public key.
 func KeySpecOf(pub crypto.PublicKey) (plugin.KeySpec, error) {
 	switch k := pub.(type) {
@@ -69,7 +73,7 @@ func AlgorithmFor(ks plugin.KeySpec) (Algorithm, error) {
 	case plugin.KeySpecEC521:
 		return Algorithm{ks, crypto.SHA512, plugin.HashAlgorithmSHA512, plugin.SignatureAlgorithmECDSA_SHA512, true}, nil
 	}
-	return Algorithm{}, fmt.Errorf("unknown key spec %q: want one of RSA-2048, RSA-3072, RSA-4096, EC-256, EC-384, EC-521", ks)
+	return Algorithm{}, fmt.Errorf("%w %q: want one of RSA-2048, RSA-3072, RSA-4096, EC-256, EC-384, EC-521", ErrUnknownKeySpec, ks)
 }
 
 // SignerOpts returns the options to pass to a crypto.Signer for this

@@ -181,7 +181,11 @@ func TestAlgorithmForUnknown(t *testing.T) {
 			if alg != (pki.Algorithm{}) {
 				t.Errorf("AlgorithmFor(%q) returned %+v with an error", ks, alg)
 			}
-			for _, word := range []string{"unknown key spec", "RSA-2048", "RSA-3072", "RSA-4096", "EC-256", "EC-384", "EC-521"} {
+			if !errors.Is(err, pki.ErrUnknownKeySpec) {
+				t.Errorf("error %v does not wrap ErrUnknownKeySpec", err)
+			}
+			// It lists the six key specs to choose from.
+			for _, word := range []string{"RSA-2048", "RSA-3072", "RSA-4096", "EC-256", "EC-384", "EC-521"} {
 				if !strings.Contains(err.Error(), word) {
 					t.Errorf("error %q does not contain %q", err, word)
 				}

@@ -14,39 +14,36 @@ import (
 // part of it. A chain with no error finding is one the plugin signs with.
 func LintCertificates(certs []*x509.Certificate, now time.Time) ([]*x509.Certificate, []Finding) {
 	if len(certs) == 0 {
-		return nil, []Finding{{Severity: SeverityError, Subject: "(none)", Rule: "no certificate given", Fix: "name the PEM files with the signing certificate and its issuers"}}
+		return nil, []Finding{newFinding(RuleChainEmpty, 0, nil, "no certificate given", "name the files with the signing certificate and its issuers")}
 	}
 	leaf := pickLeaf(certs)
 	chain, err := buildChain(leaf, PoolFinder(certs))
 	findings := LintChain(chain, now)
 	if err != nil {
 		last := chain[len(chain)-1]
-		findings = append(findings, Finding{Severity: SeverityError, Index: len(chain) - 1, Subject: last.Subject.String(),
-			Rule: ruleIssuerMissing + ": no certificate for its issuer " + quote(last.Issuer.String()) + " was given, so the chain cannot be checked up to a root",
-			Fix:  "add the issuing CA certificate (and the ones above it, up to the root) to the files"})
+		findings = append(findings, newFinding(RuleChainIssuerMissing, len(chain)-1, last,
+			"issuer certificate missing: no certificate for its issuer "+quote(last.Issuer.String())+" was given, so the chain cannot be checked up to a root",
+			"add the issuing CA certificate (and the ones above it, up to the root) to the files"))
 		if len(findings) > 0 {
 			findings = dropRootFinding(findings, len(chain)-1)
 		}
 	}
 	for _, c := range certs {
 		if !inChain(chain, c) {
-			findings = append(findings, Finding{Severity: SeverityWarning, Index: -1, Subject: c.Subject.String(),
-				Rule: "this certificate is not part of the chain of " + quote(leaf.Subject.String()),
-				Fix:  "remove it from the files, or add the certificates that link it to the chain"})
+			findings = append(findings, newFinding(RuleChainExtra, -1, c,
+				"this certificate is not part of the chain of "+quote(leaf.Subject.String()),
+				"remove it from the files, or add the certificates that link it to the chain"))
 		}
 	}
 	return chain, findings
 }
 
-// ruleIssuerMissing starts the finding for a chain that stops below its root.
-const ruleIssuerMissing = "issuer certificate missing"
-
-// dropRootFinding removes the "does not end in a self-signed root" finding
-// at index i, which the missing-issuer finding explains better.
+// dropRootFinding removes the RuleChainNoRoot finding at index i, which
+// the missing-issuer finding explains better.
 func dropRootFinding(fs []Finding, i int) []Finding {
 	out := fs[:0]
 	for _, f := range fs {
-		if f.Index == i && f.Rule == ruleNoRoot {
+		if f.Index == i && f.ID == RuleChainNoRoot {
 			continue
 		}
 		out = append(out, f)

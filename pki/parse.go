@@ -21,6 +21,14 @@ const (
 // ParseCertificates: the data is not certificates in a form it reads.
 var ErrCertificateFormat = errors.New("unreadable certificate data")
 
+// Errors a *CertificateParseError wraps when the input is past a cap.
+var (
+	// ErrTooLarge: the input is larger than MaxCertificateData.
+	ErrTooLarge = fmt.Errorf("larger than %d bytes", MaxCertificateData)
+	// ErrTooManyCertificates: the input holds more than MaxCertificates.
+	ErrTooManyCertificates = fmt.Errorf("more than %d certificates", MaxCertificates)
+)
+
 // CertificateParseError is an error of ParseCertificates. Index is the
 // 1-based position of the certificate (or PEM block) that could not be
 // read; 0 when the error concerns the whole input.
@@ -32,7 +40,10 @@ type CertificateParseError struct {
 
 func (e *CertificateParseError) Error() string {
 	msg := e.Msg
-	if e.Err != nil {
+	switch {
+	case msg == "" && e.Err != nil:
+		msg = e.Err.Error()
+	case e.Err != nil:
 		msg += ": " + e.Err.Error()
 	}
 	if e.Index > 0 {
@@ -68,7 +79,7 @@ func isPEMPKCS7(label string) bool {
 // SEQUENCE as DER.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	if len(data) > MaxCertificateData {
-		return nil, &CertificateParseError{Msg: fmt.Sprintf("larger than %d bytes", MaxCertificateData)}
+		return nil, &CertificateParseError{Err: ErrTooLarge}
 	}
 	rest := bytes.TrimSpace(data)
 	var certs []*x509.Certificate
@@ -153,5 +164,5 @@ func parseDER(data []byte) ([]*x509.Certificate, error) {
 }
 
 func tooMany() error {
-	return &CertificateParseError{Msg: fmt.Sprintf("more than %d certificates", MaxCertificates)}
+	return &CertificateParseError{Err: ErrTooManyCertificates}
 }

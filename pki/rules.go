@@ -28,11 +28,16 @@ const (
 // Finding is one broken rule on one certificate.
 type Finding struct {
 	Severity Severity `json:"severity"`
-	// Index is the certificate's position in the chain, 0 for the leaf.
+	// ID names the rule, stably: compare it, not the prose (see Rules).
+	ID RuleID `json:"id"`
+	// Index is the certificate's position in the chain, 0 for the leaf;
+	// -1 for a certificate given that is not part of the chain
+	// (RuleChainExtra).
 	Index int `json:"index"`
 	// Subject is the certificate's subject in RFC 4514 form.
 	Subject string `json:"subject"`
-	// Rule says what is wrong, in plain words.
+	// Rule says what is wrong, in plain words, with the certificate's own
+	// values (dates, names); it may be reworded, the ID is not.
 	Rule string `json:"rule"`
 	// Fix says what to change in the certificate profile or the chain.
 	Fix string `json:"fix"`
@@ -67,8 +72,8 @@ var (
 func LintChain(chain []*x509.Certificate, now time.Time) []Finding {
 	var out []Finding
 	for i, c := range chain {
-		add := func(sev Severity, rule, fix string) {
-			out = append(out, Finding{Severity: sev, Index: i, Subject: c.Subject.String(), Rule: rule, Fix: fix})
+		add := func(id RuleID, rule, fix string) {
+			out = append(out, newFinding(id, i, c, rule, fix))
 		}
 		lintValidity(c, now, add)
 		if i == 0 {
@@ -77,109 +82,122 @@ func LintChain(chain []*x509.Certificate, now time.Time) []Finding {
 			lintCA(c, i, add)
 		}
 		if i == len(chain)-1 && !isSelfSigned(c) {
-			add(SeverityError, ruleNoRoot, "add the root CA certificate that issued this one")
+			add(RuleChainNoRoot, "the chain does not end in a self-signed root", "add the root CA certificate that issued this one")
 		}
 		if i > 0 && i < len(chain)-1 && isSelfSigned(c) {
-			add(SeverityError, "a self-signed certificate sits in the middle of the chain", "remove it, or put it last if it is the root")
+			add(RuleChainSelfSignedMiddle, "a self-signed certificate sits in the middle of the chain", "remove it, or put it last if it is the root")
 		}
 		if i+1 < len(chain) {
 			if err := c.CheckSignatureFrom(chain[i+1]); err != nil || string(c.RawIssuer) != string(chain[i+1].RawSubject) {
-				add(SeverityError, fmt.Sprintf("it is not issued by the next certificate %q", chain[i+1].Subject), "order the chain leaf first, then each issuer, ending with the root")
+				add(RuleChainOrder, fmt.Sprintf("it is not issued by the next certificate %q", chain[i+1].Subject), "order the chain leaf first, then each issuer, ending with the root")
 			}
 		}
 	}
 	return out
 }
 
-type addFunc func(sev Severity, rule, fix string)
+type addFunc func(id RuleID, rule, fix string)
 
-const ruleNoRoot = "the chain does not end in a self-signed root"
+// newFinding is a finding of rule id on certificate c at index i, with the
+// severity Rules gives the rule.
+func newFinding(id RuleID, i int, c *x509.Certificate, rule, fix string) Finding {
+	subject := "(none)"
+	if c != nil {
+		subject = c.Subject.String()
+	}
+	return Finding{Severity: severityOf(id), ID: id, Index: i, Subject: subject, Rule: rule, Fix: fix}
+}
 
 func lintValidity(c *x509.Certificate, now time.Time, add addFunc) {
 	switch {
 	case now.After(c.NotAfter):
-		add(SeverityError, fmt.Sprintf("it expired on %s", c.NotAfter.UTC().Format(time.RFC3339)), "issue a new certificate (and import it)")
+		add(RuleExpired, fmt.Sprintf("it expired on %s", c.NotAfter.UTC().Format(time.RFC3339)), "issue a new certificate (and import it)")
 	case now.Before(c.NotBefore):
-		add(SeverityError, fmt.Sprintf("it is not valid before %s", c.NotBefore.UTC().Format(time.RFC3339)), "check the host clock, or wait until the certificate becomes valid")
+		add(RuleNotYetValid, fmt.Sprintf("it is not valid before %s", c.NotBefore.UTC().Format(time.RFC3339)), "check the host clock, or wait until the certificate becomes valid")
 	case c.NotAfter.Sub(now) < 30*24*time.Hour:
-		add(SeverityWarning, fmt.Sprintf("it expires in under 30 days (%s)", c.NotAfter.UTC().Format(time.RFC3339)), "renew it soon")
+		add(RuleExpiresSoon, fmt.Sprintf("it expires in under 30 days (%s)", c.NotAfter.UTC().Format(time.RFC3339)), "renew it soon")
 	}
 }
 
 func lintLeaf(c *x509.Certificate, selfSigned bool, add addFunc) {
 	if c.BasicConstraintsValid && c.IsCA {
-		add(SeverityError, "a signing certificate must not be a CA (basicConstraints cA=TRUE)", "issue the signing certificate with basicConstraints = critical, CA:FALSE")
+		add(RuleLeafCA, "a signing certificate must not be a CA (basicConstraints cA=TRUE)", "issue the signing certificate with basicConstraints = critical, CA:FALSE")
 	}
 	lintKeyUsagePresent(c, "digitalSignature", add)
 	if hasExt(c, oidKeyUsage) {
 		if c.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-			add(SeverityError, "key usage lacks digitalSignature", "set keyUsage = critical, digitalSignature")
+			add(RuleLeafKeyUsage, "key usage lacks digitalSignature", "set keyUsage = critical, digitalSignature")
 		}
 		if extra := extraLeafKeyUsages(c.KeyUsage); len(extra) > 0 {
-			add(SeverityError, "key usage has "+strings.Join(extra, ", ")+" besides digitalSignature", "set keyUsage = critical, digitalSignature and nothing else")
+			add(RuleLeafExtraKeyUsage, "key usage has "+strings.Join(extra, ", ")+" besides digitalSignature", "set keyUsage = critical, digitalSignature and nothing else")
 		}
 	}
 	for _, eku := range c.ExtKeyUsage {
-		if name, bad := forbiddenEKU[eku]; bad {
-			add(SeverityError, "extended key usage includes "+name, "set extendedKeyUsage = codeSigning only (or leave the extension out)")
+		if name, bad := forbiddenEKU(eku); bad {
+			add(RuleLeafExtKeyUsage, "extended key usage includes "+name, "set extendedKeyUsage = codeSigning only (or leave the extension out)")
 		}
 	}
 	if _, err := KeySpecOf(c.PublicKey); err != nil {
-		add(SeverityError, "its key is not one Notation signs with: "+keyDescription(c), "use RSA 2048, 3072 or 4096 bits, or EC P-256, P-384 or P-521")
+		add(RuleLeafKeyType, "its key is not one Notation signs with: "+keyDescription(c), "use RSA 2048, 3072 or 4096 bits, or EC P-256, P-384 or P-521")
 	}
 	if weakSignature(c) {
-		add(SeverityError, "it is signed with SHA-1 ("+c.SignatureAlgorithm.String()+")", "reissue it signed with SHA-256 or stronger")
+		add(RuleSHA1Signature, "it is signed with SHA-1 ("+c.SignatureAlgorithm.String()+")", "reissue it signed with SHA-256 or stronger")
 	}
-	for _, attr := range []struct {
-		name string
-		v    []string
-	}{{"C", c.Subject.Country}, {"ST", c.Subject.Province}, {"O", c.Subject.Organization}} {
-		if len(attr.v) == 0 {
-			add(SeverityWarning, "the subject has no "+attr.name+"; a trust policy x509.subject identity needs C, ST and O, so only \"*\" can trust it", "put C, ST and O in the certificate subject")
-		}
+	if _, err := SubjectIdentity(c.Subject); err != nil {
+		add(RuleSubjectIdentity, identityProblem(err), "have the CA issue the certificate with C, ST and O in its subject, each once and none joined with +, e.g. C=US,ST=WA,O=Acme,CN=Release Signing")
 	}
 	if selfSigned {
-		add(SeverityWarning, "the signing certificate is self-signed", "fine for tests; for production issue it from a CA so that it can be revoked and rotated")
+		add(RuleLeafSelfSigned, "the signing certificate is self-signed", "fine for tests; for production issue it from a CA so that it can be revoked and rotated")
 	}
 }
 
 func lintCA(c *x509.Certificate, index int, add addFunc) {
 	switch {
 	case !c.BasicConstraintsValid || !c.IsCA:
-		add(SeverityError, "a CA certificate must have basicConstraints cA=TRUE", "set basicConstraints = critical, CA:TRUE in the CA profile")
+		add(RuleCABasicConstraints, "a CA certificate must have basicConstraints cA=TRUE", "set basicConstraints = critical, CA:TRUE in the CA profile")
 	case !extCritical(c, oidBasicConstraints):
-		add(SeverityWarning, "basicConstraints is not critical (the specification requires it)", "mark basicConstraints critical in the CA profile")
+		add(RuleCABasicConstraintsCrit, "basicConstraints is not critical (the specification requires it)", "mark basicConstraints critical in the CA profile")
 	}
 	if c.BasicConstraintsValid && c.IsCA && (c.MaxPathLen > 0 || c.MaxPathLenZero) && c.MaxPathLen < index-1 {
-		add(SeverityError, fmt.Sprintf("path length constraint %d is too small for %d CA certificate(s) below it", c.MaxPathLen, index-1), fmt.Sprintf("set pathlen to at least %d, or leave it out", index-1))
+		add(RuleCAPathLength, fmt.Sprintf("path length constraint %d is too small for %d CA certificate(s) below it", c.MaxPathLen, index-1), fmt.Sprintf("set pathlen to at least %d, or leave it out", index-1))
 	}
 	lintKeyUsagePresent(c, "keyCertSign", add)
 	if hasExt(c, oidKeyUsage) && c.KeyUsage&x509.KeyUsageCertSign == 0 {
-		add(SeverityError, "key usage lacks keyCertSign", "set keyUsage = critical, keyCertSign, cRLSign in the CA profile")
+		add(RuleCAKeyUsage, "key usage lacks keyCertSign", "set keyUsage = critical, keyCertSign, cRLSign in the CA profile")
 	}
 	if weakKey(c) {
-		add(SeverityWarning, "its key is weaker than the specification allows: "+keyDescription(c), "use RSA of at least 2048 bits or EC of at least 256 bits")
+		add(RuleCAWeakKey, "its key is weaker than the specification allows: "+keyDescription(c), "use RSA of at least 2048 bits or EC of at least 256 bits")
 	}
 	if weakSignature(c) {
-		add(SeverityError, "it is signed with SHA-1 ("+c.SignatureAlgorithm.String()+")", "reissue it signed with SHA-256 or stronger")
+		add(RuleSHA1Signature, "it is signed with SHA-1 ("+c.SignatureAlgorithm.String()+")", "reissue it signed with SHA-256 or stronger")
 	}
 }
 
 func lintKeyUsagePresent(c *x509.Certificate, bit string, add addFunc) {
 	switch {
 	case !hasExt(c, oidKeyUsage):
-		add(SeverityError, "key usage extension is missing", "add keyUsage = critical, "+bit)
+		add(RuleKeyUsage, "key usage extension is missing", "add keyUsage = critical, "+bit)
 	case !extCritical(c, oidKeyUsage):
-		add(SeverityError, "key usage extension is not critical", "mark keyUsage critical (keyUsage = critical, "+bit+")")
+		add(RuleKeyUsageCrit, "key usage extension is not critical", "mark keyUsage critical (keyUsage = critical, "+bit+")")
 	}
 }
 
-var forbiddenEKU = map[x509.ExtKeyUsage]string{
-	x509.ExtKeyUsageServerAuth:      "serverAuth",
-	x509.ExtKeyUsageClientAuth:      "clientAuth",
-	x509.ExtKeyUsageEmailProtection: "emailProtection",
-	x509.ExtKeyUsageTimeStamping:    "timeStamping",
-	x509.ExtKeyUsageOCSPSigning:     "OCSPSigning",
+// forbiddenEKU names an extended key usage notation refuses on a signing
+// certificate.
+func forbiddenEKU(eku x509.ExtKeyUsage) (string, bool) {
+	switch eku {
+	case x509.ExtKeyUsageServerAuth:
+		return "serverAuth", true
+	case x509.ExtKeyUsageClientAuth:
+		return "clientAuth", true
+	case x509.ExtKeyUsageEmailProtection:
+		return "emailProtection", true
+	case x509.ExtKeyUsageTimeStamping:
+		return "timeStamping", true
+	case x509.ExtKeyUsageOCSPSigning:
+		return "OCSPSigning", true
+	}
+	return "", false
 }
 
 func extraLeafKeyUsages(ku x509.KeyUsage) []string {
@@ -260,10 +278,17 @@ func role(i int) string {
 // CheckSigningChain reports whether an ordered chain may sign at time now:
 // nil, or a *ChainError with every error finding. When this package's rules
 // find nothing but notation-core-go still rejects the chain, its reason is
-// returned as a finding on the leaf, so the two can never disagree silently.
+// returned as a finding on the leaf (RuleNotationRejects), so the two can
+// never disagree silently.
 func CheckSigningChain(chain []*x509.Certificate, now time.Time) error {
+	return checkSigningChain(chain, now, corex509.ValidateCodeSigningCertChain)
+}
+
+// checkSigningChain is CheckSigningChain with notation's check as an
+// argument, so that a test can make it refuse.
+func checkSigningChain(chain []*x509.Certificate, now time.Time, notation func([]*x509.Certificate, *time.Time) error) error {
 	if len(chain) == 0 {
-		return &ChainError{Findings: []Finding{{Severity: SeverityError, Subject: "(none)", Rule: "the certificate chain is empty", Fix: "provide the signing certificate and its issuers"}}}
+		return &ChainError{Findings: []Finding{newFinding(RuleChainEmpty, 0, nil, "the certificate chain is empty", "provide the signing certificate and its issuers")}}
 	}
 	var errs []Finding
 	for _, f := range LintChain(chain, now) {
@@ -272,8 +297,8 @@ func CheckSigningChain(chain []*x509.Certificate, now time.Time) error {
 		}
 	}
 	if len(errs) == 0 {
-		if err := corex509.ValidateCodeSigningCertChain(chain, &now); err != nil {
-			errs = append(errs, Finding{Severity: SeverityError, Subject: chain[0].Subject.String(), Rule: "notation rejects the chain: " + err.Error(), Fix: "see the Notary Project certificate requirements"})
+		if err := notation(chain, &now); err != nil {
+			errs = append(errs, newFinding(RuleNotationRejects, 0, chain[0], "notation rejects the chain: "+err.Error(), "see the Notary Project certificate requirements"))
 		}
 	}
 	if len(errs) > 0 {

@@ -108,17 +108,18 @@ func TestLintGoodChains(t *testing.T) {
 func TestLintBadLeafFixtures(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		rule []string // key words of the one error finding's rule
+		id   pki.RuleID
+		says []string // the values the rule names (dates, key sizes, usages)
 		fix  []string // key words of its fix
 	}{
-		{"serverauth-eku", []string{"extended key usage", "serverAuth"}, []string{"extendedKeyUsage", "codeSigning"}},
-		{"no-keyusage", []string{"key usage extension is missing"}, []string{"keyUsage = critical, digitalSignature"}},
-		{"keyusage-noncritical", []string{"key usage extension is not critical"}, []string{"critical", "digitalSignature"}},
-		{"keyusage-keycertsign", []string{"keyCertSign", "besides digitalSignature"}, []string{"keyUsage = critical, digitalSignature", "nothing else"}},
-		{"ca-leaf", []string{"must not be a CA", "cA=TRUE"}, []string{"CA:FALSE"}},
-		{"expired", []string{"expired", "2021-01-01T00:00:00Z"}, []string{"issue a new certificate"}},
-		{"not-yet-valid", []string{"not valid before", "2090-01-01T00:00:00Z"}, []string{"clock"}},
-		{"rsa-1024", []string{"not one Notation signs with", "RSA 1024 bits"}, []string{"RSA 2048, 3072 or 4096", "P-256"}},
+		{"serverauth-eku", pki.RuleLeafExtKeyUsage, []string{"serverAuth"}, []string{"extendedKeyUsage", "codeSigning"}},
+		{"no-keyusage", pki.RuleKeyUsage, nil, []string{"keyUsage = critical, digitalSignature"}},
+		{"keyusage-noncritical", pki.RuleKeyUsageCrit, nil, []string{"critical", "digitalSignature"}},
+		{"keyusage-keycertsign", pki.RuleLeafExtraKeyUsage, []string{"keyCertSign"}, []string{"keyUsage = critical, digitalSignature", "nothing else"}},
+		{"ca-leaf", pki.RuleLeafCA, nil, []string{"CA:FALSE"}},
+		{"expired", pki.RuleExpired, []string{"2021-01-01T00:00:00Z"}, []string{"issue a new certificate"}},
+		{"not-yet-valid", pki.RuleNotYetValid, []string{"2090-01-01T00:00:00Z"}, []string{"clock"}},
+		{"rsa-1024", pki.RuleLeafKeyType, []string{"RSA 1024 bits"}, []string{"RSA 2048, 3072 or 4096", "P-256"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			chain := loadCerts(t, "bad", tc.name+"-chain.pem")
@@ -134,10 +135,10 @@ func TestLintBadLeafFixtures(t *testing.T) {
 				t.Fatalf("want exactly one error finding, got:%s", showFindings(findings))
 			}
 			f := errs[0]
-			if f.Index != 0 || f.Subject != subject {
-				t.Errorf("finding is on #%d %q, want the leaf #0 %q", f.Index, f.Subject, subject)
+			if f.Index != 0 || f.Subject != subject || f.ID != tc.id {
+				t.Errorf("finding %s is on #%d %q, want %s on the leaf #0 %q", f.ID, f.Index, f.Subject, tc.id, subject)
 			}
-			for _, w := range tc.rule {
+			for _, w := range tc.says {
 				if !strings.Contains(f.Rule, w) {
 					t.Errorf("rule %q does not contain %q", f.Rule, w)
 				}
@@ -159,11 +160,9 @@ func TestLintBadLeafFixtures(t *testing.T) {
 			if len(ce.Findings) != 1 || ce.Findings[0] != f {
 				t.Errorf("ChainError findings = %+v, want the lint error %+v", ce.Findings, f)
 			}
-			msg := err.Error()
-			for _, w := range []string{"Notary Project signing rules", "signing certificate", subject, f.Rule, "fix: " + f.Fix} {
-				if !strings.Contains(msg, w) {
-					t.Errorf("message %q does not contain %q", msg, w)
-				}
+			// The one-line message is the findings' String forms.
+			if want := "certificate chain breaks the Notary Project signing rules: " + f.String(); err.Error() != want {
+				t.Errorf("message %q, want %q", err.Error(), want)
 			}
 			assertAgreesWithNotation(t, tc.name, chain, epoch)
 		})
@@ -180,7 +179,7 @@ func TestLintSelfSignedLeaf(t *testing.T) {
 		t.Errorf("a self-signed signing certificate has error findings:%s", showFindings(errs))
 	}
 	ws := warningFindings(findings)
-	if len(ws) != 1 || ws[0].Index != 0 || !strings.Contains(ws[0].Rule, "self-signed") || !strings.Contains(ws[0].Fix, "issue it from a CA") ||
+	if len(ws) != 1 || ws[0].Index != 0 || ws[0].ID != pki.RuleLeafSelfSigned || !strings.Contains(ws[0].Fix, "issue it from a CA") ||
 		ws[0].Subject != chain[0].Subject.String() {
 		t.Errorf("want one warning on the leaf that it is self-signed, got:%s", showFindings(findings))
 	}
@@ -194,34 +193,25 @@ func TestLintChainShapeFixtures(t *testing.T) {
 	caInter := loadCert(t, "ca", "intermediate.crt")
 	caRoot := loadCert(t, "ca", "root.crt")
 	okLeaf := loadCert(t, "bad", "ok-leaf.crt")
+	type want struct {
+		index int
+		id    pki.RuleID
+		names string // a subject the rule names, "" for none
+	}
 	for _, tc := range []struct {
 		name  string
 		chain []*x509.Certificate
-		want  []struct {
-			index int
-			rule  string
-			fix   string
-		}
+		want  []want
 	}{
-		{"missing-intermediate-chain.pem", loadCerts(t, "bad", "missing-intermediate-chain.pem"), []struct {
-			index int
-			rule  string
-			fix   string
-		}{{0, "not issued by the next certificate \"" + caRoot.Subject.String() + "\"", "order the chain leaf first"}}},
-		{"leaf and intermediate, no root", []*x509.Certificate{okLeaf, caInter}, []struct {
-			index int
-			rule  string
-			fix   string
-		}{{1, "does not end in a self-signed root", "add the root CA certificate"}}},
-		{"leaf, root, intermediate", []*x509.Certificate{okLeaf, caRoot, caInter}, []struct {
-			index int
-			rule  string
-			fix   string
-		}{
-			{0, "not issued by the next certificate \"" + caRoot.Subject.String() + "\"", "order the chain"},
-			{1, "self-signed certificate sits in the middle", "put it last"},
-			{1, "not issued by the next certificate \"" + caInter.Subject.String() + "\"", "order the chain"},
-			{2, "does not end in a self-signed root", "add the root"},
+		{"missing-intermediate-chain.pem", loadCerts(t, "bad", "missing-intermediate-chain.pem"),
+			[]want{{0, pki.RuleChainOrder, caRoot.Subject.String()}}},
+		{"leaf and intermediate, no root", []*x509.Certificate{okLeaf, caInter},
+			[]want{{1, pki.RuleChainNoRoot, ""}}},
+		{"leaf, root, intermediate", []*x509.Certificate{okLeaf, caRoot, caInter}, []want{
+			{0, pki.RuleChainOrder, caRoot.Subject.String()},
+			{1, pki.RuleChainSelfSignedMiddle, ""},
+			{1, pki.RuleChainOrder, caInter.Subject.String()},
+			{2, pki.RuleChainNoRoot, ""},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -229,12 +219,12 @@ func TestLintChainShapeFixtures(t *testing.T) {
 			for _, w := range tc.want {
 				found := false
 				for _, f := range errs {
-					if f.Index == w.index && f.Subject == tc.chain[w.index].Subject.String() && strings.Contains(f.Rule, w.rule) && strings.Contains(f.Fix, w.fix) {
+					if f.Index == w.index && f.Subject == tc.chain[w.index].Subject.String() && f.ID == w.id && strings.Contains(f.Rule, w.names) {
 						found = true
 					}
 				}
 				if !found {
-					t.Errorf("no error on #%d with rule %q and fix %q in:%s", w.index, w.rule, w.fix, showFindings(errs))
+					t.Errorf("no %s error on #%d naming %q in:%s", w.id, w.index, w.names, showFindings(errs))
 				}
 			}
 			var ce *pki.ChainError
@@ -250,7 +240,7 @@ func TestLintChainShapeFixtures(t *testing.T) {
 		// The root comes first and is linted as the signing certificate.
 		found := false
 		for _, f := range errs {
-			if f.Index == 0 && strings.Contains(f.Rule, "must not be a CA") && f.Subject == caRoot.Subject.String() {
+			if f.Index == 0 && f.ID == pki.RuleLeafCA && f.Subject == caRoot.Subject.String() {
 				found = true
 			}
 		}
@@ -305,7 +295,7 @@ func TestLintExpiryWarning(t *testing.T) {
 				t.Fatalf("want one warning, got:%s", showFindings(findings))
 			}
 			w := ws[0]
-			if w.Index != 0 || w.Subject != leaf.Subject.String() || !strings.Contains(w.Rule, "expires in under 30 days") ||
+			if w.Index != 0 || w.Subject != leaf.Subject.String() || w.ID != pki.RuleExpiresSoon ||
 				!strings.Contains(w.Rule, leaf.NotAfter.UTC().Format(time.RFC3339)) || !strings.Contains(w.Fix, "renew") {
 				t.Errorf("warning = %+v", w)
 			}
@@ -325,7 +315,7 @@ func TestLintExpiryWarning(t *testing.T) {
 			}
 			assertAgreesWithNotation(t, kt+" at NotAfter", chain, leaf.NotAfter)
 			fs = pki.LintChain(chain, leaf.NotAfter.Add(time.Second))
-			if errs := errorFindings(fs); len(errs) != 1 || !strings.Contains(errs[0].Rule, "expired") {
+			if errs := errorFindings(fs); len(errs) != 1 || errs[0].ID != pki.RuleExpired {
 				t.Errorf("one second after NotAfter: want one expiry error, got:%s", showFindings(fs))
 			}
 			assertAgreesWithNotation(t, kt+" after NotAfter", chain, leaf.NotAfter.Add(time.Second))
@@ -340,7 +330,7 @@ func TestLintExpiryWarning(t *testing.T) {
 				t.Errorf("before NotBefore: want %d errors, got:%s", len(chain), showFindings(errs))
 			}
 			for i, f := range errs {
-				if f.Index != i || !strings.Contains(f.Rule, "not valid before "+chain[i].NotBefore.UTC().Format(time.RFC3339)) || !strings.Contains(f.Fix, "clock") {
+				if f.Index != i || f.ID != pki.RuleNotYetValid || !strings.Contains(f.Rule, chain[i].NotBefore.UTC().Format(time.RFC3339)) || !strings.Contains(f.Fix, "clock") {
 					t.Errorf("before NotBefore: finding %d = %+v", i, f)
 				}
 			}
@@ -360,7 +350,7 @@ func TestCheckSigningChainEmpty(t *testing.T) {
 			t.Fatalf("CheckSigningChain(empty) = %v, want a *ChainError with one finding", err)
 		}
 		f := ce.Findings[0]
-		if f.Severity != pki.SeverityError || !strings.Contains(f.Rule, "empty") || !strings.Contains(f.Fix, "signing certificate") {
+		if f.Severity != pki.SeverityError || f.ID != pki.RuleChainEmpty || !strings.Contains(f.Fix, "signing certificate") {
 			t.Errorf("finding = %+v", f)
 		}
 		assertAgreesWithNotation(t, "empty", chain, epoch)
@@ -401,7 +391,8 @@ func TestLintRules(t *testing.T) {
 	type want struct {
 		sev   pki.Severity
 		index int
-		rule  string
+		id    pki.RuleID
+		says  string // a value the rule names ("" for none)
 		fix   string
 	}
 	type chainCase struct {
@@ -429,27 +420,25 @@ func TestLintRules(t *testing.T) {
 		x509.ExtKeyUsageOCSPSigning: "OCSPSigning",
 	} {
 		withLeaf("EKU codeSigning+"+name, func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning, eku} }, false,
-			want{pki.SeverityError, 0, "extended key usage includes " + name, "codeSigning only"})
+			want{pki.SeverityError, 0, pki.RuleLeafExtKeyUsage, name, "codeSigning only"})
 	}
 	for ku, name := range map[x509.KeyUsage]string{
 		x509.KeyUsageKeyEncipherment: "keyEncipherment", x509.KeyUsageDataEncipherment: "dataEncipherment",
 		x509.KeyUsageKeyAgreement: "keyAgreement", x509.KeyUsageCRLSign: "cRLSign",
 	} {
 		withLeaf("key usage digitalSignature+"+name, func(c *x509.Certificate) { c.KeyUsage |= ku }, false,
-			want{pki.SeverityError, 0, "key usage has " + name + " besides digitalSignature", "nothing else"})
+			want{pki.SeverityError, 0, pki.RuleLeafExtraKeyUsage, name, "nothing else"})
 	}
 	withLeaf("key usage contentCommitment only", func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageContentCommitment }, false,
-		want{pki.SeverityError, 0, "key usage lacks digitalSignature", "keyUsage = critical, digitalSignature"})
+		want{pki.SeverityError, 0, pki.RuleLeafKeyUsage, "", "keyUsage = critical, digitalSignature"})
 	withLeaf("key usage not critical", func(c *x509.Certificate) {
 		c.KeyUsage = 0
 		c.ExtraExtensions = []pkix.Extension{extension(t, oidKeyUsage, false, keyUsageBits(x509.KeyUsageDigitalSignature))}
-	}, false, want{pki.SeverityError, 0, "key usage extension is not critical", "mark keyUsage critical"})
+	}, false, want{pki.SeverityError, 0, pki.RuleKeyUsageCrit, "", "mark keyUsage critical"})
 	withLeaf("subject without C, ST, O", func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "Bare Leaf"} }, true,
-		want{pki.SeverityWarning, 0, "the subject has no C;", "put C, ST and O"},
-		want{pki.SeverityWarning, 0, "the subject has no ST;", "put C, ST and O"},
-		want{pki.SeverityWarning, 0, "the subject has no O;", "put C, ST and O"})
+		want{pki.SeverityWarning, 0, pki.RuleSubjectIdentity, "CN=Bare Leaf", "C, ST and O"})
 	withLeaf("leaf expired, CAs valid", func(c *x509.Certificate) { c.NotAfter = epoch.AddDate(0, 0, -1) }, false,
-		want{pki.SeverityError, 0, "it expired on", "issue a new certificate"})
+		want{pki.SeverityError, 0, pki.RuleExpired, epoch.AddDate(0, 0, -1).UTC().Format(time.RFC3339), "issue a new certificate"})
 
 	// CA rules.
 	caChain := func(name string, mutInter func(*x509.Certificate), ok bool, w ...want) {
@@ -458,20 +447,20 @@ func TestLintRules(t *testing.T) {
 		cases = append(cases, chainCase{name, []*x509.Certificate{leaf, in.cert, root.cert}, w, ok})
 	}
 	caChain("intermediate without key usage", func(c *x509.Certificate) { c.KeyUsage = 0 }, false,
-		want{pki.SeverityError, 1, "key usage extension is missing", "add keyUsage = critical, keyCertSign"})
+		want{pki.SeverityError, 1, pki.RuleKeyUsage, "", "add keyUsage = critical, keyCertSign"})
 	caChain("intermediate key usage not critical", func(c *x509.Certificate) {
 		c.KeyUsage = 0
 		c.ExtraExtensions = []pkix.Extension{extension(t, oidKeyUsage, false, keyUsageBits(x509.KeyUsageCertSign|x509.KeyUsageCRLSign))}
-	}, false, want{pki.SeverityError, 1, "key usage extension is not critical", "keyCertSign"})
+	}, false, want{pki.SeverityError, 1, pki.RuleKeyUsageCrit, "", "keyCertSign"})
 	caChain("intermediate key usage without keyCertSign", func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature }, false,
-		want{pki.SeverityError, 1, "key usage lacks keyCertSign", "keyCertSign, cRLSign"})
+		want{pki.SeverityError, 1, pki.RuleCAKeyUsage, "", "keyCertSign, cRLSign"})
 	caChain("intermediate basicConstraints not critical", func(c *x509.Certificate) {
 		c.ExtraExtensions = []pkix.Extension{extension(t, oidBasicConstraints, false, struct{ IsCA bool }{true})}
-	}, true, want{pki.SeverityWarning, 1, "basicConstraints is not critical", "mark basicConstraints critical"})
+	}, true, want{pki.SeverityWarning, 1, pki.RuleCABasicConstraintsCrit, "", "mark basicConstraints critical"})
 	caChain("intermediate expired", func(c *x509.Certificate) { c.NotAfter = epoch.AddDate(0, -1, 0) }, false,
-		want{pki.SeverityError, 1, "it expired on", "issue a new certificate"})
+		want{pki.SeverityError, 1, pki.RuleExpired, "", "issue a new certificate"})
 	caChain("intermediate expires in 5 days", func(c *x509.Certificate) { c.NotAfter = epoch.AddDate(0, 0, 5) }, true,
-		want{pki.SeverityWarning, 1, "expires in under 30 days", "renew"})
+		want{pki.SeverityWarning, 1, pki.RuleExpiresSoon, "", "renew"})
 
 	// An intermediate with CA:FALSE: its signature on the leaf does not count.
 	{
@@ -490,7 +479,7 @@ func TestLintRules(t *testing.T) {
 			t.Fatal(err)
 		}
 		cases = append(cases, chainCase{"intermediate with CA:FALSE", []*x509.Certificate{leaf, notCA.cert, root.cert},
-			[]want{{pki.SeverityError, 1, "must have basicConstraints cA=TRUE", "CA:TRUE"}}, false})
+			[]want{{pki.SeverityError, 1, pki.RuleCABasicConstraints, "", "CA:TRUE"}}, false})
 	}
 
 	// Path length: a root with pathlen 0 cannot have an intermediate under it.
@@ -502,7 +491,7 @@ func TestLintRules(t *testing.T) {
 		in := newSub(t, "PathLen0 Intermediate", r0, nil)
 		leaf, _ := newLeaf(t, "PathLen0 Leaf", in, nil)
 		cases = append(cases, chainCase{"root pathlen 0 above an intermediate", []*x509.Certificate{leaf, in.cert, r0.cert},
-			[]want{{pki.SeverityError, 2, "path length constraint 0 is too small for 1 CA certificate(s) below it", "set pathlen to at least 1"}}, false})
+			[]want{{pki.SeverityError, 2, pki.RuleCAPathLength, "constraint 0 is too small for 1 CA", "set pathlen to at least 1"}}, false})
 		// Directly under the pathlen-0 root a leaf is fine.
 		leaf2, _ := newLeaf(t, "PathLen0 Direct Leaf", r0, nil)
 		cases = append(cases, chainCase{"root pathlen 0 directly above the leaf", []*x509.Certificate{leaf2, r0.cert}, nil, true})
@@ -515,7 +504,7 @@ func TestLintRules(t *testing.T) {
 		i2 := newSub(t, "PathLen1 Intermediate 2", i1, nil)
 		leaf3, _ := newLeaf(t, "PathLen1 Leaf", i2, nil)
 		cases = append(cases, chainCase{"root pathlen 1 above two intermediates", []*x509.Certificate{leaf3, i2.cert, i1.cert, r1.cert},
-			[]want{{pki.SeverityError, 3, "path length constraint 1 is too small for 2", "at least 2"}}, false})
+			[]want{{pki.SeverityError, 3, pki.RuleCAPathLength, "constraint 1 is too small for 2", "at least 2"}}, false})
 		// The intermediate constrained to pathlen 0 in the main chain is fine.
 	}
 
@@ -532,7 +521,7 @@ func TestLintRules(t *testing.T) {
 		}
 		leaf, _ := x509.ParseCertificate(der)
 		cases = append(cases, chainCase{"RSA-1024 root", []*x509.Certificate{leaf, wr}, []want{
-			{pki.SeverityWarning, 1, "weaker than the specification allows: RSA 1024 bits", "at least 2048 bits"}}, true})
+			{pki.SeverityWarning, 1, pki.RuleCAWeakKey, "RSA 1024 bits", "at least 2048 bits"}}, true})
 	}
 
 	// A self-signed certificate with a valid leaf profile at the end of a
@@ -540,7 +529,7 @@ func TestLintRules(t *testing.T) {
 	{
 		selfLeaf := loadCert(t, "bad", "self-signed-leaf.crt")
 		cases = append(cases, chainCase{"self-signed leaf twice", []*x509.Certificate{selfLeaf, selfLeaf}, []want{
-			{pki.SeverityError, 1, "must have basicConstraints cA=TRUE", "CA:TRUE"},
+			{pki.SeverityError, 1, pki.RuleCABasicConstraints, "", "CA:TRUE"},
 		}, false})
 	}
 
@@ -551,12 +540,12 @@ func TestLintRules(t *testing.T) {
 				found := false
 				for _, f := range findings {
 					if f.Severity == w.sev && f.Index == w.index && f.Subject == tc.chain[w.index].Subject.String() &&
-						strings.Contains(f.Rule, w.rule) && strings.Contains(f.Fix, w.fix) {
+						f.ID == w.id && strings.Contains(f.Rule, w.says) && strings.Contains(f.Fix, w.fix) {
 						found = true
 					}
 				}
 				if !found {
-					t.Errorf("no %s on #%d with rule %q and fix %q in:%s", w.sev, w.index, w.rule, w.fix, showFindings(findings))
+					t.Errorf("no %s %s on #%d naming %q with fix %q in:%s", w.sev, w.id, w.index, w.says, w.fix, showFindings(findings))
 				}
 			}
 			if tc.ok && len(errorFindings(findings)) != 0 {
@@ -582,7 +571,7 @@ func TestLintSHA1(t *testing.T) {
 	c := issue(t, tmpl, key.Public(), nil, key)
 	chain := []*x509.Certificate{c}
 	errs := errorFindings(pki.LintChain(chain, epoch))
-	if len(errs) != 1 || !strings.Contains(errs[0].Rule, "signed with SHA-1 (SHA1-RSA)") || !strings.Contains(errs[0].Fix, "SHA-256 or stronger") {
+	if len(errs) != 1 || errs[0].ID != pki.RuleSHA1Signature || !strings.Contains(errs[0].Rule, "SHA1-RSA") || !strings.Contains(errs[0].Fix, "SHA-256 or stronger") {
 		t.Errorf("want one SHA-1 error, got:%s", showFindings(errs))
 	}
 	var ce *pki.ChainError
@@ -592,12 +581,12 @@ func TestLintSHA1(t *testing.T) {
 }
 
 func TestFindingJSONAndString(t *testing.T) {
-	f := pki.Finding{Severity: pki.SeverityError, Index: 1, Subject: "CN=x", Rule: "r", Fix: "f"}
+	f := pki.Finding{Severity: pki.SeverityError, ID: pki.RuleCAKeyUsage, Index: 1, Subject: "CN=x", Rule: "r", Fix: "f"}
 	b, err := json.Marshal(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"severity":"error","index":1,"subject":"CN=x","rule":"r","fix":"f"}`; string(b) != want {
+	if want := `{"severity":"error","id":"ca-key-usage","index":1,"subject":"CN=x","rule":"r","fix":"f"}`; string(b) != want {
 		t.Errorf("JSON = %s, want %s", b, want)
 	}
 	if got, want := f.String(), `CA certificate "CN=x": r; fix: f`; got != want {
@@ -632,8 +621,8 @@ func FuzzLintChain(f *testing.F) {
 				if f.Severity != pki.SeverityError && f.Severity != pki.SeverityWarning {
 					t.Fatalf("finding severity %q", f.Severity)
 				}
-				if f.Rule == "" || f.Fix == "" {
-					t.Fatalf("finding without rule or fix: %+v", f)
+				if f.Rule == "" || f.Fix == "" || !knownRule(f.ID, f.Severity) {
+					t.Fatalf("finding without a catalogued rule ID, prose or fix: %+v", f)
 				}
 			}
 			err := pki.CheckSigningChain(certs, now)
