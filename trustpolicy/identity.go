@@ -187,11 +187,6 @@ func IdentityFor(cert *x509.Certificate) (string, error) {
 	return suggestionFor(subject, dn, nil), nil
 }
 
-// SuggestIdentity is IdentityFor.
-//
-// Deprecated: use IdentityFor.
-func SuggestIdentity(leaf *x509.Certificate) (string, error) { return IdentityFor(leaf) }
-
 // suggestionFor is IdentityFor's text for a parsed subject: the identity,
 // or (when the subject did not parse) why only "*" can match.
 func suggestionFor(subject string, dn DN, err error) string {
