@@ -65,6 +65,8 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzCompile -fuzztime 30s ./trustpolicy/
 	$(GO) test -run XXX -fuzz FuzzParseDN -fuzztime 30s ./trustpolicy/
 	$(GO) test -run XXX -fuzz FuzzEvaluate -fuzztime 30s ./trustpolicy/
+	$(GO) test -run XXX -fuzz FuzzLintKeys -fuzztime 30s ./trustpolicy/
+	$(GO) test -run XXX -fuzz FuzzEscape -fuzztime 30s ./internal/textsafe/
 	$(GO) test -run XXX -fuzz FuzzLoadFile -fuzztime 30s ./trustpolicy/truststore/
 	$(GO) test -run XXX -fuzz FuzzParseCRL -fuzztime 30s ./revocation/
 	$(GO) test -run XXX -fuzz FuzzOCSPResponse -fuzztime 30s ./revocation/
