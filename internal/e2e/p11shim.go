@@ -74,6 +74,10 @@ type Shim struct {
 	// Noise makes the module print to stdout and stderr when it is loaded,
 	// asked for its function list and initialised.
 	Noise bool
+	// ECDSAHash offers CKM_ECDSA_SHA256/384/512, which SoftHSM 2.6 lacks:
+	// the shim hashes the message with the module's C_Digest and signs
+	// the digest with CKM_ECDSA.
+	ECDSAHash bool
 }
 
 // ShimNoise is the text the shim prints when Noise is set.
@@ -100,6 +104,9 @@ func (s Shim) Env() []string {
 	}
 	if s.Noise {
 		env = append(env, "P11SHIM_NOISE=1")
+	}
+	if s.ECDSAHash {
+		env = append(env, "P11SHIM_ECDSA_HASH=1")
 	}
 	return env
 }

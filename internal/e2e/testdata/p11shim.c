@@ -18,6 +18,10 @@
  *                        CKR_MECHANISM_INVALID
  *   P11SHIM_NOISE=1      print to stdout and stderr (printf and write) when
  *                        loaded, in C_GetFunctionList and in C_Initialize
+ *   P11SHIM_ECDSA_HASH=1 offer CKM_ECDSA_SHA256/384/512 (SoftHSM 2.6 has only
+ *                        CKM_ECDSA): C_Sign hashes the message with the real
+ *                        module's C_Digest, on a session of its own, and
+ *                        signs the digest with CKM_ECDSA
  *
  * The variables are read in C_GetFunctionList (the module and the noise)
  * and in C_Initialize (the rest). Built at test time with
@@ -41,6 +45,18 @@ typedef CK_ULONG CK_RV;
 #define CKR_GENERAL_ERROR 0x5UL
 #define CKR_MECHANISM_INVALID 0x70UL
 #define CKR_BUFFER_TOO_SMALL 0x150UL
+#define CKF_SERIAL_SESSION 0x4UL
+#define CKM_ECDSA 0x1041UL
+#define CKM_ECDSA_SHA256 0x1044UL
+#define CKM_ECDSA_SHA384 0x1045UL
+#define CKM_ECDSA_SHA512 0x1046UL
+#define CKM_SHA256 0x250UL
+#define CKM_SHA384 0x260UL
+#define CKM_SHA512 0x270UL
+
+typedef struct {
+	CK_ULONG slot, state, flags, device_error;
+} CK_SESSION_INFO;
 
 typedef struct {
 	CK_ULONG mechanism;
@@ -61,8 +77,12 @@ enum {
 	F_GET_MECHANISM_LIST = 7,
 	F_GET_MECHANISM_INFO = 8,
 	F_OPEN_SESSION = 12,
+	F_CLOSE_SESSION = 13,
+	F_GET_SESSION_INFO = 15,
 	F_LOGIN = 18,
 	F_FIND_OBJECTS_INIT = 26,
+	F_DIGEST_INIT = 37,
+	F_DIGEST = 38,
 	F_SIGN_INIT = 42,
 	F_SIGN = 43,
 };
@@ -77,6 +97,14 @@ static char block_name[64];
 static CK_ULONG hidden[MAX_HIDDEN];
 static int n_hidden;
 static int noisy;
+static int ecdsa_hash;
+
+/* The emulated CKM_ECDSA_SHA* operation of each session: the digest
+ * mechanism, 0 when none. */
+#define MAX_SESSIONS 64
+static struct {
+	CK_ULONG session, digest;
+} hashing[MAX_SESSIONS];
 
 static void noise(const char *where) {
 	if (!noisy)
@@ -159,6 +187,9 @@ static void read_config(void) {
 	copy_env(log_path, sizeof log_path, "P11SHIM_LOG");
 	copy_env(gate_path, sizeof gate_path, "P11SHIM_GATE");
 	copy_env(block_name, sizeof block_name, "P11SHIM_BLOCK");
+	copy_env(list, sizeof list, "P11SHIM_ECDSA_HASH");
+	ecdsa_hash = list[0] != '\0';
+	memset(hashing, 0, sizeof hashing);
 	copy_env(list, sizeof list, "P11SHIM_HIDE");
 	n_hidden = 0;
 	for (p = list; *p != '\0' && n_hidden < MAX_HIDDEN;) {
@@ -202,11 +233,16 @@ static CK_RV shim_get_mechanism_list(CK_ULONG slot, CK_ULONG *list, CK_ULONG *co
 	rv = REAL(F_GET_MECHANISM_LIST, CK_RV (*)(CK_ULONG, CK_ULONG *, CK_ULONG *))(slot, NULL, &n);
 	if (rv != CKR_OK)
 		return rv;
-	all = calloc(n + 1, sizeof *all);
+	all = calloc(n + 4, sizeof *all);
 	if (all == NULL)
 		return CKR_GENERAL_ERROR;
 	rv = REAL(F_GET_MECHANISM_LIST, CK_RV (*)(CK_ULONG, CK_ULONG *, CK_ULONG *))(slot, all, &n);
 	if (rv == CKR_OK) {
+		if (ecdsa_hash) {
+			all[n++] = CKM_ECDSA_SHA256;
+			all[n++] = CKM_ECDSA_SHA384;
+			all[n++] = CKM_ECDSA_SHA512;
+		}
 		for (i = 0; i < n; i++)
 			if (!is_hidden(all[i]))
 				all[kept++] = all[i];
@@ -220,9 +256,27 @@ static CK_RV shim_get_mechanism_list(CK_ULONG slot, CK_ULONG *list, CK_ULONG *co
 	return rv;
 }
 
+/* emulated_digest returns the digest mechanism of an emulated
+ * CKM_ECDSA_SHA* mechanism, or 0. */
+static CK_ULONG emulated_digest(CK_ULONG m) {
+	if (!ecdsa_hash)
+		return 0;
+	switch (m) {
+	case CKM_ECDSA_SHA256:
+		return CKM_SHA256;
+	case CKM_ECDSA_SHA384:
+		return CKM_SHA384;
+	case CKM_ECDSA_SHA512:
+		return CKM_SHA512;
+	}
+	return 0;
+}
+
 static CK_RV shim_get_mechanism_info(CK_ULONG slot, CK_ULONG type, void *info) {
 	if (is_hidden(type))
 		return CKR_MECHANISM_INVALID;
+	if (emulated_digest(type) != 0)
+		type = CKM_ECDSA;
 	return REAL(F_GET_MECHANISM_INFO, CK_RV (*)(CK_ULONG, CK_ULONG, void *))(slot, type, info);
 }
 
@@ -245,21 +299,81 @@ static CK_RV shim_find_objects_init(CK_ULONG session, void *tmpl, CK_ULONG count
 	return REAL(F_FIND_OBJECTS_INIT, CK_RV (*)(CK_ULONG, void *, CK_ULONG))(session, tmpl, count);
 }
 
+static int hashing_slot(CK_ULONG session) {
+	int free_slot = -1;
+	for (int i = 0; i < MAX_SESSIONS; i++) {
+		if (hashing[i].digest != 0 && hashing[i].session == session)
+			return i;
+		if (hashing[i].digest == 0 && free_slot < 0)
+			free_slot = i;
+	}
+	return free_slot;
+}
+
 static CK_RV shim_sign_init(CK_ULONG session, CK_MECHANISM *mech, CK_ULONG key) {
+	CK_MECHANISM raw = {CKM_ECDSA, NULL, 0};
+	CK_ULONG digest;
+	CK_RV rv;
+	int i;
+
 	shim_log("C_SignInit 0x%lx", mech != NULL ? mech->mechanism : 0UL);
 	maybe_block("C_SignInit");
 	if (mech != NULL && is_hidden(mech->mechanism))
 		return CKR_MECHANISM_INVALID;
-	return REAL(F_SIGN_INIT, CK_RV (*)(CK_ULONG, CK_MECHANISM *, CK_ULONG))(session, mech, key);
+	digest = mech != NULL ? emulated_digest(mech->mechanism) : 0;
+	if ((i = hashing_slot(session)) >= 0 && hashing[i].session == session)
+		hashing[i].digest = 0; /* a new operation replaces the old one */
+	if (digest == 0)
+		return REAL(F_SIGN_INIT, CK_RV (*)(CK_ULONG, CK_MECHANISM *, CK_ULONG))(session, mech, key);
+	if ((i = hashing_slot(session)) < 0)
+		return CKR_GENERAL_ERROR;
+	rv = REAL(F_SIGN_INIT, CK_RV (*)(CK_ULONG, CK_MECHANISM *, CK_ULONG))(session, &raw, key);
+	if (rv == CKR_OK) {
+		hashing[i].session = session;
+		hashing[i].digest = digest;
+	}
+	return rv;
+}
+
+/* digest_message hashes data with the real module on a session of its
+ * own (the signing session has its operation active). */
+static CK_RV digest_message(CK_ULONG session, CK_ULONG digest, unsigned char *data, CK_ULONG len, unsigned char *out, CK_ULONG *out_len) {
+	CK_SESSION_INFO info;
+	CK_MECHANISM m = {digest, NULL, 0};
+	CK_ULONG h;
+	CK_RV rv;
+
+	rv = REAL(F_GET_SESSION_INFO, CK_RV (*)(CK_ULONG, CK_SESSION_INFO *))(session, &info);
+	if (rv != CKR_OK)
+		return rv;
+	rv = REAL(F_OPEN_SESSION, CK_RV (*)(CK_ULONG, CK_ULONG, void *, void *, CK_ULONG *))(info.slot, CKF_SERIAL_SESSION, NULL, NULL, &h);
+	if (rv != CKR_OK)
+		return rv;
+	rv = REAL(F_DIGEST_INIT, CK_RV (*)(CK_ULONG, CK_MECHANISM *))(h, &m);
+	if (rv == CKR_OK)
+		rv = REAL(F_DIGEST, CK_RV (*)(CK_ULONG, unsigned char *, CK_ULONG, unsigned char *, CK_ULONG *))(h, data, len, out, out_len);
+	REAL(F_CLOSE_SESSION, CK_RV (*)(CK_ULONG))(h);
+	return rv;
 }
 
 static CK_RV shim_sign(CK_ULONG session, unsigned char *data, CK_ULONG len, unsigned char *sig, CK_ULONG *sig_len) {
 	CK_RV rv;
+	int i;
 	if (sig == NULL) /* the length query */
 		return REAL(F_SIGN, CK_RV (*)(CK_ULONG, unsigned char *, CK_ULONG, unsigned char *, CK_ULONG *))(session, data, len, sig, sig_len);
 	shim_log("C_Sign");
 	maybe_block("C_Sign");
-	rv = REAL(F_SIGN, CK_RV (*)(CK_ULONG, unsigned char *, CK_ULONG, unsigned char *, CK_ULONG *))(session, data, len, sig, sig_len);
+	i = hashing_slot(session);
+	if (i >= 0 && hashing[i].digest != 0 && hashing[i].session == session) {
+		unsigned char digest[64];
+		CK_ULONG digest_len = sizeof digest, mech = hashing[i].digest;
+		hashing[i].digest = 0; /* C_Sign ends the operation */
+		rv = digest_message(session, mech, data, len, digest, &digest_len);
+		if (rv == CKR_OK)
+			rv = REAL(F_SIGN, CK_RV (*)(CK_ULONG, unsigned char *, CK_ULONG, unsigned char *, CK_ULONG *))(session, digest, digest_len, sig, sig_len);
+	} else {
+		rv = REAL(F_SIGN, CK_RV (*)(CK_ULONG, unsigned char *, CK_ULONG, unsigned char *, CK_ULONG *))(session, data, len, sig, sig_len);
+	}
 	shim_log("C_Sign done 0x%lx", rv);
 	return rv;
 }
