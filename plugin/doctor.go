@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -55,6 +54,12 @@ type Check struct {
 	// Command, when set, is one shell command that repairs the link,
 	// exactly as it is to be run (Fix mentions it or is it).
 	Command string `json:"command,omitempty"`
+	// Findings are the broken signing-certificate rules behind a chain
+	// check that fails or warns, each with its stable rule ID.
+	Findings []pki.Finding `json:"findings,omitempty"`
+	// Err is the error of a failed check (Detail is its text), for
+	// callers that tell failures apart with errors.Is and errors.As.
+	Err error `json:"-"`
 }
 
 // DoctorReport is the result of Doctor. OK is true when no check failed
@@ -101,139 +106,129 @@ type DoctorOptions struct {
 // Doctor walks every link between the key URI and a signature notation
 // will accept, in order, and stops at the first broken one, naming it and
 // saying how to fix it. It checks what generate-signature checks, with the
-// same code, plus expiry and revocation.
+// same code (openSession), plus expiry and revocation.
 func (p *Plugin) Doctor(ctx context.Context, keyID string, pluginConfig map[string]string, o DoctorOptions) *DoctorReport {
-	rep := &DoctorReport{}
-	ok := func(name, detail string) {
-		rep.Checks = append(rep.Checks, Check{Name: name, Status: StatusOK, Detail: detail})
-	}
-	warn := func(name, detail, fix string) {
-		rep.Checks = append(rep.Checks, Check{Name: name, Status: StatusWarn, Detail: detail, Fix: fix})
-	}
-	fail := func(name string, err error, f fix) *DoctorReport {
-		rep.Checks = append(rep.Checks, Check{Name: name, Status: StatusFail, Detail: err.Error(), Fix: f.text, Command: f.command})
-		rep.Failed = name
-		return rep
-	}
-
+	d := &doctorRun{rep: &DoctorReport{}}
 	o = o.withDefaults()
 	if err := o.Validate(); err != nil {
-		return fail(CheckConfig, err, fix{text: "give a name, trust store and registry scope that trust policies accept, as the message says"})
+		return d.fail(CheckConfig, err, fix{text: "give a name, trust store and registry scope that trust policies accept, as the message says"})
 	}
 	r, err := p.adminRequest(keyID, pluginConfig, false)
 	if err != nil {
-		return fail(CheckConfig, err, configFix(err))
+		return d.fail(CheckConfig, err, configFix(err))
 	}
-	rep.KeyID = r.uri.String()
+	d.rep.KeyID = r.uri.String()
 	var bundle []*x509.Certificate
 	if r.cfg.CertificateChain != "" {
 		if bundle, err = readBundle(r.cfg.CertificateChain); err != nil {
-			return fail(CheckConfig, err, fix{text: "make " + r.cfg.CertificateChain + " a readable certificate file (PEM, DER or PKCS#7) with the signing certificate and its issuers, or remove pluginConfig certificate_chain to use the certificates on the token"})
+			return d.fail(CheckConfig, err, fix{text: "make " + r.cfg.CertificateChain + " a readable certificate file (PEM, DER or PKCS#7) with the signing certificate and its issuers, or remove pluginConfig certificate_chain to use the certificates on the token"})
 		}
 	}
-	ok(CheckConfig, "key URI and pluginConfig are valid; module "+r.module)
+	d.ok(CheckConfig, "key URI and pluginConfig are valid; module "+r.module)
 
-	tok, err := p.open(ctx, r, true)
-	switch {
-	case errors.Is(err, pkcs11.ErrTokenNotFound), errors.Is(err, pkcs11.ErrAmbiguous):
-		ok(CheckModule, "module "+r.module+" loads")
-		return fail(CheckToken, err, tokenFix(err, r))
-	case err != nil:
-		return fail(CheckModule, err, moduleFix(r))
-	}
-	open := true
-	defer func() {
-		if open {
-			_ = tok.Close()
-		}
-	}()
-	ok(CheckModule, "module "+r.module+" loads")
-	info := tok.Info()
-	ok(CheckToken, fmt.Sprintf("token %q (serial %s, %s %s) in slot %d", info.Label, info.Serial, info.Manufacturer, info.Model, info.Slot))
-
-	pin, err := pkcs11.ReadPIN(r.uri, p.getenv)
+	s, err := p.openSession(ctx, r, bundle, func() (pkcs11.PIN, error) { return pkcs11.ReadPIN(r.uri, p.getenv) }, d.sessionStep(r))
 	if err != nil {
-		return fail(CheckPIN, err, pinFix(err, r.uri))
+		return d.sessionFailed(err, r, pluginConfig)
 	}
-	key, err := tok.Login(ctx, pin)
-	switch {
-	case errors.Is(err, pkcs11.ErrLogin):
-		return fail(CheckPIN, err, loginFix(r.uri))
-	case err != nil && (errors.Is(err, pkcs11.ErrKeyNotFound) || errors.Is(err, pkcs11.ErrAmbiguous)):
-		ok(CheckPIN, "the token accepts the PIN")
-		return fail(CheckKey, err, keyFix(err, r, pluginConfig))
-	case err != nil:
-		return fail(CheckPIN, err, fix{text: "check that token " + strconv.Quote(info.Label) + " accepts logins (notation-pkcs11 token list shows its state)"})
+	chain, now := s.Chain, p.now()
+	checked := d.chainRules(chain, now, r)
+	// The network checks below must not hold the module lock (and keep
+	// signers waiting): the token is done with.
+	if err := s.Token.Close(); err != nil && checked {
+		return d.fail(CheckToken, err, fix{text: "check the token (notation-pkcs11 token list)"})
 	}
-	ok(CheckPIN, "the token accepts the PIN")
-	ks, err := pki.KeySpecOf(key.Public())
-	if err != nil {
-		return fail(CheckKey, err, fix{text: "Notation cannot sign with this key type; generate a supported key under a new label: notation-pkcs11 key generate --token " + shellQuote(tokenURI(r.uri).String()) + " --type ec-256 --label NEW-LABEL"})
+	if !checked {
+		return d.rep
 	}
-	ok(CheckKey, fmt.Sprintf("private key %s (%s, CKA_ID %x)", r.uri.KeyDescription(), ks, key.ID()))
+	if err := p.doctorRevocation(ctx, d, chain, now, o.Revocation); err != nil {
+		return d.fail(CheckRevocation, err, revocationFix(err))
+	}
+	d.rep.OK = true
+	p.advise(d.rep, r, chain, pluginConfig, o)
+	return d.rep
+}
 
-	chain, err := p.chain(ctx, tok, key, bundle, r)
-	switch {
-	case errors.Is(err, pkcs11.ErrCertificateNotFound):
-		return fail(CheckCertificate, err, certificateFix(r))
-	case errors.Is(err, pki.ErrCertificateMismatch):
-		ok(CheckCertificate, "a certificate is stored for the key")
-		return fail(CheckMatch, err, matchFix(r))
-	case err != nil:
-		ok(CheckCertificate, "a certificate is stored for the key")
-		ok(CheckMatch, "the certificate holds the key's public key")
-		return fail(CheckChain, err, incompleteFix(r))
-	}
-	leaf := chain[0]
-	ok(CheckCertificate, fmt.Sprintf("certificate %q", leaf.Subject))
-	ok(CheckMatch, "the certificate holds the key's public key")
+// doctorRun collects the checks of one Doctor walk.
+type doctorRun struct {
+	rep   *DoctorReport
+	token string // the token's label, once it is open
+}
 
-	now := p.now()
+func (d *doctorRun) ok(name, detail string) {
+	d.rep.Checks = append(d.rep.Checks, Check{Name: name, Status: StatusOK, Detail: detail})
+}
+
+func (d *doctorRun) warn(name, detail, fix string, findings ...pki.Finding) {
+	d.rep.Checks = append(d.rep.Checks, Check{Name: name, Status: StatusWarn, Detail: detail, Fix: fix, Findings: findings})
+}
+
+// fail ends the walk at check name.
+func (d *doctorRun) fail(name string, err error, f fix, findings ...pki.Finding) *DoctorReport {
+	d.rep.Checks = append(d.rep.Checks, Check{Name: name, Status: StatusFail, Detail: err.Error(), Fix: f.text, Command: f.command, Findings: findings, Err: err})
+	d.rep.Failed = name
+	return d.rep
+}
+
+// chainRules checks the chain against the signing rules (a failure ends
+// the walk: false) and how soon it expires.
+func (d *doctorRun) chainRules(chain []*x509.Certificate, now time.Time, r keyRequest) bool {
+	root := chain[len(chain)-1].Subject
 	if err := pki.CheckSigningChain(chain, now); err != nil {
-		return fail(CheckChain, err, ruleFix(err, r))
+		var ce *pki.ChainError
+		errors.As(err, &ce)
+		var findings []pki.Finding
+		if ce != nil {
+			findings = ce.Findings
+		}
+		d.fail(CheckChain, err, ruleFix(err, r), findings...)
+		return false
 	}
-	var warnings []string
+	var warnings []pki.Finding
+	var texts []string
 	for _, f := range pki.LintChain(chain, now) {
-		if f.Severity == pki.SeverityWarning && !strings.Contains(f.Rule, "expires in under") {
-			warnings = append(warnings, f.String())
+		// Expiry has a check of its own.
+		if f.Severity == pki.SeverityWarning && f.ID != pki.RuleExpiresSoon {
+			warnings = append(warnings, f)
+			texts = append(texts, f.String())
 		}
 	}
 	if len(warnings) > 0 {
-		warn(CheckChain, fmt.Sprintf("%d certificate(s) to root %q; %s", len(chain), chain[len(chain)-1].Subject, strings.Join(warnings, "; ")), "see the fixes named")
+		d.warn(CheckChain, fmt.Sprintf("%d certificate(s) to root %q; %s", len(chain), root, strings.Join(texts, "; ")), "see the fixes named", warnings...)
 	} else {
-		ok(CheckChain, fmt.Sprintf("%d certificate(s) to root %q meet the Notary Project rules", len(chain), chain[len(chain)-1].Subject))
+		d.ok(CheckChain, fmt.Sprintf("%d certificate(s) to root %q meet the Notary Project rules", len(chain), root))
 	}
-
 	soonest := chain[0]
 	for _, c := range chain {
 		if c.NotAfter.Before(soonest.NotAfter) {
 			soonest = c
 		}
 	}
-	left := soonest.NotAfter.Sub(now)
-	if left < ExpiryWarning {
-		warn(CheckExpiry, fmt.Sprintf("certificate %q expires on %s, in %d day(s)", soonest.Subject, soonest.NotAfter.UTC().Format(time.RFC3339), int(left.Hours()/24)),
+	if left := soonest.NotAfter.Sub(now); left < ExpiryWarning {
+		d.warn(CheckExpiry, fmt.Sprintf("certificate %q expires on %s, in %d day(s)", soonest.Subject, soonest.NotAfter.UTC().Format(time.RFC3339), int(left.Hours()/24)),
 			"renew it now: a new key, its csr, the CA, cert import (the rotation runbook in docs/pki-workflow.md)")
 	} else {
-		ok(CheckExpiry, fmt.Sprintf("the chain is valid until %s (certificate %q)", soonest.NotAfter.UTC().Format(time.RFC3339), soonest.Subject))
+		d.ok(CheckExpiry, fmt.Sprintf("the chain is valid until %s (certificate %q)", soonest.NotAfter.UTC().Format(time.RFC3339), soonest.Subject))
 	}
-
-	// The network checks below must not hold the module lock (and keep
-	// signers waiting): the token is done with.
-	open = false
-	if err := tok.Close(); err != nil {
-		return fail(CheckToken, err, fix{text: "check the token (notation-pkcs11 token list)"})
-	}
-	if err := p.doctorRevocation(ctx, chain, now, o.Revocation, ok, warn); err != nil {
-		return fail(CheckRevocation, err, revocationFix(err))
-	}
-
-	rep.OK = true
-	p.advise(rep, r, chain, pluginConfig, o)
-	return rep
+	return true
 }
 
-func (p *Plugin) doctorRevocation(ctx context.Context, chain []*x509.Certificate, now time.Time, checker revocation.Checker, ok func(string, string), warn func(string, string, string)) error {
+// RevocationError is a certificate of the chain that Doctor's revocation
+// check finds revoked (Result.Status revocation.StatusRevoked), or whose
+// status no responder could give (revocation.StatusUnknown).
+type RevocationError struct {
+	Subject string // the certificate's subject
+	Result  revocation.Result
+}
+
+func (e *RevocationError) Error() string {
+	r := e.Result
+	if r.Status == revocation.StatusRevoked {
+		return fmt.Sprintf("certificate %q is revoked (%s at %s, since %s, reason %s)", e.Subject, r.Method, r.URL, r.RevokedAt.UTC().Format(time.RFC3339), r.Reason)
+	}
+	return fmt.Sprintf("the revocation status of certificate %q is unknown, notation verify will fail at level strict: %s", e.Subject, r.Detail)
+}
+
+func (p *Plugin) doctorRevocation(ctx context.Context, d *doctorRun, chain []*x509.Certificate, now time.Time, checker revocation.Checker) error {
 	if checker == nil {
 		c, err := revocation.New(revocation.Options{NoDiskCache: true})
 		if err != nil {
@@ -254,20 +249,20 @@ func (p *Plugin) doctorRevocation(ctx context.Context, chain []*x509.Certificate
 		subj := chain[i].Subject.String()
 		switch res.Status {
 		case revocation.StatusRevoked:
-			return &fixedError{fmt.Errorf("certificate %q is revoked (%s at %s, since %s, reason %s)", subj, res.Method, res.URL, res.RevokedAt.UTC().Format(time.RFC3339), res.Reason),
+			return &fixedError{&RevocationError{Subject: subj, Result: res},
 				fix{text: "signatures with this chain no longer verify: generate a new key, have the CA issue its certificate and import it (the rotation runbook in docs/pki-workflow.md)"}}
 		case revocation.StatusUnknown:
-			return &fixedError{fmt.Errorf("the revocation status of certificate %q is unknown, notation verify will fail at level strict: %s", subj, res.Detail),
+			return &fixedError{&RevocationError{Subject: subj, Result: res},
 				fix{text: fmt.Sprintf("make %s reachable from this host over http (notation verify needs it too), then run doctor again", orUnknown(res.URL))}}
 		case revocation.StatusOK:
 			checked = append(checked, fmt.Sprintf("%q good by %s (%s)", subj, res.Method, res.URL))
 		}
 	}
 	if len(checked) == 0 {
-		warn(CheckRevocation, "no certificate of the chain names an OCSP responder or CRL distribution point: a compromised key could not be revoked", "have the CA put a CRL distribution point (or OCSP URL) in the signing-certificate profile")
+		d.warn(CheckRevocation, "no certificate of the chain names an OCSP responder or CRL distribution point: a compromised key could not be revoked", "have the CA put a CRL distribution point (or OCSP URL) in the signing-certificate profile")
 		return nil
 	}
-	ok(CheckRevocation, strings.Join(checked, "; "))
+	d.ok(CheckRevocation, strings.Join(checked, "; "))
 	return nil
 }
 

@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 )
 
@@ -89,8 +91,9 @@ func (o DoctorOptions) policy(identity string) *trustpolicy.Document {
 }
 
 // advise fills the notation commands and the trust policy for a healthy
-// key. The identity comes from the verifier's rule, so the policy accepts
-// exactly this signing certificate's subject.
+// key. The identity comes from the verifier's rule (pki.SubjectIdentity is
+// trustpolicy.IdentityFor), so the policy accepts exactly this signing
+// certificate's subject.
 func (p *Plugin) advise(rep *DoctorReport, r keyRequest, chain []*x509.Certificate, pluginConfig map[string]string, o DoctorOptions) {
 	leaf, root := chain[0], chain[len(chain)-1]
 	fp := sha256.Sum256(leaf.Raw)
@@ -107,8 +110,14 @@ func (p *Plugin) advise(rep *DoctorReport, r keyRequest, chain []*x509.Certifica
 		rootFile = "ROOT.pem"
 	}
 	rep.TrustStoreCommand = "notation cert add --type ca --store " + shellQuote(o.TrustStore) + " " + shellQuote(rootFile)
-	id, err := trustpolicy.IdentityFor(leaf)
+	// The one subject rule (pki.SubjectIdentity, the verifier's own): the
+	// identity the verifier suggests, or its words for why there is none.
+	id, err := pki.SubjectIdentity(leaf.Subject)
 	if err != nil {
+		var se *pki.SubjectError
+		if errors.As(err, &se) {
+			err = se.Err
+		}
 		rep.IdentityProblem = err.Error()
 		return
 	}

@@ -190,7 +190,8 @@ func TestDoctorOptionsValidate(t *testing.T) {
 	}
 	// Doctor itself refuses them at the config link.
 	rep := doctorOn(t, goodToken(t, "ec-256", true), stdEnv(fakeModule(t)), keyURI, DoctorOptions{Scope: "a b"})
-	if rep.Failed != CheckConfig || !strings.Contains(lastCheck(rep).Detail, `Scope "a b"`) {
+	var oe *DoctorOptionError
+	if rep.Failed != CheckConfig || !errors.As(lastCheck(rep).Err, &oe) || oe.Option != "Scope" || oe.Value != "a b" {
 		t.Fatalf("%+v", rep.Checks)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
+	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
 	"github.com/notation-pkcs11/notation-pkcs11/revocation"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
@@ -33,6 +34,16 @@ func statusChecker(status revocation.Status) revocation.Checker {
 func TestDoctorBrokenLinks(t *testing.T) {
 	mod := fakeModule(t)
 	leaf := loadCerts(t, "ec-256/chain.pem")[0]
+	boom := errors.New("boom")
+	good := func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }
+	// isErr is a check's error that is target.
+	isErr := func(target error) func(Check) bool { return func(c Check) bool { return errors.Is(c.Err, target) } }
+	revoked := func(status revocation.Status) func(Check) bool {
+		return func(c Check) bool {
+			var re *RevocationError
+			return errors.As(c.Err, &re) && re.Result.Status == status && re.Subject == leaf.Subject.String()
+		}
+	}
 	cases := []struct {
 		name    string
 		tok     func(t *testing.T) *fakeToken
@@ -40,38 +51,44 @@ func TestDoctorBrokenLinks(t *testing.T) {
 		keyID   string
 		now     time.Time
 		checker revocation.Checker
-		failed  string // "" for a healthy key
-		want    string // in the failed (or warned) check's detail
+		failed  string           // "" for a healthy key
+		want    func(Check) bool // holds for the failed (or last warned) check
 	}{
-		{name: "healthy", tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: ""},
-		{name: "bad URI", keyID: "pkcs11:token=a;serial=b;object=k", failed: CheckConfig, want: "token and serial"},
+		{name: "healthy", tok: good, failed: ""},
+		{name: "bad URI", keyID: "pkcs11:token=a;serial=b;object=k", failed: CheckConfig, want: isErr(pkcs11.ErrInvalidURI)},
 		{name: "module", tok: func(t *testing.T) *fakeToken {
-			tk := goodToken(t, "ec-256", true)
+			tk := good(t)
 			tk.OpenErr = pkcs11.ErrModule
 			return tk
-		}, failed: CheckModule, want: "module unusable"},
-		{name: "token", keyID: "pkcs11:token=other;object=signing-key", tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: CheckToken, want: "other"},
-		{name: "no PIN", env: env{ModuleEnv: mod}, tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: CheckPIN, want: "no PIN"},
-		{name: "wrong PIN", env: env{ModuleEnv: mod, pkcs11.PINEnv: "wrong"}, tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: CheckPIN, want: "PIN is incorrect"},
-		{name: "key", keyID: "pkcs11:token=fake-token;object=nope", tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: CheckKey, want: "no private key"},
-		{name: "no certificate", tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", false) }, failed: CheckCertificate, want: "no certificate with the key's CKA_ID"},
+		}, failed: CheckModule, want: isErr(pkcs11.ErrModule)},
+		{name: "token", keyID: "pkcs11:token=other;object=signing-key", tok: good, failed: CheckToken, want: isErr(pkcs11.ErrTokenNotFound)},
+		{name: "no PIN", env: env{ModuleEnv: mod}, tok: good, failed: CheckPIN, want: isErr(pkcs11.ErrNoPIN)},
+		{name: "wrong PIN", env: env{ModuleEnv: mod, pkcs11.PINEnv: "wrong"}, tok: good, failed: CheckPIN, want: isErr(pkcs11.ErrLogin)},
+		{name: "key", keyID: "pkcs11:token=fake-token;object=nope", tok: good, failed: CheckKey, want: isErr(pkcs11.ErrKeyNotFound)},
+		{name: "unsupported key type", tok: func(t *testing.T) *fakeToken { return badToken(t, "rsa-1024") }, failed: CheckKey, want: isErr(pki.ErrUnsupportedKey)},
+		{name: "no certificate", tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", false) }, failed: CheckCertificate, want: isErr(pkcs11.ErrCertificateNotFound)},
 		{name: "certificate of another key", tok: func(t *testing.T) *fakeToken {
 			tk := goodToken(t, "ec-256", false)
 			tk.Certs = []fakeCert{{keyID, loadCerts(t, "ec-384/chain.pem")[0]}}
 			return tk
-		}, failed: CheckMatch, want: "does not match the signing key"},
+		}, failed: CheckMatch, want: isErr(pki.ErrCertificateMismatch)},
 		{name: "incomplete chain", tok: func(t *testing.T) *fakeToken {
-			tk := goodToken(t, "ec-256", true)
+			tk := good(t)
 			tk.Certs = tk.Certs[:1]
 			return tk
-		}, failed: CheckChain, want: "incomplete certificate chain"},
-		{name: "expired", now: leaf.NotAfter.Add(time.Hour), tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: CheckChain, want: "expired on"},
-		{name: "near expiry warns", now: leaf.NotAfter.Add(-10 * 24 * time.Hour), tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: "", want: "expires on"},
-		{name: "revoked", checker: statusChecker(revocation.StatusRevoked), tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: CheckRevocation, want: "is revoked"},
-		{name: "endpoint down", checker: statusChecker(revocation.StatusUnknown), tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: CheckRevocation, want: "connection refused"},
+		}, failed: CheckChain, want: isErr(pki.ErrIncompleteChain)},
+		{name: "expired", now: leaf.NotAfter.Add(time.Hour), tok: good, failed: CheckChain, want: func(c Check) bool {
+			var ce *pki.ChainError
+			return errors.As(c.Err, &ce) && hasRule(c.Findings, pki.RuleExpired) && len(c.Findings) == len(ce.Findings)
+		}},
+		{name: "near expiry warns", now: leaf.NotAfter.Add(-10 * 24 * time.Hour), tok: good, failed: "", want: func(c Check) bool {
+			return c.Name == CheckExpiry && c.Status == StatusWarn
+		}},
+		{name: "revoked", checker: statusChecker(revocation.StatusRevoked), tok: good, failed: CheckRevocation, want: revoked(revocation.StatusRevoked)},
+		{name: "endpoint down", checker: statusChecker(revocation.StatusUnknown), tok: good, failed: CheckRevocation, want: revoked(revocation.StatusUnknown)},
 		{name: "checker error", checker: revocation.CheckerFunc(func(context.Context, revocation.Request) ([]revocation.Result, error) {
-			return nil, errors.New("boom")
-		}), tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", true) }, failed: CheckRevocation, want: "boom"},
+			return nil, boom
+		}), tok: good, failed: CheckRevocation, want: isErr(boom)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -107,21 +124,32 @@ func TestDoctorBrokenLinks(t *testing.T) {
 			}
 			js, _ := json.Marshal(rep)
 			checkNoPIN(t, c.name, string(js))
-			if c.want != "" {
+			if c.want != nil {
 				found := false
 				for _, ch := range rep.Checks {
-					if ch.Status != StatusOK && strings.Contains(ch.Detail, c.want) {
+					if ch.Status != StatusOK && c.want(ch) {
 						found = true
 					}
 				}
 				if !found {
-					t.Fatalf("no failed or warned check says %q:\n%+v", c.want, rep.Checks)
+					t.Fatalf("no failed or warned check is the one expected:\n%+v", rep.Checks)
 				}
 			}
-			// Every check before the failed one passed, and the walk stopped there.
+			// Every check before the failed one passed, in DoctorChecks
+			// order, and the walk stopped there.
+			order := map[string]int{}
+			for i, n := range DoctorChecks() {
+				order[n] = i
+			}
 			for i, ch := range rep.Checks {
 				if ch.Status == StatusFail && i != len(rep.Checks)-1 {
 					t.Fatalf("the walk went on after %s", ch.Name)
+				}
+				if (ch.Status == StatusFail) != (ch.Err != nil) {
+					t.Fatalf("check %s: status %s with error %v", ch.Name, ch.Status, ch.Err)
+				}
+				if i > 0 && order[ch.Name] < order[rep.Checks[i-1].Name] {
+					t.Fatalf("check %s after %s", ch.Name, rep.Checks[i-1].Name)
 				}
 			}
 			if rep.OK {
@@ -137,6 +165,15 @@ func TestDoctorBrokenLinks(t *testing.T) {
 			}
 		})
 	}
+}
+
+func hasRule(fs []pki.Finding, id pki.RuleID) bool {
+	for _, f := range fs {
+		if f.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func TestShellQuote(t *testing.T) {
