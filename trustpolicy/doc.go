@@ -4,11 +4,13 @@
 //
 // # Layers
 //
-//   - Document, ParseDocument, LoadDocument, Lint and Compile read and
-//     validate trustpolicy.json with notation's acceptance rules; every
-//     problem names its JSON path. LintKeys (and LintFile) also report the
-//     keys notation ignores: unknown and misplaced keys with a "did you
-//     mean", and duplicate keys; they never change a verdict.
+//   - ParseDocument (parse.go) decodes trustpolicy.json into a Document;
+//     Lint (validate.go) reports every problem with notation's acceptance
+//     rules, each naming its JSON path; Compile (compile.go) turns a valid
+//     Document into a Policy, whose Select picks the statement for a
+//     reference. None of them does I/O. LintKeys (and LintFile) also
+//     report the keys notation ignores: unknown and misplaced keys with a
+//     "did you mean", and duplicate keys; they never change a verdict.
 //   - CheckSubject checks that a reference and the descriptor that came
 //     with it name the same artifact (and that the descriptor is valid);
 //     every caller that gets both from outside calls it before Evaluate,
@@ -19,10 +21,14 @@
 //     checker): it opens no file, reads no clock and touches no network
 //     itself. The revocation checker is the only injected dependency that
 //     may do I/O.
-//   - Load (load.go) is the thin layer that reads the policy and stores
-//     from notation's directories and builds an Engine.
-//   - The registry lives in the sub-package registry; the command in
-//     cmd/trustpolicy.
+//   - load.go is the only file that does I/O: ReadPolicyFile,
+//     LoadDocument and LintFile read the policy file with notation's file
+//     rules, and Load reads the policy and stores from notation's folders
+//     and builds an Engine.
+//   - The verification flow every gate shares (select, skip, fetch,
+//     evaluate, stop at the first verified signature) is the sub-package
+//     service; the registry client is the sub-package registry; the
+//     command is cmd/trustpolicy.
 //
 // # Security
 //

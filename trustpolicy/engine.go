@@ -132,9 +132,10 @@ func (e *Engine) trusted(rule *Rule, typ truststore.Type) anchorSet {
 	return a
 }
 
-// SelectResult is the outcome of choosing a policy for a reference before any
-// signature is fetched: notation decides "skip" this way, without touching
-// the registry.
+// Select returns the statement that applies to a reference and how it
+// matched (the Result's Policy), before any signature is fetched: notation
+// decides "skip" this way, without touching the registry. Its errors are
+// Policy.Select's (wrapping ErrInvalidReference or ErrNoApplicablePolicy).
 func (e *Engine) Select(reference string) (*Rule, *PolicyMatch, error) {
 	rule, err := e.policy.Select(reference)
 	if err != nil {

@@ -66,8 +66,12 @@ type Result struct {
 	err error
 }
 
-// Err returns the verification error (nil when verified or skipped). It is
-// a *VerificationError, or an error wrapping ErrInconclusive.
+// Err returns the verification error: nil when verified or skipped; a
+// *CheckError (errors.Is ErrVerificationFailed) when an enforced check, the
+// signed descriptor or the user metadata failed; an *InconclusiveError
+// (errors.Is ErrInconclusive) when inconclusive; and Policy.Select's error
+// (wrapping ErrInvalidReference or ErrNoApplicablePolicy) when no statement
+// applies to the reference.
 func (r *Result) Err() error { return r.err }
 
 // PolicyMatch says which trust policy statement applied and why.

@@ -15,12 +15,12 @@ const (
 	scopeInvalid
 )
 
-// checkScope is notation's validateRegistryScopeFormat without regular
+// classifyScope is notation's validateRegistryScopeFormat without regular
 // expressions: it is called for every verification, so it must be cheap.
 // The domain part (before the first '/') must match distribution's domain
 // pattern and the rest its lower-case repository pattern. The tests compare
 // it with notation's regular expressions.
-func checkScope(s string) scopeStatus {
+func classifyScope(s string) scopeStatus {
 	if len(s) > 1 && strings.IndexByte(s, '*') >= 0 {
 		return scopeWildcard
 	}
@@ -113,7 +113,7 @@ func isLowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <=
 
 func isASCIIAlnum(c byte) bool { return isLowerAlnum(c) || c >= 'A' && c <= 'Z' }
 
-// scopeHint says why a scope that checkScope rejects is invalid, for error
+// scopeHint says why a scope that classifyScope rejects is invalid, for error
 // messages. It never decides validity.
 func scopeHint(s string) string {
 	domain, repo, found := strings.Cut(s, "/")
