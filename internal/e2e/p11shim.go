@@ -65,6 +65,10 @@ type Shim struct {
 	// reaches Module, until Gate is released ([ReleaseGate]); without a
 	// Gate, for ever.
 	Block string
+	// BlockFile, instead of Block, names a file the shim reads the
+	// function to block from at each C_Initialize (no file: none), so
+	// that a test can arm the block for processes that start later.
+	BlockFile string
 	// Gate is a FIFO made by [NewGate].
 	Gate string
 	// Hide lists mechanisms (CKM_ numbers) that C_GetMechanismList leaves
@@ -91,6 +95,9 @@ func (s Shim) Env() []string {
 	}
 	if s.Block != "" {
 		env = append(env, "P11SHIM_BLOCK="+s.Block)
+	}
+	if s.BlockFile != "" {
+		env = append(env, "P11SHIM_BLOCK=@"+s.BlockFile)
 	}
 	if s.Gate != "" {
 		env = append(env, "P11SHIM_GATE="+s.Gate)

@@ -152,7 +152,7 @@ func describeTokens(ts []TokenInfo) string {
 		}
 	}
 	if len(parts) == 0 {
-		return "none (initialise one, e.g. softhsm2-util --init-token)"
+		return "none (initialise one, e.g. softhsm2-util --init-token; for a network HSM, check that it or its server is reachable)"
 	}
 	return strings.Join(parts, ", ")
 }

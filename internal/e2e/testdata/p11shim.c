@@ -11,7 +11,10 @@
  *                        the call logs "block NAME" and then waits, before
  *                        it reaches the real module, until the FIFO named by
  *   P11SHIM_GATE=FIFO    is opened for writing and closed by the test (then
- *                        the call goes on); without a gate it never returns
+ *                        the call goes on); without a gate it never returns.
+ *                        P11SHIM_BLOCK=@FILE reads NAME from FILE at each
+ *                        C_Initialize instead (no file: no block), so that
+ *                        a test can arm the block for later processes
  *   P11SHIM_HIDE=LIST    comma-separated mechanism numbers (0x1041,0x1044)
  *                        that C_GetMechanismList leaves out, and that
  *                        C_GetMechanismInfo and C_SignInit refuse with
@@ -187,6 +190,20 @@ static void read_config(void) {
 	copy_env(log_path, sizeof log_path, "P11SHIM_LOG");
 	copy_env(gate_path, sizeof gate_path, "P11SHIM_GATE");
 	copy_env(block_name, sizeof block_name, "P11SHIM_BLOCK");
+	if (block_name[0] == '@') {
+		char path[4096];
+		int fd;
+		ssize_t n = 0;
+		snprintf(path, sizeof path, "%s", block_name + 1);
+		block_name[0] = '\0';
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			n = read(fd, block_name, sizeof block_name - 1);
+			close(fd);
+		}
+		block_name[n > 0 ? n : 0] = '\0';
+		block_name[strcspn(block_name, "\r\n")] = '\0';
+	}
 	copy_env(list, sizeof list, "P11SHIM_ECDSA_HASH");
 	ecdsa_hash = list[0] != '\0';
 	memset(hashing, 0, sizeof hashing);
