@@ -103,6 +103,10 @@ type Client struct {
 	maxSignatures    int
 	maxManifestBytes int64
 	maxEnvelopeBytes int64
+	// layout, when set, is read instead of a registry (NewLayout).
+	layout *layoutSource
+	// cache, when set, memoizes what is read (WithCache).
+	cache *cache
 }
 
 // New returns a Client configured by opts.
@@ -217,6 +221,7 @@ func defaultHTTPClient(allowPlainHTTP bool) *http.Client {
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          16,
+		MaxIdleConnsPerHost:   16, // bulk verification keeps one connection per worker
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   tlsHandshakeTimeout,
 		ResponseHeaderTimeout: responseHeaderTimeout,

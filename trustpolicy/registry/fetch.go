@@ -9,7 +9,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
-	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 )
@@ -51,12 +50,12 @@ func (c *Client) FetchSignature(ctx context.Context, t Target, d ocispec.Descrip
 		sig := Signature{Descriptor: d, Err: sanitize(fmt.Errorf("fetch signature %s of %s: %w", d.Digest, t.Reference, err))}
 		return sig, sig.Err
 	}
-	sig := c.fetchOne(ctx, c.repository(r), t, d)
+	sig := c.fetchOne(ctx, c.source(r), t, d)
 	return sig, sig.Err
 }
 
 // fetchOne fetches the signature manifest d of t and its envelope.
-func (c *Client) fetchOne(ctx context.Context, repo *remote.Repository, t Target, d ocispec.Descriptor) Signature {
+func (c *Client) fetchOne(ctx context.Context, repo source, t Target, d ocispec.Descriptor) Signature {
 	sig := Signature{Descriptor: d}
 	fail := func(err error) Signature {
 		var se *SignatureSubjectError
@@ -77,7 +76,7 @@ func (c *Client) fetchOne(ctx context.Context, repo *remote.Repository, t Target
 	if m.subject != nil && m.subject.Digest != t.Descriptor.Digest {
 		return fail(&SignatureSubjectError{Manifest: d.Digest, Subject: m.subject.Digest, Artifact: t.Descriptor.Digest})
 	}
-	blob, err := content.FetchAll(ctx, repo.Blobs(), env)
+	blob, err := content.FetchAll(ctx, repo.blobs(), env)
 	if err != nil {
 		return fail(fmt.Errorf("fetching %s envelope %s (%d bytes): %w", env.MediaType, env.Digest, env.Size, err))
 	}
@@ -104,7 +103,7 @@ type sigManifest struct {
 
 // readSignatureManifest fetches the signature manifest d and checks its
 // shape: exactly one layer, a JWS or COSE envelope within the size cap.
-func (c *Client) readSignatureManifest(ctx context.Context, repo *remote.Repository, d ocispec.Descriptor) (sigManifest, error) {
+func (c *Client) readSignatureManifest(ctx context.Context, repo source, d ocispec.Descriptor) (sigManifest, error) {
 	if err := d.Digest.Validate(); err != nil {
 		return sigManifest{}, fmt.Errorf("invalid digest: %w", err)
 	}
@@ -114,7 +113,7 @@ func (c *Client) readSignatureManifest(ctx context.Context, repo *remote.Reposit
 	if err := checkSize(d, c.maxManifestBytes); err != nil {
 		return sigManifest{}, fmt.Errorf("manifest: %w", err)
 	}
-	data, err := content.FetchAll(ctx, repo.Manifests(), d)
+	data, err := content.FetchAll(ctx, repo.manifests(), d)
 	if err != nil {
 		return sigManifest{}, fmt.Errorf("fetching the manifest: %w", err)
 	}

@@ -39,7 +39,7 @@ func (c *Client) Resolve(ctx context.Context, ref string) (Target, error) {
 	if err != nil {
 		return Target{}, sanitize(err)
 	}
-	desc, err := c.repository(r).Resolve(ctx, r.Reference)
+	desc, err := c.source(r).resolve(ctx, r.Reference)
 	if err != nil {
 		return Target{}, c.describe(err, "resolve "+ref, r, notFoundManifest(r))
 	}

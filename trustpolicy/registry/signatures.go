@@ -75,9 +75,9 @@ func (c *Client) Signatures(ctx context.Context, t Target, visit func(Signature)
 	if err != nil {
 		return sanitize(fmt.Errorf("%s: %w", op, err))
 	}
-	repo := c.repository(r)
+	repo := c.source(r)
 	visited, more := 0, false
-	err = repo.Referrers(ctx, t.Descriptor, ArtifactTypeNotation, func(page []ocispec.Descriptor) error {
+	err = repo.referrers(ctx, t.Descriptor, ArtifactTypeNotation, func(page []ocispec.Descriptor) error {
 		for _, d := range page {
 			if d.ArtifactType != ArtifactTypeNotation {
 				continue // the registry claimed to filter, but did not
