@@ -7,7 +7,9 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -157,5 +159,58 @@ func TestOneModuleHandle(t *testing.T) {
 				t.Errorf("no signature went through the shim (log %q)", log)
 			}
 		})
+	}
+}
+
+// TestKeyConcurrentAndAfterClose: one Key signs from many goroutines (one
+// at a time on the token's session; run with -race), and after Close every
+// call fails with ErrModule instead of reaching the unloaded module.
+func TestKeyConcurrentAndAfterClose(t *testing.T) {
+	h := tokenWithChains(t, "conc", "ec-256")
+	u := mustURI(t, "pkcs11:token=conc;object=ec-256")
+	tok, err := pkcs11.Open(context.Background(), u, pkcs11.Options{ModulePath: h.Module(), Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := tok.Login(context.Background(), pkcs11.NewPIN(userPIN))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 16
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			msg := []byte{byte(i)}
+			sig, err := key.SignMessage(nil, msg, crypto.SHA256)
+			if err == nil {
+				d := sha256.Sum256(msg)
+				if !ecdsa.VerifyASN1(key.Public().(*ecdsa.PublicKey), d[:], sig) {
+					err = errors.New("a signature does not verify")
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if err := tok.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	ctx := context.Background()
+	_, sigErr := key.SignMessage(nil, []byte("late"), crypto.SHA256)
+	_, _, pubErr := tok.PublicKey(ctx)
+	_, loginErr := tok.Login(ctx, pkcs11.NewPIN(userPIN))
+	_, certErr := tok.CertificatesByID(ctx, key.ID())
+	_, mechErr := key.SignMechanism(crypto.SHA256)
+	for i, err := range []error{sigErr, pubErr, loginErr, certErr, mechErr} {
+		if !errors.Is(err, pkcs11.ErrModule) || !strings.Contains(err.Error(), `token "conc" is closed`) {
+			t.Errorf("call %d after Close: %v, want ErrModule saying the token is closed", i, err)
+		}
 	}
 }

@@ -48,6 +48,7 @@ type Token struct {
 	uri     *URI
 	timeout time.Duration
 	stuck   atomic.Bool // a call timed out and may still be running in the module
+	closed  atomic.Bool // Close has unloaded the module
 	lock    *fileLock
 
 	// mu guards the logged-in state, which Keys share.
@@ -140,6 +141,9 @@ func call[T any](ctx context.Context, t *Token, what string, fn func() (T, error
 	var zero T
 	if t.stuck.Load() {
 		return zero, fmt.Errorf("%w: an earlier call is still running in the module", ErrTimeout)
+	}
+	if t.closed.Load() {
+		return zero, fmt.Errorf("%w: token %q is closed", ErrModule, t.info.Label)
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
@@ -269,7 +273,7 @@ func isLoginCode(err error) bool {
 // leaves the module alone, since a call may still be running inside it, and
 // keeps the module lock until the process exits.
 func (t *Token) Close() error {
-	if t.m == nil || t.stuck.Load() {
+	if t.m == nil || t.stuck.Load() || t.closed.Load() {
 		return nil
 	}
 	err := t.do(context.Background(), "closing the token", func() error {
@@ -286,7 +290,7 @@ func (t *Token) Close() error {
 	if err != nil {
 		return err // stuck: keep the lock
 	}
-	t.m = nil
+	t.closed.Store(true)
 	t.lock.release()
 	return nil
 }
