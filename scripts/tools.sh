@@ -5,7 +5,11 @@
 # never upgrades one tool's dependencies for another. A tool already built at
 # the pinned version is reused, so a warm run costs nothing.
 #
-# usage: scripts/tools.sh [ratify]      -> prints the bin directory on stdout
+# usage: scripts/tools.sh [ratify] [containerd]   -> prints the bin directory on stdout
+#
+# containerd builds containerd v2 and its ctr client from one throw-away
+# module (they share the build), with -tags no_btrfs: the btrfs snapshotter
+# needs cgo.
 set -euo pipefail
 
 cache="${NOTATION_PKCS11_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/notation-pkcs11/tools}"
@@ -18,14 +22,28 @@ tools=(
   "oras oras.land/oras/cmd/oras v1.2.3"
   "registry github.com/distribution/distribution/v3/cmd/registry v3.1.2"
 )
-if [ "${1:-}" = ratify ]; then
-  tools+=("ratify github.com/ratify-project/ratify/cmd/ratify v1.4.6")
-fi
+for arg in "$@"; do
+  case "$arg" in
+  ratify) tools+=("ratify github.com/ratify-project/ratify/cmd/ratify v1.4.6") ;;
+  containerd) tools+=("containerd github.com/containerd/containerd/v2/cmd/containerd v2.4.2") ;;
+  *) echo "tools: unknown tool set '$arg' (want ratify or containerd)" >&2; exit 2 ;;
+  esac
+done
 
 build() {
   local name=$1 pkg=$2 version=$3
   local stamp="$bin/.$name.version"
-  if [ -x "$bin/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pkg@$version" ]; then
+  # Extra binaries built from the same module: containerd's ctr client.
+  local extra=() tags=()
+  if [ "$name" = containerd ]; then
+    extra=("ctr ${pkg%/containerd}/ctr")
+    tags=(-tags no_btrfs)
+  fi
+  local complete=yes
+  for e in "${extra[@]}"; do
+    [ -x "$bin/${e%% *}" ] || complete=no
+  done
+  if [ -x "$bin/$name" ] && [ $complete = yes ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pkg@$version" ]; then
     return 0
   fi
   echo "tools: building $name $version from the Go module proxy (cached in $bin)" >&2
@@ -44,7 +62,13 @@ build() {
       [ -f "$gosum" ] && cat "$gosum" >>go.sum
     fi
     go get -tool "$pkg@$version" >&2
-    CGO_ENABLED=0 go build -trimpath -o "$bin/$name" "$pkg" >&2
+    for e in "${extra[@]}"; do
+      go get -tool "${e#* }@$version" >&2
+    done
+    CGO_ENABLED=0 go build "${tags[@]}" -trimpath -o "$bin/$name" "$pkg" >&2
+    for e in "${extra[@]}"; do
+      CGO_ENABLED=0 go build "${tags[@]}" -trimpath -o "$bin/${e%% *}" "${e#* }" >&2
+    done
   )
   echo "$pkg@$version" >"$stamp"
 }
