@@ -27,6 +27,11 @@
 //     skip before any network I/O (for a subject by tag, after resolving
 //     the tag), resolve the subject, fetch that signature (its manifest must
 //     name the subject as its subject), evaluate.
+//   - [Service.Resolve] and [Service.VerifyTarget] are Verify in two steps,
+//     for a caller that needs the artifact's descriptor in between (bulk
+//     verification tells an image index by its media type and then
+//     verifies each platform manifest the index lists, without resolving
+//     them again).
 //   - [Service.VerifyEnvelope] verifies an envelope the caller already has
 //     (bytes, media type, the artifact's descriptor and reference), with no
 //     network.

@@ -39,6 +39,11 @@ func (s *Service) Verify(ctx context.Context, ref string, opts Options) (*trustp
 	if err != nil {
 		return nil, err
 	}
+	return s.verifyTarget(ctx, client, target, opts)
+}
+
+// verifyTarget is Verify after the reference was resolved.
+func (s *Service) verifyTarget(ctx context.Context, client *registry.Client, target registry.Target, opts Options) (*trustpolicy.Report, error) {
 	report := newReport(target.Reference, target.Tag)
 	// As notation: the statement is chosen, and a skip honoured, before
 	// any signature is fetched.
@@ -46,7 +51,7 @@ func (s *Service) Verify(ctx context.Context, ref string, opts Options) (*trustp
 		return reportOrNil(report, err)
 	}
 	var abort error
-	err = client.Signatures(ctx, target, func(sig registry.Signature) bool {
+	err := client.Signatures(ctx, target, func(sig registry.Signature) bool {
 		if sig.Err != nil {
 			abort = retrieveError(sig, target)
 			return true
