@@ -2,7 +2,7 @@ package plugin
 
 import (
 	"context"
-
+	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -16,18 +16,44 @@ import (
 // The operations in this file serve the human subcommands of the
 // notation-pkcs11 binary (token list, key list/generate, csr, cert import).
 // They resolve the module, the PIN and the module lock exactly as the
-// protocol commands do, and need the real HSM backend.
+// protocol commands do, and need a backend with the admin methods
+// (adminBackend, adminToken): HSM, or a test fake.
 
-// ErrNeedsHSM: an admin operation was asked of a Backend other than HSM.
+// ErrNeedsHSM: an admin operation was asked of a Backend (or a token) that
+// cannot do it: one without the adminBackend or adminToken methods.
 var ErrNeedsHSM = errors.New("this operation needs a real PKCS#11 token")
+
+// adminBackend is a Backend that also lists the module's tokens; HSM is
+// one, and so are the tests' fakes.
+type adminBackend interface {
+	Backend
+	ListTokens(ctx context.Context, modulePath string, opts pkcs11.Options) ([]pkcs11.TokenInfo, error)
+}
+
+// ListTokens describes the slots of the module at modulePath.
+func (HSM) ListTokens(ctx context.Context, modulePath string, opts pkcs11.Options) ([]pkcs11.TokenInfo, error) {
+	return pkcs11.ListTokens(ctx, modulePath, opts)
+}
 
 // adminToken is what the admin operations need beyond Token; the real
 // token (hsmToken) has it.
 type adminToken interface {
 	Token
-	GenerateKey(ctx context.Context, pin pkcs11.PIN, kt pkcs11.KeyType) (*pkcs11.Key, error)
+	// GenerateKeyPair logs in and generates a key pair of type kt,
+	// labelled and identified as the URI the token was opened with says,
+	// and returns its public key.
+	GenerateKeyPair(ctx context.Context, pin pkcs11.PIN, kt pkcs11.KeyType) (crypto.PublicKey, error)
 	ImportCertificate(ctx context.Context, pin pkcs11.PIN, id []byte, label string, cert *x509.Certificate) error
 	Keys(ctx context.Context) ([]pkcs11.KeyInfo, error)
+}
+
+// GenerateKeyPair is pkcs11.Token.GenerateKey.
+func (t hsmToken) GenerateKeyPair(ctx context.Context, pin pkcs11.PIN, kt pkcs11.KeyType) (crypto.PublicKey, error) {
+	k, err := t.Token.GenerateKey(ctx, pin, kt)
+	if err != nil {
+		return nil, err
+	}
+	return k.Public(), nil
 }
 
 // adminRequest parses a URI and pluginConfig for an admin operation. With
@@ -77,8 +103,12 @@ func (p *Plugin) ListTokens(ctx context.Context, pluginConfig map[string]string)
 	if err != nil {
 		return nil, "", err
 	}
+	lister, ok := p.backend.(adminBackend)
+	if !ok {
+		return nil, mod, ErrNeedsHSM
+	}
 	r := keyRequest{uri: &pkcs11.URI{}, cfg: cfg, module: mod}
-	tokens, err := pkcs11.ListTokens(ctx, mod, p.lockOptions(r, false))
+	tokens, err := lister.ListTokens(ctx, mod, p.lockOptions(r, false))
 	return tokens, mod, err
 }
 
@@ -160,11 +190,11 @@ func (p *Plugin) GenerateKey(ctx context.Context, tokenURI string, pluginConfig 
 		return nil, "", err
 	}
 	defer tok.Close()
-	key, err := tok.GenerateKey(ctx, pin, kt)
+	pub, err := tok.GenerateKeyPair(ctx, pin, kt)
 	if err != nil {
 		return nil, "", err
 	}
-	ks, err := pki.KeySpecOf(key.Public())
+	ks, err := pki.KeySpecOf(pub)
 	if err != nil {
 		return nil, "", err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -64,7 +65,22 @@ type fakeToken struct {
 	HidePublic bool    // PublicKey answers ErrKeyNotFound until logged in
 	Hang       string  // a hang* fault point: that call never answers
 	Mode       keyMode // how the key signs
-	OpenErr    error   // Open fails with this
+	OpenErr    error   // Open (and ListTokens) fails with this
+
+	// Admin operations: further key pairs (GenerateKeyPair adds to them),
+	// and a write fault: after WriteOK writes succeed, GenerateKeyPair and
+	// ImportCertificate fail with WriteErr, writing nothing.
+	Extra    []fakeKeyObj
+	WriteErr error
+	WriteOK  int
+	writes   int
+}
+
+// fakeKeyObj is a further key pair on a fake token.
+type fakeKeyObj struct {
+	Label  string
+	ID     []byte
+	Signer crypto.Signer
 }
 
 // fakeBackend opens a fakeToken and counts what the plugin does with it.
@@ -261,8 +277,9 @@ func (s *fakeSession) Close() error {
 }
 
 // fakeKey is the private key on a fake token. Like pkcs11.Key it takes a
-// digest, returns ECDSA signatures as DER, and refuses RSA options other than
-// PSS with the salt as long as the hash (pkcs11.Key refuses PSSSaltLengthAuto).
+// digest, returns ECDSA signatures as DER, signs RSA PKCS #1 v1.5 for a
+// bare hash and PSS only with a named salt length (pkcs11.Key refuses
+// PSSSaltLengthAuto).
 type fakeKey struct{ s *fakeSession }
 
 func (k *fakeKey) Public() crypto.PublicKey { return k.s.b.tok.Signer.Public() }
@@ -281,9 +298,10 @@ func (k *fakeKey) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]by
 		return nil, fmt.Errorf("fake HSM: digest of %d bytes does not fit opts %#v", len(digest), opts)
 	}
 	if _, isRSA := tok.Signer.(*rsa.PrivateKey); isRSA {
-		pss, ok := opts.(*rsa.PSSOptions)
-		if !ok || pss.SaltLength != rsa.PSSSaltLengthEqualsHash {
-			return nil, fmt.Errorf("fake HSM: RSA needs *rsa.PSSOptions with PSSSaltLengthEqualsHash, got %#v", opts)
+		// A bare hash is PKCS #1 v1.5 (what a certificate request is
+		// signed with); PSS needs a named salt length.
+		if pss, ok := opts.(*rsa.PSSOptions); ok && pss.SaltLength != rsa.PSSSaltLengthEqualsHash && pss.SaltLength <= 0 {
+			return nil, fmt.Errorf("fake HSM: RSA-PSS needs a named salt length (PSSSaltLengthEqualsHash), got %#v", opts)
 		}
 	}
 	switch tok.Mode {
@@ -380,4 +398,131 @@ func badToken(t testing.TB, key string) *fakeToken {
 		Other:    loadSigner(t, "bad/other.key"),
 		PIN:      testPIN,
 	}
+}
+
+// ListTokens lists the fake token, as pkcs11.ListTokens lists a module's
+// slots; OpenErr is a module that does not load.
+func (b *fakeBackend) ListTokens(_ context.Context, modulePath string, opts pkcs11.Options) ([]pkcs11.TokenInfo, error) {
+	b.mu.Lock()
+	b.opens++
+	b.lastOpts = opts
+	b.mu.Unlock()
+	if b.forbid || b.tok == nil {
+		b.t.Errorf("the module %q was listed but must not be", modulePath)
+		return nil, errors.New("fake backend: listing is forbidden in this test")
+	}
+	if b.tok.OpenErr != nil {
+		return nil, b.tok.OpenErr
+	}
+	s := &fakeSession{b: b}
+	return []pkcs11.TokenInfo{s.Info()}, nil
+}
+
+// Keys lists the key pairs by their public keys, as pkcs11.Token.Keys:
+// a token that hides public keys shows none of its own.
+func (s *fakeSession) Keys(ctx context.Context) ([]pkcs11.KeyInfo, error) {
+	if err := s.hang(ctx, hangPublic, "listing keys"); err != nil {
+		return nil, err
+	}
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	t := s.b.tok
+	var out []pkcs11.KeyInfo
+	add := func(label string, id []byte, pub crypto.PublicKey) {
+		k := pkcs11.KeyInfo{Label: label, ID: id, Public: pub}
+		for _, c := range t.Certs {
+			if bytes.Equal(c.id, id) {
+				k.Certificates = append(k.Certificates, c.cert)
+			}
+		}
+		out = append(out, k)
+	}
+	if !t.HidePublic && t.Signer != nil {
+		add(t.KeyLabel, t.KeyID, t.Signer.Public())
+	}
+	for _, k := range t.Extra {
+		add(k.Label, k.ID, k.Signer.Public())
+	}
+	return out, nil
+}
+
+// write counts one write and returns the write fault when it applies.
+// Call with b.mu held.
+func (s *fakeSession) write() error {
+	t := s.b.tok
+	if t.WriteErr != nil && t.writes >= t.WriteOK {
+		return t.WriteErr
+	}
+	t.writes++
+	return nil
+}
+
+// login checks a PIN as Login does.
+func (s *fakeSession) login(pin pkcs11.PIN) error {
+	if pin.Empty() || !pin.Equal(pkcs11.NewPIN(s.b.tok.PIN)) {
+		return fmt.Errorf("%w on token %q: the PIN is incorrect (CKR_PIN_INCORRECT); check the pin-source file or %s", pkcs11.ErrLogin, s.b.tok.Label, pkcs11.PINEnv)
+	}
+	return nil
+}
+
+// GenerateKeyPair makes an in-memory key pair labelled and identified as
+// the URI says, refusing a label or id a key already has, as
+// pkcs11.Token.GenerateKey does.
+func (s *fakeSession) GenerateKeyPair(_ context.Context, pin pkcs11.PIN, kt pkcs11.KeyType) (crypto.PublicKey, error) {
+	if s.u.Object == "" || len(s.u.ID) == 0 {
+		return nil, fmt.Errorf("%w: a new key needs both object=<label> and id=<CKA_ID> in the URI", pkcs11.ErrInvalidURI)
+	}
+	if err := s.login(pin); err != nil {
+		return nil, err
+	}
+	if _, err := pkcs11.ParseKeyType(string(kt)); err != nil {
+		return nil, err
+	}
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	t := s.b.tok
+	keys := append([]fakeKeyObj{{t.KeyLabel, t.KeyID, t.Signer}}, t.Extra...)
+	for _, k := range keys {
+		if k.Label == s.u.Object || bytes.Equal(k.ID, s.u.ID) {
+			u := *s.u
+			u.Object, u.ID = k.Label, k.ID
+			return nil, &pkcs11.KeyExistsError{Token: t.Label, Label: k.Label, ID: k.ID, Clash: "label or id", URI: &u}
+		}
+	}
+	if err := s.write(); err != nil {
+		return nil, fmt.Errorf("failed to generate a %s key on token %q: %w", kt, t.Label, err)
+	}
+	var signer crypto.Signer
+	var err error
+	switch kt {
+	case pkcs11.EC256:
+		signer, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case pkcs11.EC384:
+		signer, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case pkcs11.EC521:
+		signer, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	case pkcs11.RSA2048:
+		signer, err = rsa.GenerateKey(rand.Reader, 2048)
+	default:
+		return nil, fmt.Errorf("fake HSM: key type %s is not made by the fake (use ec-256/384/521 or rsa-2048)", kt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.Extra = append(t.Extra, fakeKeyObj{Label: s.u.Object, ID: append([]byte(nil), s.u.ID...), Signer: signer})
+	return signer.Public(), nil
+}
+
+// ImportCertificate stores a certificate object under id.
+func (s *fakeSession) ImportCertificate(_ context.Context, pin pkcs11.PIN, id []byte, label string, cert *x509.Certificate) error {
+	if err := s.login(pin); err != nil {
+		return err
+	}
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	if err := s.write(); err != nil {
+		return fmt.Errorf("failed to import certificate %q (%s) on token %q: %w", cert.Subject, label, s.b.tok.Label, err)
+	}
+	s.b.tok.Certs = append(s.b.tok.Certs, fakeCert{id: append([]byte(nil), id...), cert: cert})
+	return nil
 }
