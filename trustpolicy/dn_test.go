@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/json"
 	"errors"
 	"math/big"
 	"reflect"
@@ -397,7 +398,7 @@ func TestMatchIdentity(t *testing.T) {
 			t.Errorf("%s: error %v, want *IdentityError with %q", tc.name, err, tc.msg)
 			continue
 		}
-		if ie.Policy != "identity-test" || ie.Leaf != "O=SomeOrg,ST=WA,C=US" || ie.Suggestion != "x509.subject: C=US, ST=WA, O=SomeOrg" {
+		if ie.Policy != "identity-test" || ie.Leaf != "O=SomeOrg,ST=WA,C=US" || !strings.Contains(ie.Fix(), `"x509.subject: C=US, ST=WA, O=SomeOrg"`) {
 			t.Errorf("%s: %+v", tc.name, ie)
 		}
 	}
@@ -412,7 +413,7 @@ func TestMatchIdentity(t *testing.T) {
 	r, _ := tpIdentityRule(t, []string{match})
 	err := r.MatchIdentity(withEmail)
 	var ie *trustpolicy.IdentityError
-	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "cannot parse the subject") || !strings.Contains(ie.Suggestion, `only the trusted identity "*"`) {
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "cannot parse the subject") || !strings.Contains(ie.Fix(), `only the trusted identity "*"`) {
 		t.Errorf("email leaf: %v", err)
 	}
 	if _, err := trustpolicy.IdentityFor(withEmail); err == nil {
@@ -503,11 +504,11 @@ func TestMatchIdentityOracle(t *testing.T) {
 				t.Errorf("leaf %q identities %q: notation failed for another reason: %v", leaf.Subject.String(), ids, verr)
 			}
 			var ie *trustpolicy.IdentityError
-			if !errors.As(err, &ie) || !strings.Contains(err.Error(), "does not match") || ie.Suggestion == "" || ie.Leaf != leaf.Subject.String() {
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), "does not match") || ie.Fix() == "" || ie.Leaf != leaf.Subject.String() {
 				t.Errorf("leaf %q: error %#v", leaf.Subject.String(), err)
 			}
-			if serr == nil && ie.Suggestion != suggest {
-				t.Errorf("leaf %q: Suggestion %q, IdentityFor %q", leaf.Subject.String(), ie.Suggestion, suggest)
+			if serr == nil && !strings.Contains(ie.Fix(), tpJSONString(suggest)) {
+				t.Errorf("leaf %q: fix %q does not add IdentityFor's %q", leaf.Subject.String(), ie.Fix(), suggest)
 			}
 			// The printed fix, applied to the policy, makes notation verify.
 			fixed := tpApplyIdentityFix(t, ids, ie.Fix())
@@ -542,4 +543,16 @@ func TestDNAttributesCopy(t *testing.T) {
 	if !reflect.DeepEqual(d.Attributes(), want) {
 		t.Errorf("Attributes = %v", d.Attributes())
 	}
+}
+
+// tpJSONString is s as a JSON string literal, as trustpolicy.json holds it
+// (without HTML escaping).
+func tpJSONString(s string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		panic(err)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }

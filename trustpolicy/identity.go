@@ -24,6 +24,9 @@ type IdentityError struct {
 	Configured []string
 	// Suggestion is the trusted identity that matches this leaf, as
 	// IdentityFor returns it, or, when none can, why only "*" can match it.
+	// It is data, not the fix: the fix is Fix, as for every check error.
+	//
+	// Deprecated: call IdentityFor with the leaf.
 	Suggestion string
 
 	// fix is the edit of the policy file that makes the leaf match.
@@ -38,7 +41,9 @@ func (e *IdentityError) Error() string {
 // Fix is the edit of trustpolicy.json that makes this certificate match,
 // e.g. add "x509.subject: C=US, ST=WA, O=Acme, CN=Release Signing" to
 // trustedIdentities of statement "release" (trustPolicies[0]). The quoted
-// identity is a JSON string, exactly as it goes into the file.
+// identity is a JSON string, exactly as it goes into the file. It is the
+// package's one way to carry a fix (see fix.go): Evaluate reports it as the
+// authenticity check's Fix.
 func (e *IdentityError) Fix() string { return e.fix }
 
 // MatchIdentity checks the signing certificate against the statement's
