@@ -2,14 +2,20 @@ package main
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/cli"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/cli/clitest"
+	"github.com/notation-pkcs11/notation-pkcs11/pki"
+	"github.com/notation-pkcs11/notation-pkcs11/pki/testca"
 )
 
 // runCLI runs the command in process with an empty environment.
@@ -26,27 +32,29 @@ func runEnv(t *testing.T, env map[string]string, args ...string) (string, string
 	return out.String(), errOut.String(), code
 }
 
-// TestCertLintEveryBadKind runs cert lint on every chain in testdata/pki/bad.
+// TestCertLintEveryBadKind runs cert lint on every chain in testdata/pki/bad:
+// the exit code, the rule IDs in the text and JSON output, and a fix for
+// every finding.
 func TestCertLintEveryBadKind(t *testing.T) {
 	bad := filepath.Join(pki_, "bad")
 	cases := []struct {
 		file string
 		code int
-		want []string
+		ids  []pki.RuleID
 	}{
-		{"ok-leaf-chain.pem", 0, []string{"ok: the chain meets"}},
-		{"wrong-order-chain.pem", 0, []string{"ok: the chain meets", "chain[2]"}},
-		{"other-key-chain.pem", 0, []string{"ok:"}},
-		{"self-signed-leaf-chain.pem", 0, []string{"WARNING", "self-signed", "fix:"}},
-		{"serverauth-eku-chain.pem", 1, []string{"serverAuth", "fix: set extendedKeyUsage = codeSigning"}},
-		{"no-keyusage-chain.pem", 1, []string{"key usage extension is missing", "fix: add keyUsage = critical, digitalSignature"}},
-		{"keyusage-noncritical-chain.pem", 1, []string{"not critical", "fix: mark keyUsage critical"}},
-		{"keyusage-keycertsign-chain.pem", 1, []string{"keyCertSign", "digitalSignature and nothing else"}},
-		{"ca-leaf-chain.pem", 1, []string{"must not be a CA", "CA:FALSE"}},
-		{"expired-chain.pem", 1, []string{"expired on", "fix:"}},
-		{"not-yet-valid-chain.pem", 1, []string{"not valid before", "fix:"}},
-		{"missing-intermediate-chain.pem", 1, []string{"no certificate for its issuer", "fix: add the issuing CA certificate"}},
-		{"rsa-1024-chain.pem", 1, []string{"RSA 1024", "fix: use RSA 2048"}},
+		{"ok-leaf-chain.pem", 0, nil},
+		{"wrong-order-chain.pem", 0, nil},
+		{"other-key-chain.pem", 0, nil},
+		{"self-signed-leaf-chain.pem", 0, []pki.RuleID{pki.RuleLeafSelfSigned}},
+		{"serverauth-eku-chain.pem", 1, []pki.RuleID{pki.RuleLeafExtKeyUsage}},
+		{"no-keyusage-chain.pem", 1, []pki.RuleID{pki.RuleKeyUsage}},
+		{"keyusage-noncritical-chain.pem", 1, []pki.RuleID{pki.RuleKeyUsageCrit}},
+		{"keyusage-keycertsign-chain.pem", 1, []pki.RuleID{pki.RuleLeafExtraKeyUsage}},
+		{"ca-leaf-chain.pem", 1, []pki.RuleID{pki.RuleLeafCA}},
+		{"expired-chain.pem", 1, []pki.RuleID{pki.RuleExpired}},
+		{"not-yet-valid-chain.pem", 1, []pki.RuleID{pki.RuleNotYetValid}},
+		{"missing-intermediate-chain.pem", 1, []pki.RuleID{pki.RuleChainIssuerMissing}},
+		{"rsa-1024-chain.pem", 1, []pki.RuleID{pki.RuleLeafKeyType}},
 	}
 	entries, err := os.ReadDir(bad)
 	if err != nil {
@@ -67,18 +75,33 @@ func TestCertLintEveryBadKind(t *testing.T) {
 			if code != c.code {
 				t.Fatalf("exit %d, want %d\n%s%s", code, c.code, out, errOut)
 			}
-			for _, w := range c.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q:\n%s", w, out)
+			if (code == 0) != strings.Contains(out, "ok: the chain meets") {
+				t.Errorf("exit %d with:\n%s", code, out)
+			}
+			for _, id := range c.ids {
+				if !strings.Contains(out, "["+string(id)+"]: ") {
+					t.Errorf("the text output does not name rule %s:\n%s", id, out)
 				}
 			}
 			jout, _, jcode := runCLI(t, "cert", "lint", "--output", "json", filepath.Join(bad, c.file))
 			var rep struct {
 				OK       bool
-				Findings []struct{ Severity, Rule, Fix string }
+				Findings []pki.Finding
 			}
 			if err := json.Unmarshal([]byte(jout), &rep); err != nil || jcode != code || rep.OK != (code == 0) {
 				t.Fatalf("json: exit %d, %v\n%s", jcode, err, jout)
+			}
+			got := map[pki.RuleID]bool{}
+			for _, f := range rep.Findings {
+				got[f.ID] = true
+				if f.Fix == "" || f.Rule == "" {
+					t.Errorf("finding without prose or fix: %+v", f)
+				}
+			}
+			for _, id := range c.ids {
+				if !got[id] {
+					t.Errorf("the JSON findings lack rule %s:\n%s", id, jout)
+				}
 			}
 		})
 	}
@@ -104,8 +127,9 @@ func TestAdminUsageErrors(t *testing.T) {
 		{[]string{"key", "generate", "--token", "pkcs11:token=t", "--type", "ec-256", "--label", "x", "--id", "zz"}, 2, "--id"},
 		{[]string{"key", "generate", "--token", "pkcs11:token=t;object=k", "--type", "ec-256", "--label", "x"}, 1, "a token URI names no key"},
 		{[]string{"key", "list", "--token", "pkcs11:token=t"}, 1, "no PKCS#11 module named"},
-		{[]string{"csr", "--key", "pkcs11:token=t;object=k", "--subject", "CN=x"}, 2, "C, ST, O missing"},
-		{[]string{"csr", "--key", "pkcs11:token=t;object=k", "--subject", "C=US,ST=WA,O=a+OU=b"}, 2, "multi-valued"},
+		{[]string{"csr", "--key", "pkcs11:token=t;object=k", "--subject", "CN=x"}, 2, "--subject: invalid certificate subject"},
+		{[]string{"csr", "--key", "pkcs11:token=t;object=k", "--subject", "C=US,ST=WA,O=a+OU=b"}, 2, "--subject: invalid certificate subject"},
+		{[]string{"csr", "--key", "pkcs11:token=t;object=k", "--subject", "c=US,st=WA,o=a"}, 2, "write C, not c"},
 		{[]string{"csr", "--subject", "C=US,ST=WA,O=a"}, 2, "--key is required"},
 		{[]string{"cert", "import", "--key", "pkcs11:token=t;object=k"}, 2, "requires at least 1 arg"},
 		{[]string{"cert", "lint", "/nonexistent/chain.pem"}, 2, "/nonexistent/chain.pem: no such file or directory"},
@@ -186,5 +210,75 @@ func TestCertFileNotRegular(t *testing.T) {
 		if code != cli.ExitUsage || !strings.Contains(errOut, "not a regular file") {
 			t.Errorf("%q: exit %d: %s", args, code, errOut)
 		}
+	}
+}
+
+// TestCertImportRefusedJSON: a chain the signing rules refuse is not
+// written; --output json prints the findings with their rule IDs (as cert
+// lint does) and exits 1, text prints one error line.
+func TestCertImportRefusedJSON(t *testing.T) {
+	const token = "refused"
+	w := newBinWorld(t, token)
+	key := w.newKey(t, token, "refused-key")
+	csrFile := filepath.Join(w.dir, "refused.csr")
+	w.mustJSON(t, nil, "csr", "--key", key, "--subject", "C=US,ST=WA,O=Acme,CN=Refused", "--out", csrFile)
+	b, err := os.ReadFile(csrFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		t.Fatalf("%s is not PEM", csrFile)
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().AddDate(0, -2, 0).Truncate(time.Second)
+	leaf, err := w.ca.IssueCSR(csr, past, past.AddDate(0, 1, 0)) // expired a month ago
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := filepath.Join(w.dir, "refused-chain.pem")
+	if err := os.WriteFile(chain, testca.PEM(append([]*x509.Certificate{leaf}, w.ca.Chain()...)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r := w.run(t, nil, "cert", "import", "--key", key, chain, "--output", "json")
+	if err := clitest.Check(r, clitest.Want{Code: cli.ExitFailed, JSON: true, Secrets: []string{contractPIN}}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Schema   string
+		OK       bool
+		Findings []pki.Finding
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil || doc.Schema != schemaCertImport || doc.OK || len(doc.Findings) != 1 ||
+		doc.Findings[0].ID != pki.RuleExpired || doc.Findings[0].Subject != leaf.Subject.String() {
+		t.Fatalf("%v:\n%s", err, r.Stdout)
+	}
+	text := w.run(t, nil, "cert", "import", "--key", key, chain)
+	if err := clitest.Check(text, clitest.Want{Code: cli.ExitFailed, ErrorLine: true, Secrets: []string{contractPIN}}); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing was written: the key still has no certificate.
+	var keys struct {
+		Keys []struct {
+			Label        string
+			Certificates []any
+		}
+	}
+	w.mustJSON(t, &keys, "key", "list", "--token", "pkcs11:token="+token)
+	if len(keys.Keys) != 1 || len(keys.Keys[0].Certificates) != 0 {
+		t.Fatalf("after a refused import: %+v", keys)
+	}
+	// The same chain with a current certificate imports, "ok": true.
+	var ok struct {
+		OK    bool
+		Chain []struct{ Imported bool }
+	}
+	w.mustJSON(t, &ok, "cert", "import", "--key", key, w.certify(t, key, "Refused", nil))
+	if !ok.OK || len(ok.Chain) != 3 || !ok.Chain[0].Imported {
+		t.Fatalf("import: %+v", ok)
 	}
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/notation-pkcs11/notation-pkcs11/internal/cli"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
-	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 )
 
 // maxCertFile caps a certificate file read by cert import and cert lint.
@@ -111,7 +110,10 @@ func unwrapPath(err error) error {
 const csrLong = `Make a PKCS#10 certificate request for the key, signed inside the HSM, with the
 extensions a Notation signing certificate needs (critical keyUsage
 digitalSignature, extendedKeyUsage codeSigning). The subject is NAME=value pairs
-separated by commas (C, ST and O required; also L, OU, CN, SERIALNUMBER).
+separated by commas (C, ST and O required; also L, OU, CN, SERIALNUMBER), each
+once, with attribute types in upper case: notation's own DN parser checks it, as
+it checks a trust policy x509.subject identity. --output json prints the
+identity the certificate will have.
 
 Exit codes: 0 written; 1 the token or key failed; 2 usage error (a bad
 --subject, a missing --out folder).`
@@ -160,7 +162,7 @@ func (a *app) csrCmd() *cobra.Command {
 		w := cmd.OutOrStdout()
 		if out.JSON() {
 			doc := map[string]string{"schema": schemaCSR, "subject": name.String(), "keySpec": ks, "csr": string(pemBytes), "file": *outFile}
-			if id, err := trustpolicy.IdentityFor(&x509.Certificate{Subject: name}); err == nil {
+			if id, err := pki.SubjectIdentity(name); err == nil {
 				doc["identity"] = id
 			}
 			return cli.WriteJSON(w, doc)
@@ -182,6 +184,10 @@ be built from the files and the token, and it meets the Notary Project signing
 rules now. Importing the same chain twice is harmless.
 
 ` + certFormats + `
+
+With --output json a chain refused by the signing rules prints the document
+with "ok": false and the findings, each with its stable rule ID ("id"), as
+cert lint does; other failures print the error document.
 
 Exit codes: 0 imported; 1 refused (the chain breaks a rule, no certificate
 matches the key, the token failed); 2 usage error (a missing or unreadable file,
@@ -212,6 +218,15 @@ func (a *app) certImportCmd() *cobra.Command {
 			return err
 		}
 		res, err := a.plugin().ImportCertificates(a.ctx, *key, config, certs)
+		var ce *pki.ChainError
+		if out.JSON() && errors.As(err, &ce) {
+			// Refused by the signing rules, nothing written: the findings
+			// with their rule IDs, as cert lint prints them.
+			if err := cli.WriteJSON(cmd.OutOrStdout(), map[string]any{"schema": schemaCertImport, "ok": false, "chain": []any{}, "findings": ce.Findings}); err != nil {
+				return err
+			}
+			return &cli.ExitError{Code: cli.ExitFailed}
+		}
 		if err != nil {
 			return err
 		}
@@ -227,7 +242,7 @@ func (a *app) certImportCmd() *cobra.Command {
 				sum := sha256.Sum256(c.Raw)
 				list[i] = certJSON{c.Subject.String(), hex.EncodeToString(sum[:]), contains(res.Imported, c)}
 			}
-			return cli.WriteJSON(w, map[string]any{"schema": schemaCertImport, "chain": list})
+			return cli.WriteJSON(w, map[string]any{"schema": schemaCertImport, "ok": true, "chain": list, "findings": []pki.Finding{}})
 		}
 		for i, c := range res.Chain {
 			what := "already on the token"
@@ -258,9 +273,11 @@ func contains(list []*x509.Certificate, c *x509.Certificate) bool {
 const certLintLong = `Check certificates as one signing chain against every Notary Project signing-
 certificate rule, and print each broken rule with the certificate's subject and
 the fix. The signing certificate is the one that issued none of the others.
-Errors are rules notation enforces; warnings (a subject without C/ST/O, a
-self-signed signing certificate, expiry within 30 days, a certificate that is not
-part of the chain) do not stop signing.
+Errors are rules notation enforces; warnings (a subject no trust policy identity
+can name, a self-signed signing certificate, expiry within 30 days, a
+certificate that is not part of the chain) do not stop signing. Each finding
+names its stable rule ID ([leaf-ext-key-usage]; "id" in --output json); the
+IDs are listed in docs/pki-workflow.md.
 
 ` + certFormats + `
 
@@ -307,7 +324,7 @@ func (a *app) certLintCmd() *cobra.Command {
 				fmt.Fprintf(w, "chain[%d] %s\n", i, quote(c.Subject.String()))
 			}
 			for _, f := range findings {
-				fmt.Fprintf(w, "%s: %s\n", strings.ToUpper(string(f.Severity)), textsafe.Escape(f.String()))
+				fmt.Fprintf(w, "%s [%s]: %s\n", strings.ToUpper(string(f.Severity)), f.ID, textsafe.Escape(f.String()))
 			}
 			if broken == 0 {
 				fmt.Fprintf(w, "ok: the chain meets the Notary Project signing rules (%d warning(s))\n", len(findings))
