@@ -2,7 +2,9 @@ package plugin
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
@@ -109,4 +111,41 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestSigningSession: the session as generate-signature takes it: a
+// request whose key spec is not the key's is refused at the key spec step
+// (before the chain is read) and drops the cached key spec; the right one
+// gets the chain.
+func TestSigningSession(t *testing.T) {
+	mod := fakeModule(t)
+	cache := &KeyCache{Dir: filepath.Join(t.TempDir(), "keys")}
+	b := &fakeBackend{t: t, tok: goodToken(t, "ec-256", true)}
+	p := newPlugin(b, stdEnv(mod), cache)
+	r, err := p.adminRequest(keyURI, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := b.tok.Signer.Public()
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache.Put(r.module, r.uri, "EC-384", der) // a stale answer
+	s, err := p.signingSession(context.Background(), r, nil, pkcs11.NewPIN(testPIN), "EC-384")
+	var se *sessionError
+	if !errors.As(err, &se) || se.Step != stepKeySpec || !errors.Is(err, ErrRequest) || s != nil {
+		t.Fatalf("signingSession(EC-384) = %v, %v; want ErrRequest at the key spec step", s, err)
+	}
+	if _, ok := cache.Get(r.module, r.uri); ok {
+		t.Error("the stale cache entry was kept")
+	}
+	s, err = p.signingSession(context.Background(), r, nil, pkcs11.NewPIN(testPIN), "EC-256")
+	if err != nil || len(s.Chain) != 3 {
+		t.Fatalf("signingSession(EC-256) = %v, %v", s, err)
+	}
+	_ = s.Token.Close()
+	if b.unclosed() != 0 {
+		t.Fatalf("%d token(s) left open", b.unclosed())
+	}
 }

@@ -123,3 +123,19 @@ func (p *Plugin) openSession(ctx context.Context, r keyRequest, bundle []*x509.C
 	}
 	return s, nil
 }
+
+// signingSession is openSession as generate-signature runs it: the PIN read
+// beforehand (nothing loads without one), and a request whose key spec is
+// not the key's refused at the key spec step, with the key cache entry
+// that may have misled notation dropped.
+func (p *Plugin) signingSession(ctx context.Context, r keyRequest, bundle []*x509.Certificate, pin pkcs11.PIN, want plugin.KeySpec) (*keySession, error) {
+	return p.openSession(ctx, r, bundle, func() (pkcs11.PIN, error) { return pin, nil }, func(step sessionStep, s *keySession) error {
+		if step != stepKeySpec || s.Spec == want {
+			return nil
+		}
+		if c := p.cacheFor(r); c != nil {
+			c.Drop(r.module, r.uri)
+		}
+		return fmt.Errorf("%w: the key on token %q is %s but the request asks for %s (after a key change, a cached describe-key answer is dropped here: run the command again)", ErrRequest, s.Token.Info().Label, s.Spec, want)
+	})
+}
