@@ -49,6 +49,46 @@ const (
 	MethodOCSPFallbackCRL Method = "ocspFallbackCRL"
 )
 
+// Source is where the evidence that decided a status came from.
+type Source string
+
+// Sources. A status nothing answered (Unknown) or nothing was asked about
+// (NonRevokable without endpoints) has SourceNone.
+const (
+	SourceNone Source = ""
+	// SourceNetwork: downloaded during this check (or by a concurrent
+	// check of the same responder or distribution point).
+	SourceNetwork Source = "network"
+	// SourceMemory: the in-memory cache, filled by an earlier check of
+	// this process.
+	SourceMemory Source = "memory"
+	// SourceDisk: the disk cache, filled by an earlier download (this
+	// process or another, such as crl fetch).
+	SourceDisk Source = "disk"
+	// SourceImported: a CRL imported into the cache (CRLCache.Import,
+	// trustpolicy crl import), from memory or disk.
+	SourceImported Source = "imported"
+)
+
+// combineSources is the Source of evidence drawn from several answers (a
+// base CRL and its delta): the first of network, imported, disk and memory
+// that any of them has.
+func combineSources(srcs ...Source) Source {
+	for _, want := range []Source{SourceNetwork, SourceImported, SourceDisk, SourceMemory} {
+		for _, s := range srcs {
+			if s == want {
+				return want
+			}
+		}
+	}
+	return SourceNone
+}
+
+// cached reports whether the evidence came from a cache.
+func (s Source) cached() bool {
+	return s == SourceMemory || s == SourceDisk || s == SourceImported
+}
+
 // Request is one chain to check.
 type Request struct {
 	// Chain is ordered leaf first, root last.
@@ -71,7 +111,11 @@ type Result struct {
 	Method Method `json:"method,omitempty"`
 	// URL is the responder or distribution point that answered.
 	URL string `json:"url,omitempty"`
-	// FromCache is true when the evidence came from a cache, not the network.
+	// Source is where the deciding evidence came from (network, memory,
+	// disk, imported), empty when nothing answered.
+	Source Source `json:"source,omitempty"`
+	// FromCache is true when the evidence came from a cache, not the
+	// network: Source is memory, disk or imported.
 	FromCache  bool      `json:"fromCache,omitempty"`
 	ThisUpdate time.Time `json:"thisUpdate,omitzero"`
 	NextUpdate time.Time `json:"nextUpdate,omitzero"`

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math/big"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -51,13 +52,17 @@ func (i CRLInfo) Expired(now time.Time) bool { return now.After(i.NextUpdate) }
 // (the command passes every certificate of the trust stores and the CA
 // certificates that chain to them) and stores it. now is the validation
 // time: the CRL must not be expired then. source describes where it came
-// from, e.g. "import /path/ca.crl". A CRL with an issuing distribution
+// from, e.g. "import /path/ca.crl" ("import " is added when missing: checks
+// that use the CRL report SourceImported). A CRL with an issuing distribution
 // point is found under its distribution point names (or by issuer), never
 // under another URL. The error wraps an *IssuerError when no certificate
 // given issued it, and one of the package's sentinels otherwise.
 func (c *CRLCache) Import(der []byte, issuers []*x509.Certificate, now time.Time, source string) (CRLInfo, error) {
 	if c.disk == nil {
 		return CRLInfo{}, kindf(ErrNoDiskCache, "cannot import a CRL: the disk cache is disabled")
+	}
+	if !strings.HasPrefix(source, importPrefix) {
+		source = importPrefix + source
 	}
 	idx, err := c.acceptFrom(der, issuers, now, accept{source: source, kind: wantAny, persist: true})
 	if err != nil {

@@ -80,52 +80,52 @@ func (c *CRLCache) cacheErr(err error) {
 // URL). A cached CRL of another partition (its issuing distribution point
 // names neither u nor a distribution point of cert) is never used, whatever
 // mapped it. It returns an *ExpiredError when only expired ones exist.
-func (c *CRLCache) cachedBase(u string, cert, issuer *x509.Certificate, now time.Time) (*crlIndex, error) {
+func (c *CRLCache) cachedBase(u string, cert, issuer *x509.Certificate, now time.Time) (*crlIndex, Source, error) {
 	var stale error
 	dpNames := distributionPointOf(cert, u)
 	tried := map[string]bool{}
-	try := func(key string) *crlIndex {
+	try := func(key string) (*crlIndex, Source) {
 		tried[key] = true
-		idx, err := c.loadKey(key, issuer, now)
+		idx, src, err := c.loadKey(key, issuer, now)
 		var se *ExpiredError
 		switch {
 		case errors.As(err, &se):
 			stale = err
-			return nil
+			return nil, SourceNone
 		case err != nil:
 			if !errors.Is(err, fs.ErrNotExist) {
 				c.cacheErr(fmt.Errorf("cached CRL %s: %w", key, err))
 			}
-			return nil
+			return nil, SourceNone
 		case idx.deltaBase != nil || idx.idp.applies(cert) != nil:
-			return nil
+			return nil, SourceNone
 		}
 		if err := idx.idp.checkScope(u, dpNames); err != nil {
 			c.cacheErr(fmt.Errorf("cached CRL %s not used: %w", key, err))
-			return nil
+			return nil, SourceNone
 		}
-		return idx
+		return idx, src
 	}
 	if key, ok := c.urlKey(u); ok {
-		if idx := try(key); idx != nil {
-			return idx, nil
+		if idx, src := try(key); idx != nil {
+			return idx, src, nil
 		}
 	}
 	for _, key := range c.keysForIssuer(issuer, u, dpNames) {
 		if tried[key] {
 			continue
 		}
-		if idx := try(key); idx != nil {
+		if idx, src := try(key); idx != nil {
 			c.urlsMu.Lock()
 			c.urls[u] = key // found by issuer: remember, in memory only
 			c.urlsMu.Unlock()
-			return idx, nil
+			return idx, src, nil
 		}
 	}
 	if stale != nil {
-		return nil, stale
+		return nil, SourceNone, stale
 	}
-	return nil, ErrNotCached
+	return nil, SourceNone, ErrNotCached
 }
 
 // keysForIssuer lists the cached base CRLs of issuer whose scope may cover
@@ -189,33 +189,39 @@ func (c *CRLCache) urlKey(u string) (string, bool) {
 }
 
 // loadKey returns the CRL stored under key if it verifies against issuer
-// and is fresh at now.
-func (c *CRLCache) loadKey(key string, issuer *x509.Certificate, now time.Time) (*crlIndex, error) {
+// and is fresh at now, and where it came from: SourceImported for a CRL
+// that was imported, else SourceMemory or SourceDisk.
+func (c *CRLCache) loadKey(key string, issuer *x509.Certificate, now time.Time) (*crlIndex, Source, error) {
 	spki := sha256.Sum256(issuer.RawSubjectPublicKeyInfo)
+	src := SourceMemory
 	idx, ok := c.mem.get(key)
 	if !ok || idx.spki != spki {
 		if c.dir == "" {
-			return nil, fs.ErrNotExist
+			return nil, SourceNone, fs.ErrNotExist
 		}
 		// Read the small header first: an expired CRL is not worth loading.
 		m, err := readIndexMeta(c.disk, key+cacheExt)
 		if err != nil {
-			return nil, err
+			return nil, SourceNone, err
 		}
 		if now.After(m.NextUpdate) {
-			return nil, &ExpiredError{NextUpdate: m.NextUpdate, Now: now}
+			return nil, SourceNone, &ExpiredError{NextUpdate: m.NextUpdate, Now: now}
 		}
 		idx, err = c.loads.do(context.Background(), key+" "+issuerID(issuer), func(context.Context) (*crlIndex, error) {
 			return c.loadDisk(key, issuer)
 		})
 		if err != nil {
-			return nil, err
+			return nil, SourceNone, err
 		}
+		src = SourceDisk
 	}
 	if err := idx.checkTime(now); err != nil {
-		return nil, err
+		return nil, SourceNone, err
 	}
-	return idx, nil
+	if idx.imported() {
+		src = SourceImported
+	}
+	return idx, src, nil
 }
 
 func (c *CRLCache) loadDisk(key string, issuer *x509.Certificate) (*crlIndex, error) {

@@ -58,7 +58,7 @@ func (c *Client) crlAt(ctx context.Context, u string, cert, issuer *x509.Certifi
 	if err := checkHTTPURL(u, "CRL distribution points"); err != nil {
 		return Result{}, 0, err
 	}
-	base, baseCached, err := c.crls.base(ctx, u, cert, issuer, req)
+	base, baseSrc, err := c.crls.base(ctx, u, cert, issuer, req)
 	if err != nil {
 		return Result{}, 0, err
 	}
@@ -68,7 +68,7 @@ func (c *Client) crlAt(ctx context.Context, u string, cert, issuer *x509.Certifi
 	if certHasFreshest && len(base.deltaURLs) == 0 {
 		return Result{}, 0, kindf(ErrUnsupportedCRL, "the certificate names a freshest (delta) CRL that its base CRL does not; delta CRLs announced only in the certificate are not supported")
 	}
-	delta, deltaCached, err := c.crls.delta(ctx, base, issuer, req)
+	delta, deltaSrc, err := c.crls.delta(ctx, base, issuer, req)
 	if err != nil {
 		return Result{}, 0, err
 	}
@@ -76,9 +76,13 @@ func (c *Client) crlAt(ctx context.Context, u string, cert, issuer *x509.Certifi
 	if err != nil {
 		return Result{}, 0, err
 	}
+	src := baseSrc
+	if delta != nil {
+		src = combineSources(baseSrc, deltaSrc)
+	}
 	r := Result{
 		Status: StatusOK, Method: MethodCRL, URL: u,
-		FromCache:  baseCached && (delta == nil || deltaCached),
+		Source: src, FromCache: src.cached(),
 		ThisUpdate: base.this, NextUpdate: base.next,
 	}
 	if delta != nil {
@@ -101,41 +105,43 @@ func (c *Client) crlAt(ctx context.Context, u string, cert, issuer *x509.Certifi
 	return r, base.idp.coveredReasons(), nil
 }
 
-// base returns a fresh base CRL for the distribution point u: from the
-// cache when it has one, else from the network (never when offline).
-func (c *CRLCache) base(ctx context.Context, u string, cert, issuer *x509.Certificate, req Request) (*crlIndex, bool, error) {
+// base returns a fresh base CRL for the distribution point u, and where it
+// came from: the cache when it has one, else the network (never when
+// offline).
+func (c *CRLCache) base(ctx context.Context, u string, cert, issuer *x509.Certificate, req Request) (*crlIndex, Source, error) {
 	now := req.Now
-	idx, err := c.cachedBase(u, cert, issuer, now)
+	idx, src, err := c.cachedBase(u, cert, issuer, now)
 	if err == nil {
-		return idx, true, nil
+		return idx, src, nil
 	}
 	if c.offline {
 		var se *ExpiredError
 		if errors.As(err, &se) {
-			return nil, false, kindf(ErrNotCached, "offline mode: the cached CRL for %s expired at %s; %s", u, stamp(se.NextUpdate), c.offlineHint(req.Chain))
+			return nil, SourceNone, kindf(ErrNotCached, "offline mode: the cached CRL for %s expired at %s; %s", u, stamp(se.NextUpdate), c.offlineHint(req.Chain))
 		}
-		return nil, false, kindf(ErrNotCached, "offline mode: no cached CRL for %s; %s", u, c.offlineHint(req.Chain))
+		return nil, SourceNone, kindf(ErrNotCached, "offline mode: no cached CRL for %s; %s", u, c.offlineHint(req.Chain))
 	}
 	idx, err = c.fetch(ctx, issuer, now, accept{url: u, source: "network " + u, kind: wantBase, certURLs: distributionPointOf(cert, u)})
 	if err != nil {
-		return nil, false, err
+		return nil, SourceNone, err
 	}
-	return idx, false, nil
+	return idx, SourceNetwork, nil
 }
 
 // delta returns the delta CRL that a base CRL announces (FreshestCRL), or
-// nil when it announces none. The delta's URLs are tried in order.
-func (c *CRLCache) delta(ctx context.Context, base *crlIndex, issuer *x509.Certificate, req Request) (*crlIndex, bool, error) {
+// nil when it announces none, and where it came from. The delta's URLs are
+// tried in order.
+func (c *CRLCache) delta(ctx context.Context, base *crlIndex, issuer *x509.Certificate, req Request) (*crlIndex, Source, error) {
 	now := req.Now
 	if len(base.deltaURLs) == 0 {
-		return nil, false, nil
+		return nil, SourceNone, nil
 	}
 	key := cacheKey(issuer, base.idpRaw, true)
-	if idx, err := c.loadKey(key, issuer, now); err == nil && checkDelta(base, idx) == nil {
-		return idx, true, nil
+	if idx, src, err := c.loadKey(key, issuer, now); err == nil && checkDelta(base, idx) == nil {
+		return idx, src, nil
 	}
 	if c.offline {
-		return nil, false, kindf(ErrNotCached, "offline mode: no fresh cached delta CRL for base CRL number %s (freshest CRL %s); %s",
+		return nil, SourceNone, kindf(ErrNotCached, "offline mode: no fresh cached delta CRL for base CRL number %s (freshest CRL %s); %s",
 			base.number, strings.Join(base.deltaURLs, ", "), c.offlineHint(req.Chain))
 	}
 	var problems []string
@@ -145,12 +151,12 @@ func (c *CRLCache) delta(ctx context.Context, base *crlIndex, issuer *x509.Certi
 			err = checkDelta(base, idx)
 		}
 		if err == nil {
-			return idx, false, nil
+			return idx, SourceNetwork, nil
 		}
 		if ctx.Err() != nil {
-			return nil, false, ctx.Err()
+			return nil, SourceNone, ctx.Err()
 		}
 		problems = append(problems, fmt.Sprintf("delta CRL %s: %v", u, err))
 	}
-	return nil, false, errors.New(strings.Join(problems, "; "))
+	return nil, SourceNone, errors.New(strings.Join(problems, "; "))
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 )
 
@@ -24,7 +25,7 @@ type crlIndex struct {
 	idp       *idpInfo
 	idpRaw    []byte
 	deltaURLs []string
-	source    string // "network URL" or "import FILE"
+	source    string // "network URL" or importPrefix+"FILE"
 	url       string // where it was fetched from, if known
 	entries   []crlEntry
 	sample    []sampleKey // key of every sampleStep-th entry
@@ -256,3 +257,9 @@ func byteSize(n int64) string {
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
+
+// importPrefix starts the source of every imported CRL (Import).
+const importPrefix = "import "
+
+// imported reports whether the CRL entered the cache through Import.
+func (idx *crlIndex) imported() bool { return strings.HasPrefix(idx.source, importPrefix) }

@@ -23,9 +23,9 @@ import (
 // req.Now, answers without the network.
 func (c *Client) checkOCSP(ctx context.Context, cert, issuer *x509.Certificate, req Request) Result {
 	key := ocspKey(cert, issuer)
-	if single, server, ok := c.ocsp.get(key, cert, issuer, req.Now); ok {
+	if single, server, src, ok := c.ocsp.get(key, cert, issuer, req.Now); ok {
 		r := ocspResult(single, server, req)
-		r.FromCache = true
+		r.Source, r.FromCache = src, true
 		return r
 	}
 	if c.opts.Offline {
@@ -40,6 +40,7 @@ func (c *Client) checkOCSP(ctx context.Context, cert, issuer *x509.Certificate, 
 			continue
 		}
 		r := ocspResult(single, server, req)
+		r.Source = SourceNetwork
 		r.Detail = joinDetail(joinDetail(problems...), r.Detail)
 		return r
 	}
@@ -149,7 +150,10 @@ type ocspCached struct {
 
 const ocspFileMagic = "NPOCSP1\n"
 
-func (oc *ocspCache) get(key string, cert, issuer *x509.Certificate, now time.Time) (*ocspSingle, string, bool) {
+// get returns a cached response for the certificate that is valid at now,
+// its responder, and whether it came from memory or disk.
+func (oc *ocspCache) get(key string, cert, issuer *x509.Certificate, now time.Time) (*ocspSingle, string, Source, bool) {
+	src := SourceMemory
 	e, ok := oc.mem.get(key)
 	if !ok && oc.dir != nil {
 		b, err := oc.dir.readFile(key+".ocsp", oc.maxSize+4096)
@@ -157,23 +161,24 @@ func (oc *ocspCache) get(key string, cert, issuer *x509.Certificate, now time.Ti
 			if !errors.Is(err, fs.ErrNotExist) && oc.onErr != nil {
 				oc.onErr(fmt.Errorf("cached OCSP response: %w", err))
 			}
-			return nil, "", false
+			return nil, "", SourceNone, false
 		}
 		e, ok = decodeOCSPFile(b)
+		src = SourceDisk
 	}
 	if !ok {
-		return nil, "", false
+		return nil, "", SourceNone, false
 	}
 	resp, err := parseOCSPResponse(e.der)
 	if err != nil {
-		return nil, "", false
+		return nil, "", SourceNone, false
 	}
 	single, err := resp.verify(cert, issuer, now)
 	if err != nil || single.status == ocspUnknown {
-		return nil, "", false
+		return nil, "", SourceNone, false
 	}
 	oc.mem.put(key, e, 1)
-	return single, e.server, true
+	return single, e.server, src, true
 }
 
 func (oc *ocspCache) put(key, server string, der []byte) {

@@ -167,23 +167,35 @@ func (r *Result) explainRevocation(b *strings.Builder) {
 	}
 }
 
-// revocationSource is where the deciding revocation evidence came from:
-// "cache" (a cached OCSP response or CRL, which is all there is under
-// --offline), "network", or "none" when nothing answered (every responder
-// and distribution point failed, or offline without a cached answer),
-// followed by the responder or distribution point URL. A certificate
-// nothing was asked about (a root) has "-".
+// revocationSource is where the deciding revocation evidence came from,
+// as revocation.Result.Source says: "network", "memory cache" (filled
+// earlier by this process), "disk cache" (filled by an earlier run or crl
+// fetch) or "imported" (a CRL from crl import); "none" when nothing answered
+// (every responder and distribution point failed, or offline without a
+// cached answer); followed by the responder or distribution point URL. A
+// certificate nothing was asked about (a root) has "-". A checker that does
+// not fill Source is shown as before: "cache" when FromCache, else
+// "network".
 func revocationSource(res revocation.Result) string {
 	if res.Method == revocation.MethodNone && res.URL == "" {
 		return "-"
 	}
-	src := "network"
+	var src string
+	switch res.Source {
+	case revocation.SourceMemory, revocation.SourceDisk:
+		src = string(res.Source) + " cache"
+	default:
+		src = string(res.Source)
+	}
 	switch {
-	case res.FromCache:
-		src = "cache"
 	case res.Status != revocation.StatusOK && res.Status != revocation.StatusRevoked:
 		// No answer: the status is not evidence from anywhere.
 		src = "none"
+	case src != "":
+	case res.FromCache:
+		src = "cache"
+	default:
+		src = "network"
 	}
 	if res.URL != "" {
 		src += " " + res.URL

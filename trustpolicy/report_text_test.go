@@ -93,20 +93,27 @@ func TestBrief(t *testing.T) {
 	}
 }
 
-// TestExplainSource: SOURCE says where the answer came from; nothing
-// answered is "none", not "network".
+// TestExplainSource: SOURCE says where the answer came from (network,
+// memory cache, disk cache, imported); nothing answered is "none", not "network"; a
+// checker that fills only FromCache shows "cache".
 func TestExplainSource(t *testing.T) {
 	res := &trustpolicy.Result{Verdict: trustpolicy.VerdictFailed, Reference: "r@d", Checks: []trustpolicy.Check{{
 		Type: trustpolicy.TypeRevocation, Action: trustpolicy.ActionEnforce, Outcome: trustpolicy.OutcomeFailed,
 		Revocation: []trustpolicy.CertRevocation{
 			{Subject: "CN=offline", Result: revocation.Result{Status: revocation.StatusUnknown, Method: revocation.MethodOCSPFallbackCRL, URL: "http://crl.example/a.crl", Detail: "offline mode: no cached CRL"}},
-			{Subject: "CN=cached", Result: revocation.Result{Status: revocation.StatusOK, Method: revocation.MethodCRL, URL: "http://crl.example/b.crl", FromCache: true}},
-			{Subject: "CN=online", Result: revocation.Result{Status: revocation.StatusRevoked, Method: revocation.MethodOCSP, URL: "http://ocsp.example"}},
+			{Subject: "CN=legacy-cached", Result: revocation.Result{Status: revocation.StatusOK, Method: revocation.MethodCRL, URL: "http://crl.example/b.crl", FromCache: true}},
+			{Subject: "CN=online", Result: revocation.Result{Status: revocation.StatusRevoked, Method: revocation.MethodOCSP, URL: "http://ocsp.example", Source: revocation.SourceNetwork}},
+			{Subject: "CN=memory", Result: revocation.Result{Status: revocation.StatusOK, Method: revocation.MethodOCSP, URL: "http://ocsp.example/m", Source: revocation.SourceMemory, FromCache: true}},
+			{Subject: "CN=disk", Result: revocation.Result{Status: revocation.StatusOK, Method: revocation.MethodCRL, URL: "http://crl.example/d.crl", Source: revocation.SourceDisk, FromCache: true}},
+			{Subject: "CN=imported", Result: revocation.Result{Status: revocation.StatusRevoked, Method: revocation.MethodCRL, URL: "http://crl.example/i.crl", Source: revocation.SourceImported, FromCache: true}},
 			{Subject: "CN=root", Result: revocation.Result{Status: revocation.StatusNonRevokable}},
 		},
 	}}}
 	out := res.Explain()
-	for _, want := range []string{"none http://crl.example/a.crl", "cache http://crl.example/b.crl", "network http://ocsp.example"} {
+	for _, want := range []string{
+		"none http://crl.example/a.crl", "cache http://crl.example/b.crl", "network http://ocsp.example ",
+		"memory cache http://ocsp.example/m", "disk cache http://crl.example/d.crl", "imported http://crl.example/i.crl",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("explain lacks %q:\n%s", want, out)
 		}
