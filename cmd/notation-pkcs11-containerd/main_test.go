@@ -57,7 +57,7 @@ func (n *node) writePolicy(t *testing.T, doc string) {
 	write(t, filepath.Join(n.dir, "trustpolicy.json"), []byte(doc))
 }
 
-func write(t *testing.T, path string, data []byte) {
+func write(t testing.TB, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
