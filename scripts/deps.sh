@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # deps.sh: install the Debian packages the tests and the demo need
-# (SoftHSM2 and OpenSC), when they are missing. Needs root for apt-get;
+# (SoftHSM2, OpenSC, OpenSSL, gcc, p11-kit remoting, jq), when they are missing. Needs root for apt-get;
 # without root it says what to install and fails.
 set -euo pipefail
 
@@ -9,6 +9,9 @@ missing=()
 command -v pkcs11-tool >/dev/null || missing+=(opensc)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+command -v p11-kit >/dev/null || missing+=(p11-kit)
+[ -e /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so ] || [ -e "/usr/lib/$(uname -m)-linux-gnu/pkcs11/p11-kit-client.so" ] || missing+=(p11-kit-modules)
+command -v jq >/dev/null || missing+=(jq)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
