@@ -271,6 +271,8 @@ func (c *Config) revocationConfig() revocation.Config {
 		Offline:     c.Revocation.Offline,
 		OCSPTimeout: time.Duration(c.Revocation.OCSPTimeout),
 		CRLTimeout:  time.Duration(c.Revocation.CRLTimeout),
+		// The offline hints' crl import command needs this trust store.
+		ImportArgs: []string{"--truststore", c.TrustStore},
 	}
 }
 

@@ -36,6 +36,10 @@ type Config struct {
 	CRLTimeout  time.Duration
 	// MaxCRLSize caps one CRL; 0 takes DefaultMaxCRLSize.
 	MaxCRLSize int64
+	// ImportArgs are the caller's trust-store flags for the crl import
+	// command of the offline hints (see Options.ImportArgs), for example
+	// {"--truststore", "/etc/notation-pkcs11/truststore"}.
+	ImportArgs []string
 }
 
 // Config field names, as ConfigError.Field reports them: the lowerCamel
@@ -71,7 +75,7 @@ func (e *ConfigError) Is(target error) bool {
 }
 
 // Options checks c and returns the Options it stands for. The caller may
-// then set the hooks (HTTPClient, OnCacheError, ImportArgs) before New.
+// then set the hooks (HTTPClient, OnCacheError) before New.
 func (c Config) Options() (Options, error) {
 	switch {
 	case c.OCSPTimeout < 0:
@@ -102,6 +106,7 @@ func (c Config) Options() (Options, error) {
 		Offline:      c.Offline,
 		CacheDir:     dir,
 		NoDiskCache:  c.NoDiskCache,
+		ImportArgs:   append([]string(nil), c.ImportArgs...),
 	}, nil
 }
 

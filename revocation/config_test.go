@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -19,8 +20,8 @@ func TestConfigOptions(t *testing.T) {
 	}{
 		{name: "zero value: defaults", cfg: Config{},
 			want: Options{OCSPTimeout: DefaultOCSPTimeout, CRLTimeout: DefaultCRLTimeout, ChainTimeout: DefaultChainTimeout}},
-		{name: "chain timeout is the sum", cfg: Config{OCSPTimeout: time.Second, CRLTimeout: 3 * time.Second, CacheDir: abs, Offline: true},
-			want: Options{OCSPTimeout: time.Second, CRLTimeout: 3 * time.Second, ChainTimeout: 4 * time.Second, CacheDir: abs, Offline: true}},
+		{name: "chain timeout is the sum", cfg: Config{OCSPTimeout: time.Second, CRLTimeout: 3 * time.Second, CacheDir: abs, Offline: true, ImportArgs: []string{"--truststore", "/ts"}},
+			want: Options{OCSPTimeout: time.Second, CRLTimeout: 3 * time.Second, ChainTimeout: 4 * time.Second, CacheDir: abs, Offline: true, ImportArgs: []string{"--truststore", "/ts"}}},
 		{name: "one timeout given, the other defaults", cfg: Config{OCSPTimeout: 500 * time.Millisecond},
 			want: Options{OCSPTimeout: 500 * time.Millisecond, CRLTimeout: DefaultCRLTimeout, ChainTimeout: 500*time.Millisecond + DefaultCRLTimeout}},
 		{name: "cache folder cleaned", cfg: Config{CacheDir: abs + "/x/../crl/"},
@@ -51,7 +52,8 @@ func TestConfigOptions(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got.OCSPTimeout != c.want.OCSPTimeout || got.CRLTimeout != c.want.CRLTimeout || got.ChainTimeout != c.want.ChainTimeout ||
-				got.CacheDir != c.want.CacheDir || got.Offline != c.want.Offline || got.NoDiskCache != c.want.NoDiskCache || got.MaxCRLSize != c.want.MaxCRLSize {
+				got.CacheDir != c.want.CacheDir || got.Offline != c.want.Offline || got.NoDiskCache != c.want.NoDiskCache || got.MaxCRLSize != c.want.MaxCRLSize ||
+				strings.Join(got.ImportArgs, " ") != strings.Join(c.want.ImportArgs, " ") {
 				t.Errorf("Options() = %+v, want %+v", got, c.want)
 			}
 		})
