@@ -14,6 +14,7 @@ import (
 
 	"github.com/notaryproject/notation-plugin-framework-go/plugin"
 
+	"github.com/notation-pkcs11/notation-pkcs11/internal/userdirs"
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
 )
@@ -132,18 +133,22 @@ func (c *KeyCache) Drop(modulePath string, u *pkcs11.URI) {
 	}
 }
 
-// DefaultStateDir is $NOTATION_PKCS11_CACHE, else notation-pkcs11 under the
-// user's cache directory; "" when neither exists. The key-spec cache lives in
-// its keys/ folder and the module locks in locks/.
+// DefaultStateDir is internal/userdirs.CacheDir: $NOTATION_PKCS11_CACHE
+// (from getenv), else notation-pkcs11 under the user's cache directory
+// (XDG_CACHE_HOME and HOME from the process environment, as
+// os.UserCacheDir); "" when neither exists. The key-spec cache lives in its
+// keys/ folder and the module locks in locks/.
 func DefaultStateDir(getenv func(string) string) string {
-	if d := getenv("NOTATION_PKCS11_CACHE"); d != "" {
-		return d
-	}
-	d, err := os.UserCacheDir()
+	d, err := userdirs.CacheDir(func(k string) string {
+		if k == userdirs.CacheEnv {
+			return getenv(k)
+		}
+		return os.Getenv(k)
+	})
 	if err != nil {
 		return ""
 	}
-	return filepath.Join(d, "notation-pkcs11")
+	return d
 }
 
 // DefaultKeyCacheDir is the keys/ folder of DefaultStateDir.

@@ -106,7 +106,9 @@
 //
 // # CRL cache
 //
-// CRLCache (Options.CacheDir, default os.UserCacheDir()/notation-pkcs11/crl,
+// CRLCache (Options.CacheDir, default the crl folder of notation-pkcs11's
+// cache folder: $NOTATION_PKCS11_CACHE/crl, else
+// $XDG_CACHE_HOME/notation-pkcs11/crl or ~/.cache/notation-pkcs11/crl;
 // mode 0700) holds only validated CRLs, each as one file KEY.crlx: a
 // compact index (a JSON header, then fixed-width records sorted by serial
 // number) followed by the CRL's DER as fetched or imported, under one
@@ -122,6 +124,11 @@
 // on every use. A bounded in-memory layer (Options.MemoryCacheBytes) serves
 // long-running verifiers. OCSP responses go to ocsp/, and the chains that
 // offline hints name to chains/ (see offline.go).
+//
+// Every Result says where its evidence came from (Result.Source): the
+// network, the memory layer, the disk cache, or an imported CRL (for a
+// base CRL and its delta, the first of network, imported, disk, memory
+// that either came from). FromCache is true for the three caches.
 //
 // # Cache trust
 //

@@ -11,12 +11,15 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/userdirs"
 )
 
 func TestOCSPUsesGETWithoutNonce(t *testing.T) {
@@ -157,6 +160,30 @@ func TestDeltaEvidence(t *testing.T) {
 	list, _ := c.CRLCache().List()
 	if len(list) != 3 || !list[1].Delta || list[1].DeltaBase.Int64() != 5 || len(list[0].DeltaURLs) != 1 {
 		t.Errorf("list %+v", list)
+	}
+}
+
+// TestOptionsDefaultCacheDir: the default cache is crl/ in notation-pkcs11's
+// cache folder, the one the plugin and the trustpolicy command use
+// (internal/userdirs): $NOTATION_PKCS11_CACHE first, else the user's.
+func TestOptionsDefaultCacheDir(t *testing.T) {
+	np, xdg := t.TempDir(), t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", xdg)
+	t.Setenv("NOTATION_PKCS11_CACHE", np)
+	if o, err := (Options{}).withDefaults(); err != nil || o.CacheDir != filepath.Join(np, "crl") {
+		t.Errorf("with NOTATION_PKCS11_CACHE: %q, %v", o.CacheDir, err)
+	}
+	t.Setenv("NOTATION_PKCS11_CACHE", "")
+	if o, err := (Options{}).withDefaults(); err != nil || o.CacheDir != filepath.Join(xdg, "notation-pkcs11", "crl") {
+		t.Errorf("with XDG_CACHE_HOME: %q, %v", o.CacheDir, err)
+	}
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("HOME", "")
+	if o, err := (Options{}).withDefaults(); !errors.Is(err, userdirs.ErrNoCacheDir) {
+		t.Errorf("no cache folder: %q, %v; want ErrNoCacheDir", o.CacheDir, err)
+	}
+	if o, err := (Options{NoDiskCache: true}).withDefaults(); err != nil || o.CacheDir != "" {
+		t.Errorf("NoDiskCache: %q, %v", o.CacheDir, err)
 	}
 }
 

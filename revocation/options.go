@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/userdirs"
 )
 
 // Defaults. The OCSP and CRL timeouts and the size caps are
@@ -50,8 +52,10 @@ type Options struct {
 	// or expired CRL is Unknown, with a Detail that says how to import it.
 	Offline bool
 
-	// CacheDir holds validated CRLs and their indexes (default
-	// os.UserCacheDir()/notation-pkcs11/crl, created with mode 0700); OCSP
+	// CacheDir holds validated CRLs and their indexes (default: crl in
+	// notation-pkcs11's cache folder, internal/userdirs.CacheDir:
+	// $NOTATION_PKCS11_CACHE/crl, else ~/.cache/notation-pkcs11/crl or
+	// $XDG_CACHE_HOME/notation-pkcs11/crl; created with mode 0700); OCSP
 	// responses go to its "ocsp" subdirectory. NoDiskCache keeps everything
 	// in memory only.
 	CacheDir    string
@@ -91,11 +95,11 @@ func (o Options) withDefaults() (Options, error) {
 	setDefault(&o.MemoryCacheBytes, DefaultMemoryCacheBytes)
 	setDefault(&o.OCSPMemoryEntries, DefaultOCSPMemoryEntries)
 	if o.CacheDir == "" && !o.NoDiskCache {
-		base, err := os.UserCacheDir()
+		base, err := userdirs.CacheDir(os.Getenv)
 		if err != nil {
-			return o, fmt.Errorf("revocation: cannot find the user cache directory (%w); set Options.CacheDir or Options.NoDiskCache", err)
+			return o, fmt.Errorf("revocation: %w; set Options.CacheDir or Options.NoDiskCache", err)
 		}
-		o.CacheDir = filepath.Join(base, "notation-pkcs11", "crl")
+		o.CacheDir = filepath.Join(base, "crl")
 	}
 	return o, nil
 }

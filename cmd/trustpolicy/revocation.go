@@ -1,15 +1,14 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/userdirs"
 	"github.com/notation-pkcs11/notation-pkcs11/revocation"
 )
 
@@ -39,56 +38,28 @@ func (f *revocationFlags) register(cmd *cobra.Command, network bool) {
 	fs.DurationVar(&f.crlTimeout, "crl-timeout", revocation.DefaultCRLTimeout, "bound one CRL download by this `duration`")
 }
 
-// errNoCacheDir: no cache folder could be determined.
-var errNoCacheDir = errors.New("cannot find the user cache folder (neither XDG_CACHE_HOME nor HOME is set)")
-
-// defaultCacheDir is the CRL cache under the user's cache folder, found
-// through e (never the process environment directly, so tests that pass an
-// env without HOME never write to the real user cache).
+// defaultCacheDir is the CRL cache, crl/ in notation-pkcs11's cache folder
+// (internal/userdirs.CacheDir, as the plugin and the revocation package
+// find it), found through e (never the process environment directly, so
+// tests that pass an env without HOME never write to the real user cache).
+// e.cacheDir, when set and NOTATION_PKCS11_CACHE is not, names the user's
+// cache folder instead of XDG_CACHE_HOME and HOME.
 func defaultCacheDir(e env) (string, error) {
-	if e.cacheDir != nil {
+	if e.cacheDir != nil && (e.getenv == nil || e.getenv(userdirs.CacheEnv) == "") {
 		base, err := e.cacheDir()
 		if err != nil {
 			return "", err
 		}
 		if base == "" {
-			return "", errNoCacheDir
+			return "", userdirs.ErrNoCacheDir
 		}
 		return filepath.Join(base, "notation-pkcs11", "crl"), nil
 	}
-	base, err := userCacheDir(e.getenv)
+	base, err := userdirs.CacheDir(e.getenv)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(base, "notation-pkcs11", "crl"), nil
-}
-
-// userCacheDir is os.UserCacheDir over getenv.
-func userCacheDir(getenv func(string) string) (string, error) {
-	if getenv == nil {
-		return "", errNoCacheDir
-	}
-	var dir string
-	switch runtime.GOOS {
-	case "windows":
-		dir = getenv("LocalAppData")
-	case "darwin", "ios":
-		if h := getenv("HOME"); h != "" {
-			dir = filepath.Join(h, "Library", "Caches")
-		}
-	default:
-		dir = getenv("XDG_CACHE_HOME")
-		if dir == "" || !filepath.IsAbs(dir) {
-			dir = ""
-			if h := getenv("HOME"); h != "" && filepath.IsAbs(h) {
-				dir = filepath.Join(h, ".cache")
-			}
-		}
-	}
-	if dir == "" {
-		return "", errNoCacheDir
-	}
-	return dir, nil
+	return filepath.Join(base, "crl"), nil
 }
 
 // options turns the flags into revocation.Options. Without --crl-cache and
