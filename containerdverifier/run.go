@@ -156,6 +156,9 @@ func (w *work) verify(ctx context.Context) Outcome {
 	if ctx.Err() != nil && (err != nil || !allowed(report)) {
 		return w.timeout(timeout, report)
 	}
+	if err == nil && report == nil {
+		err = errors.New("no report") // never: the service returns one or an error
+	}
 	if err != nil {
 		return finish(Outcome{Code: ExitRefused}, fmt.Sprintf("refused: %s: %s", esc(w.ref), esc(err.Error())),
 			fmt.Sprintf("check that the image is in its registry and that registry.plainHTTP and registry.dockerConfig in %s are right", esc(w.file)))
