@@ -266,29 +266,13 @@ func (p *Plugin) generateSignature(ctx context.Context, req *plugin.GenerateSign
 	if err != nil {
 		return nil, err
 	}
-	tok, err := p.open(ctx, r, true)
+	// The open → login → key spec → chain step Doctor takes too.
+	s, err := p.signingSession(ctx, r, bundle, pin, req.KeySpec)
 	if err != nil {
 		return nil, err
 	}
-	defer tok.Close()
-	key, err := tok.Login(ctx, pin)
-	if err != nil {
-		return nil, err
-	}
-	actual, err := pki.KeySpecOf(key.Public())
-	if err != nil {
-		return nil, fmt.Errorf("key %s on token %q: %w", r.uri.KeyDescription(), tok.Info().Label, err)
-	}
-	if actual != req.KeySpec {
-		if c := p.cacheFor(r); c != nil {
-			c.Drop(r.module, r.uri)
-		}
-		return nil, fmt.Errorf("%w: the key on token %q is %s but the request asks for %s (after a key change, a cached describe-key answer is dropped here: run the command again)", ErrRequest, tok.Info().Label, actual, req.KeySpec)
-	}
-	chain, err := p.chain(ctx, tok, key, bundle, r)
-	if err != nil {
-		return nil, err
-	}
+	defer s.Token.Close()
+	tok, key, actual, chain := s.Token, s.Key, s.Spec, s.Chain
 	fp := sha256.Sum256(chain[0].Raw)
 	rec.CertificateSHA256 = hex.EncodeToString(fp[:])
 	if err := pki.CheckSigningChain(chain, p.now()); err != nil {
