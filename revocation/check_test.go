@@ -345,7 +345,7 @@ func TestInvalidChain(t *testing.T) {
 		}
 	}
 	_, err := c.Check(context.Background(), Request{Chain: w.chain()})
-	if err == nil || !strings.Contains(err.Error(), "Request.Now") {
+	if !errors.Is(err, ErrNoTime) {
 		t.Errorf("zero Now: %v", err)
 	}
 	// The leaf is a code-signing certificate, not a timestamping one.

@@ -90,7 +90,7 @@ func (c *Client) Check(ctx context.Context, req Request) ([]Result, error) {
 		return nil, &InvalidChainError{Err: errors.New("chain does not contain any certificates")}
 	}
 	if req.Now.IsZero() {
-		return nil, errors.New("revocation: the request has no verification time; set Request.Now")
+		return nil, ErrNoTime
 	}
 	if err := validateChain(req.Chain, req.Purpose); err != nil {
 		return nil, err

@@ -175,7 +175,8 @@
 // outcome with errors.Is: ErrNoIssuer, ErrCRLSignature, ErrCRLExpired,
 // ErrIDPMismatch, ErrTooLarge, ErrMalformedCRL, ErrUnsupportedCRL,
 // ErrCRLKind, ErrNewerCached, ErrOffline, ErrNoDiskCache,
-// ErrCacheNotTrusted, ErrNotHTTP, ErrHTTPStatus, and for OCSP answers
+// ErrCacheNotTrusted, ErrNotHTTP, ErrHTTPStatus, ErrNoTime (Check without
+// Request.Now), and for OCSP answers
 // ErrOCSPNotForCert, ErrOCSPSignature, ErrOCSPResponderUnauthorized,
 // ErrOCSPResponderValidity, ErrOCSPExpired, ErrMalformedOCSP. The types
 // *RejectedError (downloaded but not accepted), *IssuerError,

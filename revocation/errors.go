@@ -54,6 +54,9 @@ var (
 	ErrNotHTTP = errors.New("only http URLs are supported")
 	// ErrHTTPStatus: the server answered something else than 200 OK.
 	ErrHTTPStatus = errors.New("the server did not answer 200 OK")
+	// ErrNoTime: Check was given a Request without Now (a caller bug: the
+	// checker never reads the clock).
+	ErrNoTime = errors.New("revocation: the request has no verification time; set Request.Now")
 
 	// ErrOCSPNotForCert: no single response has the certificate's CertID.
 	ErrOCSPNotForCert = errors.New("the OCSP response is not about this certificate")

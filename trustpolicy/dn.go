@@ -2,6 +2,7 @@ package trustpolicy
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -31,6 +32,50 @@ type DNAttribute struct {
 	Value string
 }
 
+// ErrInvalidDN is wrapped by every error of ParseDN, a *DNError.
+var ErrInvalidDN = errors.New("invalid distinguished name")
+
+// DNProblem says why notation cannot use a distinguished name.
+type DNProblem string
+
+// The problems ParseDN reports.
+const (
+	// DNUnparsable: not RFC 4514 TYPE=VALUE pairs.
+	DNUnparsable DNProblem = "unparsable"
+	// DNHexValue: a hex-encoded value ("=#"), which notation does not
+	// support.
+	DNHexValue DNProblem = "hexValue"
+	// DNMultiValued: a multi-valued RDN ('+').
+	DNMultiValued DNProblem = "multiValued"
+	// DNDuplicate: an attribute type (DNError.Attribute) appears twice.
+	DNDuplicate DNProblem = "duplicate"
+	// DNMissing: one of C, ST and O (DNError.Attribute) is missing or
+	// empty.
+	DNMissing DNProblem = "missing"
+)
+
+// DNError is a distinguished name notation cannot use; errors.Is(err,
+// ErrInvalidDN) holds.
+type DNError struct {
+	// DN is the text given to ParseDN.
+	DN string
+	// Problem says what is wrong; Attribute names the attribute type for
+	// DNDuplicate and DNMissing.
+	Problem   DNProblem
+	Attribute string
+
+	msg string
+}
+
+func (e *DNError) Error() string { return e.msg }
+
+// Is makes errors.Is(err, ErrInvalidDN) true.
+func (e *DNError) Is(target error) bool { return target == ErrInvalidDN }
+
+func dnError(s string, p DNProblem, attr, format string, args ...any) *DNError {
+	return &DNError{DN: s, Problem: p, Attribute: attr, msg: fmt.Sprintf(format, args...)}
+}
+
 // The attributes notation requires in every DN, in the order it checks them.
 func mandatoryDNTypes() [3]string { return [3]string{"C", "ST", "O"} }
 
@@ -45,24 +90,26 @@ func mandatoryDNTypes() [3]string { return [3]string{"C", "ST", "O"} }
 //   - S is an alias for ST, and a type may appear only once (notation lets
 //     a later value replace an earlier empty one, and so does ParseDN);
 //   - C, ST and O must be present with non-empty values.
+//
+// Its errors are *DNError, whose Problem says which rule s breaks.
 func ParseDN(s string) (dn DN, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			dn, err = DN{}, fmt.Errorf("distinguished name %q cannot be parsed: %v", s, r)
+			dn, err = DN{}, dnError(s, DNUnparsable, "", "distinguished name %q cannot be parsed: %v", s, r)
 		}
 	}()
 	if strings.Contains(s, "=#") {
-		return DN{}, fmt.Errorf("distinguished name %q contains \"=#\" (a hex-encoded attribute value), which notation does not support; write attribute values as text", s)
+		return DN{}, dnError(s, DNHexValue, "", "distinguished name %q contains \"=#\" (a hex-encoded attribute value), which notation does not support; write attribute values as text", s)
 	}
 	parsed, err := ldap.ParseDN(s)
 	if err != nil {
-		return DN{}, fmt.Errorf("distinguished name %q cannot be parsed (%v); write it as TYPE=VALUE pairs separated by commas (RFC 4514), with at least C, ST (or S) and O, e.g. \"C=US, ST=WA, O=Acme\"", s, err)
+		return DN{}, dnError(s, DNUnparsable, "", "distinguished name %q cannot be parsed (%v); write it as TYPE=VALUE pairs separated by commas (RFC 4514), with at least C, ST (or S) and O, e.g. \"C=US, ST=WA, O=Acme\"", s, err)
 	}
 	var attrs []DNAttribute
 	index := make(map[string]int)
 	for _, rdn := range parsed.RDNs {
 		if len(rdn.Attributes) > 1 {
-			return DN{}, fmt.Errorf("distinguished name %q has a multi-valued RDN (attributes joined by '+'), which notation does not support; separate attributes with ',' and escape a literal plus as \"\\+\"", s)
+			return DN{}, dnError(s, DNMultiValued, "", "distinguished name %q has a multi-valued RDN (attributes joined by '+'), which notation does not support; separate attributes with ',' and escape a literal plus as \"\\+\"", s)
 		}
 		for _, a := range rdn.Attributes {
 			typ := a.Type
@@ -77,13 +124,13 @@ func ParseDN(s string) (dn DN, err error) {
 			case attrs[i].Value == "":
 				attrs[i].Value = a.Value
 			default:
-				return DN{}, fmt.Errorf("distinguished name %q has more than one %s attribute; each attribute type may appear only once (S and ST are the same type)", s, typ)
+				return DN{}, dnError(s, DNDuplicate, typ, "distinguished name %q has more than one %s attribute; each attribute type may appear only once (S and ST are the same type)", s, typ)
 			}
 		}
 	}
 	for _, typ := range mandatoryDNTypes() {
 		if i, ok := index[typ]; !ok || attrs[i].Value == "" {
-			return DN{}, fmt.Errorf("distinguished name %q has no %s value; C, ST (or S) and O are required, e.g. \"C=US, ST=WA, O=Acme\"", s, typ)
+			return DN{}, dnError(s, DNMissing, typ, "distinguished name %q has no %s value; C, ST (or S) and O are required, e.g. \"C=US, ST=WA, O=Acme\"", s, typ)
 		}
 	}
 	return newDN(attrs), nil

@@ -52,48 +52,60 @@ func tpDNInputs() []string {
 }
 
 func TestParseDN(t *testing.T) {
+	type problem struct {
+		kind trustpolicy.DNProblem
+		attr string
+	}
+	var (
+		unparsable  = &problem{trustpolicy.DNUnparsable, ""}
+		hex         = &problem{trustpolicy.DNHexValue, ""}
+		multiValued = &problem{trustpolicy.DNMultiValued, ""}
+		missing     = func(a string) *problem { return &problem{trustpolicy.DNMissing, a} }
+		duplicate   = func(a string) *problem { return &problem{trustpolicy.DNDuplicate, a} }
+	)
 	cases := []struct {
 		in   string
-		want string // String() on success
-		err  string // substring of the error, "" if valid
+		want string   // String() on success
+		err  *problem // nil if valid
 	}{
 		// Case 10.
-		{",,,", "", "cannot be parsed"},
-		{"C=US,C=IN", "", "more than one C"},
-		{"C=US,ST=WA", "", "has no O value"},
-		{"C=US+ST=WA,O=x", "", "multi-valued"},
+		{",,,", "", unparsable},
+		{"C=US,C=IN", "", duplicate("C")},
+		{"C=US,ST=WA", "", missing("O")},
+		{"C=US+ST=WA,O=x", "", multiValued},
 		// Case 11.
-		{"C=US,ST=WA,O=x=#0101", "", `"=#"`},
-		{"C=US,S=WA,O=x", "C=US, ST=WA, O=x", ""},
-		{"C=US,S=WA,ST=WA,O=x", "", "more than one ST"},
+		{"C=US,ST=WA,O=x=#0101", "", hex},
+		{"C=US,S=WA,O=x", "C=US, ST=WA, O=x", nil},
+		{"C=US,S=WA,ST=WA,O=x", "", duplicate("ST")},
 		// Case 12.
-		{"C=US,ST=WA,O=MyOrg,CustomRDN=x", "C=US, ST=WA, O=MyOrg, CustomRDN=x", ""},
-		{`C=US,ST=WA,O=My\,Org\;x\\y`, `C=US, ST=WA, O=My\,Org\;x\\y`, ""},
+		{"C=US,ST=WA,O=MyOrg,CustomRDN=x", "C=US, ST=WA, O=MyOrg, CustomRDN=x", nil},
+		{`C=US,ST=WA,O=My\,Org\;x\\y`, `C=US, ST=WA, O=My\,Org\;x\\y`, nil},
 		// Notation's pkix tests.
-		{"C=US,ST=California,O=Notary Project", "C=US, ST=California, O=Notary Project", ""},
-		{"C=US,O=Notary Project", "", "has no ST value"},
-		{"invalid", "", "cannot be parsed"},
-		{"OU=Sales+CN=J.  Smith,DC=example,DC=net", "", "multi-valued"},
+		{"C=US,ST=California,O=Notary Project", "C=US, ST=California, O=Notary Project", nil},
+		{"C=US,O=Notary Project", "", missing("ST")},
+		{"invalid", "", unparsable},
+		{"OU=Sales+CN=J.  Smith,DC=example,DC=net", "", multiValued},
 		// Spaces, separators, case.
-		{"  C = US ; ST = WA ; O = x  ", "C=US, ST=WA, O=x", ""},
-		{"c=US,st=WA,o=x", "", "has no C value"},
-		{"C=,C=US,ST=WA,O=x", "C=US, ST=WA, O=x", ""},
-		{"C=US,C=,ST=WA,O=x", "", "more than one C"},
-		{"C=,ST=WA,O=x", "", "has no C value"},
-		{"OU=,C=US,ST=WA,O=x,OU=y", "OU=y, C=US, ST=WA, O=x", ""},
-		{"C=US,ST=WA,O=x,OU=", "C=US, ST=WA, O=x, OU=", ""},
-		{`C=US,ST=WA,O=\ lead\ `, `C=US, ST=WA, O=\ lead\ `, ""},
-		{`C=US,ST=WA,O=\#x`, `C=US, ST=WA, O=\#x`, ""},
-		{"C=US,ST=WA,O=a=b", `C=US, ST=WA, O=a\=b`, ""},
-		{`C=US,ST=WA,O=My\4fOrg`, "C=US, ST=WA, O=MyOOrg", ""},
-		{"C=US,ST=WA,O=é,CN=中文", "C=US, ST=WA, O=é, CN=中文", ""},
-		{"", "", "has no C value"},
+		{"  C = US ; ST = WA ; O = x  ", "C=US, ST=WA, O=x", nil},
+		{"c=US,st=WA,o=x", "", missing("C")},
+		{"C=,C=US,ST=WA,O=x", "C=US, ST=WA, O=x", nil},
+		{"C=US,C=,ST=WA,O=x", "", duplicate("C")},
+		{"C=,ST=WA,O=x", "", missing("C")},
+		{"OU=,C=US,ST=WA,O=x,OU=y", "OU=y, C=US, ST=WA, O=x", nil},
+		{"C=US,ST=WA,O=x,OU=", "C=US, ST=WA, O=x, OU=", nil},
+		{`C=US,ST=WA,O=\ lead\ `, `C=US, ST=WA, O=\ lead\ `, nil},
+		{`C=US,ST=WA,O=\#x`, `C=US, ST=WA, O=\#x`, nil},
+		{"C=US,ST=WA,O=a=b", `C=US, ST=WA, O=a\=b`, nil},
+		{`C=US,ST=WA,O=My\4fOrg`, "C=US, ST=WA, O=MyOOrg", nil},
+		{"C=US,ST=WA,O=é,CN=中文", "C=US, ST=WA, O=é, CN=中文", nil},
+		{"", "", missing("C")},
 	}
 	for _, tc := range cases {
 		dn, err := trustpolicy.ParseDN(tc.in)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("ParseDN(%q) = %v, %v; want error containing %q", tc.in, dn, err, tc.err)
+		if tc.err != nil {
+			var de *trustpolicy.DNError
+			if !errors.As(err, &de) || !errors.Is(err, trustpolicy.ErrInvalidDN) || de.Problem != tc.err.kind || de.Attribute != tc.err.attr || de.DN != tc.in {
+				t.Errorf("ParseDN(%q) = %v, %#v; want a *DNError %s %q", tc.in, dn, err, tc.err.kind, tc.err.attr)
 			}
 			if !dn.IsZero() {
 				t.Errorf("ParseDN(%q) returned %v with an error", tc.in, dn)
@@ -413,15 +425,16 @@ func TestMatchIdentity(t *testing.T) {
 	r, _ := tpIdentityRule(t, []string{match})
 	err := r.MatchIdentity(withEmail)
 	var ie *trustpolicy.IdentityError
-	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "cannot parse the subject") || !strings.Contains(ie.Fix(), `only the trusted identity "*"`) {
+	var de *trustpolicy.DNError
+	if !errors.As(err, &ie) || !errors.As(err, &de) || de.Problem != trustpolicy.DNHexValue || !strings.Contains(ie.Fix(), `only the trusted identity "*"`) {
 		t.Errorf("email leaf: %v", err)
 	}
-	if _, err := trustpolicy.IdentityFor(withEmail); err == nil {
-		t.Error("IdentityFor accepts a =# subject")
+	if _, err := trustpolicy.IdentityFor(withEmail); !errors.As(err, &de) || de.Problem != trustpolicy.DNHexValue {
+		t.Errorf("IdentityFor accepts a =# subject: %v", err)
 	}
 	// A leaf without ST.
 	noST, _ := pki.leaf(t, pkix.Name{Country: []string{"US"}, Organization: []string{"SomeOrg"}, CommonName: "x"})
-	if _, err := trustpolicy.IdentityFor(noST); err == nil || !strings.Contains(err.Error(), "has no ST value") || !strings.Contains(err.Error(), `"*"`) {
+	if _, err := trustpolicy.IdentityFor(noST); !errors.As(err, &de) || de.Problem != trustpolicy.DNMissing || de.Attribute != "ST" || !strings.Contains(err.Error(), `"*"`) {
 		t.Errorf("IdentityFor(no ST) = %v", err)
 	}
 	// Suggestions put C, ST and O first.

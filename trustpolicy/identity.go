@@ -32,11 +32,17 @@ type IdentityError struct {
 	// fix is the edit of the policy file that makes the leaf match.
 	fix    string
 	detail string
+	// parseErr is the *DNError of a leaf subject notation cannot parse.
+	parseErr error
 }
 
 func (e *IdentityError) Error() string {
 	return fmt.Sprintf("signing certificate subject %q does not match %s", e.Leaf, e.detail)
 }
+
+// Unwrap returns the *DNError when notation cannot parse the leaf's
+// subject (only "*" can match it then), else nil.
+func (e *IdentityError) Unwrap() error { return e.parseErr }
 
 // Fix is the edit of trustpolicy.json that makes this certificate match,
 // e.g. add "x509.subject: C=US, ST=WA, O=Acme, CN=Release Signing" to
@@ -68,6 +74,7 @@ func (r *Rule) MatchIdentity(leaf *x509.Certificate) error {
 	}
 	e.Leaf = leaf.Subject.String()
 	leafDN, perr := ParseDN(e.Leaf)
+	e.parseErr = perr
 	e.Suggestion = suggestionFor(e.Leaf, leafDN, perr)
 	e.fix = r.identityFix(leafDN, perr, e.Suggestion)
 	if len(r.X509Identities) == 0 {
@@ -177,7 +184,7 @@ func closestMismatch(ids []DN, raw []string, leaf map[string]string) string {
 // returns the certificate's exact subject from it. It fails when notation
 // cannot use the subject (it lacks C, ST or O, or has a multi-valued RDN or
 // an attribute Go renders as "=#..."); then only "*" can match the
-// certificate.
+// certificate, and the error wraps ParseDN's *DNError (ErrInvalidDN).
 //
 // Both the verifier's fix and notation-pkcs11 doctor print this string.
 func IdentityFor(cert *x509.Certificate) (string, error) {
@@ -187,16 +194,22 @@ func IdentityFor(cert *x509.Certificate) (string, error) {
 	subject := cert.Subject.String()
 	dn, err := ParseDN(subject)
 	if err != nil {
-		return "", errors.New(suggestionFor(subject, dn, err))
+		return "", noIdentityError(subject, err)
 	}
 	return suggestionFor(subject, dn, nil), nil
+}
+
+// noIdentityError says that only "*" can match a subject that notation
+// cannot parse; it wraps ParseDN's *DNError.
+func noIdentityError(subject string, err error) error {
+	return fmt.Errorf("no x509.subject identity can match certificate subject %q, so only the trusted identity \"*\" can: %w", subject, err)
 }
 
 // suggestionFor is IdentityFor's text for a parsed subject: the identity,
 // or (when the subject did not parse) why only "*" can match.
 func suggestionFor(subject string, dn DN, err error) string {
 	if err != nil {
-		return fmt.Sprintf("no x509.subject identity can match certificate subject %q, so only the trusted identity \"*\" can: %v", subject, err)
+		return noIdentityError(subject, err).Error()
 	}
 	return x509SubjectPrefix + ": " + dn.identityOrder().String()
 }

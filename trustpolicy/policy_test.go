@@ -744,7 +744,7 @@ func TestParseDocumentDifferential(t *testing.T) {
 		tpDiff(t, f, data)
 	}
 	_, err := trustpolicy.ParseDocument([]byte("{\n  \"version\": \"1.0\",\n  oops\n}"))
-	if err == nil || !strings.Contains(err.Error(), "line 3") {
+	if !errors.Is(err, trustpolicy.ErrMalformedPolicy) || !strings.Contains(err.Error(), "line 3") {
 		t.Errorf("syntax error should name line 3: %v", err)
 	}
 }

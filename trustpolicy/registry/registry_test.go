@@ -471,7 +471,8 @@ func TestGarbageReferrersIndex(t *testing.T) {
 			c := newClient(t, registry.Options{})
 			target := resolve(t, c, f.ref("demo/app:v1"))
 			_, err := collect(t, c, target)
-			wantErr(t, err, nil, "list signatures of "+target.Reference, "invalid character")
+			// What the JSON decoder says about the garbage is its own wording.
+			wantErr(t, err, nil, "list signatures of "+target.Reference)
 			if errors.Is(err, registry.ErrNoSignatures) {
 				t.Error("a broken index is reported as no signatures")
 			}
@@ -609,7 +610,7 @@ func TestSanitizesRegistryText(t *testing.T) {
 func TestSignaturesValidatesTarget(t *testing.T) {
 	c := newClient(t, registry.Options{})
 	err := c.Signatures(t.Context(), registry.Target{Repository: "127.0.0.1:1/x"}, func(registry.Signature) bool { return false })
-	wantErr(t, err, nil, "invalid digest")
+	wantErr(t, err, digest.ErrDigestInvalidFormat)
 	err = c.Signatures(t.Context(), registry.Target{}, nil)
 	wantErr(t, err, nil, "visit")
 }
