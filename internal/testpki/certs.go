@@ -2,16 +2,15 @@ package testpki
 
 import (
 	"crypto"
-	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/pem"
 	"fmt"
 	"math/big"
 	"os"
 	"time"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testkit"
 )
 
 // Epoch is the fixed instant all validity periods are computed from; use it
@@ -49,13 +48,7 @@ func LoadCertificates(path string) ([]*x509.Certificate, error) {
 }
 
 // encodeCerts returns certs as concatenated PEM blocks.
-func encodeCerts(certs ...*x509.Certificate) []byte {
-	var out []byte
-	for _, c := range certs {
-		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	return out
-}
+func encodeCerts(certs ...*x509.Certificate) []byte { return testkit.PEM(certs...) }
 
 func subject(cn string) pkix.Name {
 	return pkix.Name{
@@ -93,62 +86,17 @@ func leafTemplate(cn string) *x509.Certificate {
 	}
 }
 
-// issue signs tmpl for pub with issuerKey. A nil issuer makes the certificate
-// self-signed. The serial number, subject key ID and signature algorithm are
-// set here; signing uses no randomness.
+// issue signs tmpl for pub with issuerKey through the repository's one
+// certificate factory (internal/testkit.Create, which signs without
+// randomness and sets the subject key ID and, for RSA, a PKCS #1 v1.5
+// algorithm matching the key size). A nil issuer makes the certificate
+// self-signed. The serial number is the next of the generator's.
 func (g *generator) issue(tmpl *x509.Certificate, pub crypto.PublicKey, issuer *x509.Certificate, issuerKey crypto.Signer) (*x509.Certificate, error) {
-	skid, err := subjectKeyID(pub)
-	if err != nil {
-		return nil, fmt.Errorf("certificate %q: %w", tmpl.Subject.CommonName, err)
-	}
 	tmpl.SerialNumber = big.NewInt(firstSerial + g.issued)
-	tmpl.SubjectKeyId = skid
-	tmpl.SignatureAlgorithm = signatureAlgorithm(issuerKey)
-	if issuer == nil {
-		issuer = tmpl
-	}
-	der, err := x509.CreateCertificate(nil, tmpl, issuer, pub, issuerKey)
+	cert, err := testkit.Create(tmpl, pub, issuer, issuerKey)
 	if err != nil {
-		return nil, fmt.Errorf("certificate %q: %w", tmpl.Subject.CommonName, err)
+		return nil, err
 	}
 	g.issued++
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("certificate %q: %w", tmpl.Subject.CommonName, err)
-	}
 	return cert, nil
-}
-
-// subjectKeyID is the SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2,
-// method 1).
-func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil, fmt.Errorf("marshal public key: %w", err)
-	}
-	var spki struct {
-		Algorithm pkix.AlgorithmIdentifier
-		PublicKey asn1.BitString
-	}
-	if _, err := asn1.Unmarshal(der, &spki); err != nil {
-		return nil, fmt.Errorf("parse public key: %w", err)
-	}
-	sum := sha1.Sum(spki.PublicKey.Bytes)
-	return sum[:], nil
-}
-
-// signatureAlgorithm picks PKCS #1 v1.5 (deterministic) with a hash matching
-// an RSA issuer's size; for ECDSA, x509 already matches the hash to the curve.
-func signatureAlgorithm(issuerKey crypto.Signer) x509.SignatureAlgorithm {
-	pub, ok := issuerKey.Public().(*rsa.PublicKey)
-	switch {
-	case !ok:
-		return x509.UnknownSignatureAlgorithm
-	case pub.N.BitLen() >= 4096:
-		return x509.SHA512WithRSA
-	case pub.N.BitLen() >= 3072:
-		return x509.SHA384WithRSA
-	default:
-		return x509.SHA256WithRSA
-	}
 }
