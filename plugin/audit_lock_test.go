@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 	"golang.org/x/sys/unix"
 
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
@@ -93,11 +93,11 @@ func TestAuditLockTimeout(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		env  env
-		code plugin.ErrorCode
+		code proto.ErrorCode
 		want []string
 	}{
-		{"success withheld", stdEnv(fakeModule(t)), plugin.ErrorCodeTimeout, []string{"withheld", "held the log's lock (flock) for longer than the time-out 50ms", "audit_log " + log}},
-		{"failure record", env{ModuleEnv: fakeModule(t), pkcs11.PINEnv: wrongPIN}, plugin.ErrorCodeAccessDenied, []string{"PIN is incorrect", "held the log's lock"}},
+		{"success withheld", stdEnv(fakeModule(t)), proto.ErrorCodeTimeout, []string{"withheld", "held the log's lock (flock) for longer than the time-out 50ms", "audit_log " + log}},
+		{"failure record", env{ModuleEnv: fakeModule(t), pkcs11.PINEnv: wrongPIN}, proto.ErrorCodeAccessDenied, []string{"PIN is incorrect", "held the log's lock"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := &fakeBackend{t: t, tok: goodToken(t, "ec-256", true)}
@@ -126,7 +126,7 @@ func TestAuditLockTimeout(t *testing.T) {
 		if !errors.Is(err, pkcs11.ErrTimeout) || !errors.Is(err, ErrAudit) || !errors.As(err, &ae) || ae.Path != log {
 			t.Fatalf("got %v, want an *AuditLogError wrapping ErrTimeout", err)
 		}
-		if pe := ProtocolError(err); pe.ErrCode != plugin.ErrorCodeTimeout {
+		if pe := ToProtocolError(err); pe.ErrCode != proto.ErrorCodeTimeout {
 			t.Errorf("protocol code %s, want TIMEOUT", pe.ErrCode)
 		}
 	})
@@ -181,7 +181,7 @@ func TestAuditLogOwnerAndMode(t *testing.T) {
 			p := newPlugin(b, stdEnv(fakeModule(t)), nil)
 			req := signReq(keyURI, kt, map[string]string{ConfigAuditLog: log})
 			fix := strings.ReplaceAll(tc.fix, "PATH", log)
-			wantError(t, runPlugin(t, p, "generate-signature", req), plugin.ErrorCodeGeneric,
+			wantError(t, runPlugin(t, p, "generate-signature", req), proto.ErrorCodeGeneric,
 				append(tc.want, "withheld", "audit_log "+log, "; run: "+fix)...)
 			err := appendAudit(context.Background(), log, time.Minute, &AuditRecord{})
 			var ae *AuditLogError
@@ -191,7 +191,7 @@ func TestAuditLogOwnerAndMode(t *testing.T) {
 			if out, err := exec.Command("sh", "-c", ae.Fix()).CombinedOutput(); err != nil {
 				t.Fatalf("the printed fix %q failed: %v: %s", ae.Fix(), err, out)
 			}
-			wantOK[plugin.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", req))
+			wantOK[proto.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", req))
 			if recs := auditLines(t, log); len(recs) != 2 || recs[1].Outcome != "success" {
 				t.Fatalf("after the fix: %+v", recs)
 			}

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 )
 
 // These tests run the plugin in a child process: the test binary itself,
@@ -139,7 +139,7 @@ func TestAuditLockSIGTERM(t *testing.T) {
 	if ee == nil || ee.ExitCode() != 1 {
 		t.Fatalf("child ended with %v (a signal, not the protocol's exit 1?); stderr %q", waitErr, stderr)
 	}
-	wantError(t, result{code: 1, stdout: stdout.String(), stderr: stderr.String()}, plugin.ErrorCodeGeneric,
+	wantError(t, result{code: 1, stdout: stdout.String(), stderr: stderr.String()}, proto.ErrorCodeGeneric,
 		"withheld", "cancelled while waiting for the log's lock", "audit_log "+log)
 	if n := len(auditLines(t, log)); n != 1 {
 		t.Errorf("%d lines, want only the first", n)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
 )
@@ -73,7 +73,7 @@ func TestParseConfigErrors(t *testing.T) {
 			}
 			// Through the protocol: VALIDATION_ERROR, the HSM untouched.
 			p := newPlugin(noBackend(t), stdEnv(fakeModule(t)), nil)
-			wantError(t, runPlugin(t, p, "describe-key", describeReq(keyURI, tc.in)), plugin.ErrorCodeValidation, tc.want...)
+			wantError(t, runPlugin(t, p, "describe-key", describeReq(keyURI, tc.in)), proto.ErrorCodeValidation, tc.want...)
 		})
 	}
 }
@@ -140,7 +140,7 @@ func TestModulePathPrecedence(t *testing.T) {
 			// Through describe-key: the backend is asked for that module.
 			b := &fakeBackend{t: t, tok: goodToken(t, "ec-256", false)}
 			p := newPlugin(b, e, nil)
-			wantOK[plugin.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(id, cfg)))
+			wantOK[proto.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(id, cfg)))
 			if b.lastOpts.ModulePath != tc.want {
 				t.Errorf("backend opened module %q, want %q", b.lastOpts.ModulePath, tc.want)
 			}
@@ -166,7 +166,7 @@ func TestModulePathMissing(t *testing.T) {
 			if command == "generate-signature" {
 				req = signReq(keyURI, keyTypes[0], nil)
 			}
-			wantError(t, runPlugin(t, p, command, req), plugin.ErrorCodeValidation, want...)
+			wantError(t, runPlugin(t, p, command, req), proto.ErrorCodeValidation, want...)
 		})
 	}
 }
@@ -183,7 +183,7 @@ func TestTimeoutReachesBackend(t *testing.T) {
 	} {
 		b := &fakeBackend{t: t, tok: goodToken(t, "ec-256", true)}
 		p := newPlugin(b, stdEnv(fakeModule(t)), nil)
-		wantOK[plugin.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", signReq(keyURI, keyTypeOf(t, "ec-256"), tc.cfg)))
+		wantOK[proto.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", signReq(keyURI, keyTypeOf(t, "ec-256"), tc.cfg)))
 		if b.lastOpts.Timeout != tc.want {
 			t.Errorf("pluginConfig %v: backend timeout %s, want %s", tc.cfg, b.lastOpts.Timeout, tc.want)
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
 )
@@ -29,7 +29,7 @@ func TestDescribeKeyEachKeyType(t *testing.T) {
 				b := &fakeBackend{t: t, tok: goodToken(t, kt.kt, i%2 == 0)}
 				p := newPlugin(b, stdEnv(mod), nil)
 				r := runPlugin(t, p, "describe-key", describeReq(id, nil))
-				resp := wantOK[plugin.DescribeKeyResponse](t, r)
+				resp := wantOK[proto.DescribeKeyResponse](t, r)
 				if resp.KeyID != id {
 					t.Errorf("keyId %q, want exactly %q", resp.KeyID, id)
 				}
@@ -53,27 +53,27 @@ func TestDescribeKeyErrors(t *testing.T) {
 		name  string
 		keyID string
 		setup func(*fakeToken)
-		code  plugin.ErrorCode
+		code  proto.ErrorCode
 		want  []string
 	}{
-		{"not a pkcs11 URI", "token=fake-token;object=signing-key", nil, plugin.ErrorCodeValidation, []string{"invalid PKCS#11 URI", `"pkcs11:"`}},
-		{"no key selector", "pkcs11:token=fake-token", nil, plugin.ErrorCodeValidation, []string{"no key selected"}},
-		{"unknown attribute", "pkcs11:token=fake-token;object=k;colour=blue", nil, plugin.ErrorCodeValidation, []string{`unknown attribute "colour"`}},
-		{"module-name refused", "pkcs11:object=signing-key?module-name=softhsm2", nil, plugin.ErrorCodeValidation, []string{"module-name is not supported"}},
-		{"relative module-path", "pkcs11:object=signing-key?module-path=lib/x.so", nil, plugin.ErrorCodeValidation, []string{"must be an absolute path"}},
-		{"no such token", "pkcs11:token=other;object=signing-key", nil, plugin.ErrorCodeValidation, []string{"token not found", `"other"`}},
-		{"no such key", "pkcs11:token=fake-token;object=nope", nil, plugin.ErrorCodeValidation, []string{"key not found", `"nope"`}},
+		{"not a pkcs11 URI", "token=fake-token;object=signing-key", nil, proto.ErrorCodeValidation, []string{"invalid PKCS#11 URI", `"pkcs11:"`}},
+		{"no key selector", "pkcs11:token=fake-token", nil, proto.ErrorCodeValidation, []string{"no key selected"}},
+		{"unknown attribute", "pkcs11:token=fake-token;object=k;colour=blue", nil, proto.ErrorCodeValidation, []string{`unknown attribute "colour"`}},
+		{"module-name refused", "pkcs11:object=signing-key?module-name=softhsm2", nil, proto.ErrorCodeValidation, []string{"module-name is not supported"}},
+		{"relative module-path", "pkcs11:object=signing-key?module-path=lib/x.so", nil, proto.ErrorCodeValidation, []string{"must be an absolute path"}},
+		{"no such token", "pkcs11:token=other;object=signing-key", nil, proto.ErrorCodeValidation, []string{"token not found", `"other"`}},
+		{"no such key", "pkcs11:token=fake-token;object=nope", nil, proto.ErrorCodeValidation, []string{"key not found", `"nope"`}},
 		{"module unusable", keyURI, func(tk *fakeToken) {
 			tk.OpenErr = fmt.Errorf("%w: /x.so could not be loaded", pkcs11.ErrModule)
-		}, plugin.ErrorCodeGeneric, []string{"PKCS#11 module unusable"}},
+		}, proto.ErrorCodeGeneric, []string{"PKCS#11 module unusable"}},
 		{"ambiguous", keyURI, func(tk *fakeToken) {
 			tk.OpenErr = fmt.Errorf("%w: 2 tokens match", pkcs11.ErrAmbiguous)
-		}, plugin.ErrorCodeValidation, []string{"ambiguous PKCS#11 URI"}},
-		{"open times out", keyURI, func(tk *fakeToken) { tk.Hang = hangOpen }, plugin.ErrorCodeTimeout, []string{"did not answer in time", "loading the module"}},
-		{"public key read times out (no PIN)", keyURI, func(tk *fakeToken) { tk.Hang = hangPublic }, plugin.ErrorCodeTimeout, []string{"reading the public key"}},
+		}, proto.ErrorCodeValidation, []string{"ambiguous PKCS#11 URI"}},
+		{"open times out", keyURI, func(tk *fakeToken) { tk.Hang = hangOpen }, proto.ErrorCodeTimeout, []string{"did not answer in time", "loading the module"}},
+		{"public key read times out (no PIN)", keyURI, func(tk *fakeToken) { tk.Hang = hangPublic }, proto.ErrorCodeTimeout, []string{"reading the public key"}},
 		{"unsupported key", keyURI, func(tk *fakeToken) {
 			tk.Signer = loadSigner(t, "bad/rsa-1024.key")
-		}, plugin.ErrorCodeValidation, []string{"unsupported key", "RSA 1024 bits", `"fake-token"`}},
+		}, proto.ErrorCodeValidation, []string{"unsupported key", "RSA 1024 bits", `"fake-token"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,18 +114,18 @@ func TestDescribeKeyHiddenPublicKey(t *testing.T) {
 		kt     string
 		keyID  string
 		pin    string // NOTATION_PKCS11_PIN; "" unset
-		code   plugin.ErrorCode
+		code   proto.ErrorCode
 		want   []string
 		logins int
 	}{
 		{"PIN from env, RSA", "rsa-3072", keyURI, testPIN, "", nil, 1},
 		{"PIN from env, EC", "ec-521", keyURI, testPIN, "", nil, 1},
 		{"PIN from pin-source", "ec-384", keyURI + "?pin-source=file:" + goodPINFile, "", "", nil, 1},
-		{"no PIN", "ec-256", keyURI, "", plugin.ErrorCodeValidation, []string{"key not found"}, 0},
-		{"wrong PIN", "ec-256", keyURI, wrongPIN, plugin.ErrorCodeAccessDenied, []string{"token login failed", "PIN is incorrect"}, 1},
+		{"no PIN", "ec-256", keyURI, "", proto.ErrorCodeValidation, []string{"key not found"}, 0},
+		{"wrong PIN", "ec-256", keyURI, wrongPIN, proto.ErrorCodeAccessDenied, []string{"token login failed", "PIN is incorrect"}, 1},
 		// The user named a PIN file; saying only "key not found" hides why it
 		// was not used.
-		{"unusable pin-source", "ec-256", keyURI + "?pin-source=file:" + loosePINFile, "", plugin.ErrorCodeValidation, []string{"key not found", "pin-source", "chmod 600"}, 0},
+		{"unusable pin-source", "ec-256", keyURI + "?pin-source=file:" + loosePINFile, "", proto.ErrorCodeValidation, []string{"key not found", "pin-source", "chmod 600"}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,7 +141,7 @@ func TestDescribeKeyHiddenPublicKey(t *testing.T) {
 			p := newPlugin(b, e, nil)
 			r := runPlugin(t, p, "describe-key", describeReq(tc.keyID, nil))
 			if tc.code == "" {
-				resp := wantOK[plugin.DescribeKeyResponse](t, r)
+				resp := wantOK[proto.DescribeKeyResponse](t, r)
 				if want := keyTypeOf(t, tc.kt).spec; resp.KeySpec != want || resp.KeyID != tc.keyID {
 					t.Errorf("response %+v, want keySpec %s and keyId %q", resp, want, tc.keyID)
 				}
@@ -167,7 +167,7 @@ func TestDescribeKeyTimeoutDoesNotLogIn(t *testing.T) {
 	p := newPlugin(b, stdEnv(fakeModule(t)), nil)
 	start := time.Now()
 	r := runPlugin(t, p, "describe-key", describeReq(keyURI, map[string]string{ConfigTimeout: "50ms"}))
-	wantError(t, r, plugin.ErrorCodeTimeout, "reading the public key", "50ms")
+	wantError(t, r, proto.ErrorCodeTimeout, "reading the public key", "50ms")
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %s despite timeout=50ms", d)
 	}
@@ -189,7 +189,7 @@ func TestDescribeKeyCache(t *testing.T) {
 
 			// generate-signature confirms the key spec and records it.
 			r := runPlugin(t, p, "generate-signature", signReq(keyURI, kt, nil))
-			wantOK[plugin.GenerateSignatureResponse](t, r)
+			wantOK[proto.GenerateSignatureResponse](t, r)
 			if got, ok := cache.Get(mod, mustURI(t, keyURI)); !ok || got != kt.spec {
 				t.Fatalf("cache after generate-signature: %q %v, want %q", got, ok, kt.spec)
 			}
@@ -197,7 +197,7 @@ func TestDescribeKeyCache(t *testing.T) {
 			// A plugin whose backend must not be opened answers from the cache.
 			cached := newPlugin(noBackend(t), stdEnv(mod), cache)
 			for _, id := range []string{keyURI, keyURI + "?pin-source=file:/elsewhere/pin"} {
-				resp := wantOK[plugin.DescribeKeyResponse](t, runPlugin(t, cached, "describe-key", describeReq(id, nil)))
+				resp := wantOK[proto.DescribeKeyResponse](t, runPlugin(t, cached, "describe-key", describeReq(id, nil)))
 				if resp.KeySpec != kt.spec || resp.KeyID != id {
 					t.Errorf("cached response %+v, want %s for %q", resp, kt.spec, id)
 				}
@@ -205,7 +205,7 @@ func TestDescribeKeyCache(t *testing.T) {
 
 			// key_cache=off reads the key again.
 			before := b.opened()
-			resp := wantOK[plugin.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, map[string]string{ConfigKeyCache: "off"})))
+			resp := wantOK[proto.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, map[string]string{ConfigKeyCache: "off"})))
 			if resp.KeySpec != kt.spec {
 				t.Errorf("keySpec %q, want %q", resp.KeySpec, kt.spec)
 			}
@@ -224,7 +224,7 @@ func TestDescribeKeyCache(t *testing.T) {
 			} {
 				before := b.opened()
 				p2 := newPlugin(b, c.env, cache)
-				resp := wantOK[plugin.DescribeKeyResponse](t, runPlugin(t, p2, "describe-key", describeReq(c.id, nil)))
+				resp := wantOK[proto.DescribeKeyResponse](t, runPlugin(t, p2, "describe-key", describeReq(c.id, nil)))
 				if resp.KeySpec != kt.spec {
 					t.Errorf("keySpec %q, want %q", resp.KeySpec, kt.spec)
 				}
@@ -244,8 +244,8 @@ func TestKeyCacheOffWritesNothing(t *testing.T) {
 	b := &fakeBackend{t: t, tok: goodToken(t, "ec-384", true)}
 	p := newPlugin(b, stdEnv(mod), cache)
 	off := map[string]string{ConfigKeyCache: "off"}
-	wantOK[plugin.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, off)))
-	wantOK[plugin.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", signReq(keyURI, keyTypeOf(t, "ec-384"), off)))
+	wantOK[proto.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, off)))
+	wantOK[proto.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", signReq(keyURI, keyTypeOf(t, "ec-384"), off)))
 	entries, err := os.ReadDir(dir)
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
@@ -254,9 +254,9 @@ func TestKeyCacheOffWritesNothing(t *testing.T) {
 		t.Errorf("key_cache=off wrote %d cache files", len(entries))
 	}
 	// A warm cache is bypassed too.
-	cache.Put(mod, mustURI(t, keyURI), plugin.KeySpecRSA4096, []byte("stale"))
-	resp := wantOK[plugin.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, off)))
-	if resp.KeySpec != plugin.KeySpecEC384 {
+	cache.Put(mod, mustURI(t, keyURI), proto.KeySpecRSA4096, []byte("stale"))
+	resp := wantOK[proto.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, off)))
+	if resp.KeySpec != proto.KeySpecEC384 {
 		t.Errorf("key_cache=off answered %q from the cache, want EC-384 from the key", resp.KeySpec)
 	}
 }

@@ -3,7 +3,7 @@ package plugin
 import (
 	"errors"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
@@ -31,30 +31,30 @@ var validationErrors = []error{
 	pki.ErrCertificateMismatch, pki.ErrIncompleteChain, pki.ErrUnsupportedKey,
 }
 
-// ProtocolError converts an error into the protocol's error object:
+// ToProtocolError converts an error into the protocol's error object:
 // ACCESS_DENIED for a refused login, TIMEOUT for a module that did not
 // answer, VALIDATION_ERROR for bad input (including chains that break the
 // signing rules), ERROR for the rest. The message is err's text, which
 // never contains a PIN, followed by "; run: COMMAND" when err carries a fix
 // (a Fix() string method, as *pkcs11.PINFileError and *AuditLogError have).
-func ProtocolError(err error) *plugin.Error {
-	var pe *plugin.Error
+func ToProtocolError(err error) *proto.Error {
+	var pe *proto.Error
 	if errors.As(err, &pe) {
 		return pe
 	}
-	code := plugin.ErrorCodeGeneric
+	code := proto.ErrorCodeGeneric
 	var chainErr *pki.ChainError
 	switch {
 	case errors.Is(err, pkcs11.ErrLogin):
-		code = plugin.ErrorCodeAccessDenied
+		code = proto.ErrorCodeAccessDenied
 	case errors.Is(err, pkcs11.ErrTimeout):
-		code = plugin.ErrorCodeTimeout
+		code = proto.ErrorCodeTimeout
 	case errors.As(err, &chainErr):
-		code = plugin.ErrorCodeValidation
+		code = proto.ErrorCodeValidation
 	default:
 		for _, v := range validationErrors {
 			if errors.Is(err, v) {
-				code = plugin.ErrorCodeValidation
+				code = proto.ErrorCodeValidation
 				break
 			}
 		}
@@ -64,5 +64,5 @@ func ProtocolError(err error) *plugin.Error {
 	if errors.As(err, &f) && f.Fix() != "" {
 		msg += "; run: " + f.Fix()
 	}
-	return plugin.NewError(code, msg)
+	return proto.NewError(code, msg)
 }

@@ -22,7 +22,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
@@ -134,7 +134,7 @@ func runPluginW(t testing.TB, ctx context.Context, p *Plugin, command string, st
 // wantError checks a failed Run: exit 1, nothing on stdout, and stderr
 // exactly one JSON error object with the code; the message must contain
 // every substring. It returns the message.
-func wantError(t testing.TB, r result, code plugin.ErrorCode, substrings ...string) string {
+func wantError(t testing.TB, r result, code proto.ErrorCode, substrings ...string) string {
 	t.Helper()
 	if r.code != 1 {
 		t.Errorf("exit code %d, want 1 (stdout %q, stderr %q)", r.code, r.stdout, r.stderr)
@@ -143,7 +143,7 @@ func wantError(t testing.TB, r result, code plugin.ErrorCode, substrings ...stri
 		t.Errorf("stdout must be empty on failure, got %q", r.stdout)
 	}
 	var e struct {
-		ErrorCode     plugin.ErrorCode  `json:"errorCode"`
+		ErrorCode     proto.ErrorCode   `json:"errorCode"`
 		ErrorMessage  string            `json:"errorMessage"`
 		ErrorMetadata map[string]string `json:"errorMetadata"`
 	}
@@ -222,20 +222,20 @@ func newPlugin(b Backend, e env, cache *KeyCache) *Plugin {
 // keyType is one of the six key types with what notation pairs with it.
 type keyType struct {
 	kt      string
-	spec    plugin.KeySpec
-	hash    plugin.HashAlgorithm
-	alg     plugin.SignatureAlgorithm
+	spec    proto.KeySpec
+	hash    proto.HashAlgorithm
+	alg     proto.SignatureAlgorithm
 	h       crypto.Hash
 	ecBytes int // r and s width; 0 for RSA
 }
 
 var keyTypes = []keyType{
-	{"rsa-2048", plugin.KeySpecRSA2048, plugin.HashAlgorithmSHA256, plugin.SignatureAlgorithmRSASSA_PSS_SHA256, crypto.SHA256, 0},
-	{"rsa-3072", plugin.KeySpecRSA3072, plugin.HashAlgorithmSHA384, plugin.SignatureAlgorithmRSASSA_PSS_SHA384, crypto.SHA384, 0},
-	{"rsa-4096", plugin.KeySpecRSA4096, plugin.HashAlgorithmSHA512, plugin.SignatureAlgorithmRSASSA_PSS_SHA512, crypto.SHA512, 0},
-	{"ec-256", plugin.KeySpecEC256, plugin.HashAlgorithmSHA256, plugin.SignatureAlgorithmECDSA_SHA256, crypto.SHA256, 32},
-	{"ec-384", plugin.KeySpecEC384, plugin.HashAlgorithmSHA384, plugin.SignatureAlgorithmECDSA_SHA384, crypto.SHA384, 48},
-	{"ec-521", plugin.KeySpecEC521, plugin.HashAlgorithmSHA512, plugin.SignatureAlgorithmECDSA_SHA512, crypto.SHA512, 66},
+	{"rsa-2048", proto.KeySpecRSA2048, proto.HashAlgorithmSHA256, proto.SignatureAlgorithmRSASSA_PSS_SHA256, crypto.SHA256, 0},
+	{"rsa-3072", proto.KeySpecRSA3072, proto.HashAlgorithmSHA384, proto.SignatureAlgorithmRSASSA_PSS_SHA384, crypto.SHA384, 0},
+	{"rsa-4096", proto.KeySpecRSA4096, proto.HashAlgorithmSHA512, proto.SignatureAlgorithmRSASSA_PSS_SHA512, crypto.SHA512, 0},
+	{"ec-256", proto.KeySpecEC256, proto.HashAlgorithmSHA256, proto.SignatureAlgorithmECDSA_SHA256, crypto.SHA256, 32},
+	{"ec-384", proto.KeySpecEC384, proto.HashAlgorithmSHA384, proto.SignatureAlgorithmECDSA_SHA384, crypto.SHA384, 48},
+	{"ec-521", proto.KeySpecEC521, proto.HashAlgorithmSHA512, proto.SignatureAlgorithmECDSA_SHA512, crypto.SHA512, 66},
 }
 
 func keyTypeOf(t testing.TB, kt string) keyType {
@@ -249,16 +249,16 @@ func keyTypeOf(t testing.TB, kt string) keyType {
 	return keyType{}
 }
 
-func describeReq(keyID string, cfg map[string]string) plugin.DescribeKeyRequest {
-	return plugin.DescribeKeyRequest{ContractVersion: plugin.ContractVersion, KeyID: keyID, PluginConfig: cfg}
+func describeReq(keyID string, cfg map[string]string) proto.DescribeKeyRequest {
+	return proto.DescribeKeyRequest{ContractVersion: proto.ContractVersion, KeyID: keyID, PluginConfig: cfg}
 }
 
 // testPayload stands in for a JWS signing input.
 var testPayload = []byte("eyJhbGciOiJQUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319")
 
-func signReq(keyID string, kt keyType, cfg map[string]string) plugin.GenerateSignatureRequest {
-	return plugin.GenerateSignatureRequest{
-		ContractVersion: plugin.ContractVersion,
+func signReq(keyID string, kt keyType, cfg map[string]string) proto.GenerateSignatureRequest {
+	return proto.GenerateSignatureRequest{
+		ContractVersion: proto.ContractVersion,
 		KeyID:           keyID,
 		KeySpec:         kt.spec,
 		Hash:            kt.hash,

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/userdirs"
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
@@ -36,8 +36,8 @@ type KeyCache struct {
 }
 
 type cacheEntry struct {
-	KeySpec      plugin.KeySpec `json:"keySpec"`
-	PublicKeySHA string         `json:"publicKeySha256"`
+	KeySpec      proto.KeySpec `json:"keySpec"`
+	PublicKeySHA string        `json:"publicKeySha256"`
 }
 
 func (c *KeyCache) path(modulePath string, u *pkcs11.URI) (string, bool) {
@@ -57,7 +57,7 @@ func (c *KeyCache) path(modulePath string, u *pkcs11.URI) (string, bool) {
 }
 
 // Get returns the cached key spec, if a valid entry exists.
-func (c *KeyCache) Get(modulePath string, u *pkcs11.URI) (plugin.KeySpec, bool) {
+func (c *KeyCache) Get(modulePath string, u *pkcs11.URI) (proto.KeySpec, bool) {
 	p, ok := c.path(modulePath, u)
 	if !ok {
 		return "", false
@@ -87,7 +87,7 @@ func (c *KeyCache) Get(modulePath string, u *pkcs11.URI) (plugin.KeySpec, bool) 
 
 // Put records the key spec of the real key. Failures are ignored: the cache
 // only saves time.
-func (c *KeyCache) Put(modulePath string, u *pkcs11.URI, ks plugin.KeySpec, pubDER []byte) {
+func (c *KeyCache) Put(modulePath string, u *pkcs11.URI, ks proto.KeySpec, pubDER []byte) {
 	p, ok := c.path(modulePath, u)
 	if !ok {
 		return

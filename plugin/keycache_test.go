@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 	"golang.org/x/sys/unix"
 )
 
@@ -57,8 +57,8 @@ func TestKeyCacheRoundTrip(t *testing.T) {
 				}
 			}
 			// Overwrite.
-			c.Put(mod, u, plugin.KeySpecEC521, nil)
-			if ks, _ := c.Get(mod, u); ks != plugin.KeySpecEC521 {
+			c.Put(mod, u, proto.KeySpecEC521, nil)
+			if ks, _ := c.Get(mod, u); ks != proto.KeySpecEC521 {
 				t.Errorf("after overwrite Get = %q", ks)
 			}
 			// Drop.
@@ -75,7 +75,7 @@ func TestKeyCachePermissions(t *testing.T) {
 	mod := fakeModule(t)
 	dir := filepath.Join(t.TempDir(), "a", "b", "keys")
 	c := &KeyCache{Dir: dir}
-	c.Put(mod, mustURI(t, keyURI), plugin.KeySpecEC256, []byte("pub"))
+	c.Put(mod, mustURI(t, keyURI), proto.KeySpecEC256, []byte("pub"))
 	st, err := os.Stat(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +159,7 @@ func TestKeyCacheMisses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			mod := fakeModule(t)
 			c := &KeyCache{Dir: t.TempDir()}
-			c.Put(mod, mustURI(t, keyURI), plugin.KeySpecRSA2048, []byte("pub"))
+			c.Put(mod, mustURI(t, keyURI), proto.KeySpecRSA2048, []byte("pub"))
 			if _, ok := c.Get(mod, mustURI(t, keyURI)); !ok {
 				t.Fatal("no hit before the change")
 			}
@@ -191,7 +191,7 @@ func TestKeyCacheCorruptEntries(t *testing.T) {
 			dir := t.TempDir()
 			c := &KeyCache{Dir: dir}
 			u := mustURI(t, keyURI)
-			c.Put(mod, u, plugin.KeySpecEC256, []byte("pub"))
+			c.Put(mod, u, proto.KeySpecEC256, []byte("pub"))
 			files := cacheFiles(t, dir)
 			if len(files) != 1 {
 				t.Fatalf("files %q", files)
@@ -205,8 +205,8 @@ func TestKeyCacheCorruptEntries(t *testing.T) {
 			// describe-key then reads the key and repairs the entry.
 			b := &fakeBackend{t: t, tok: goodToken(t, "ec-384", false)}
 			p := newPlugin(b, stdEnv(mod), c)
-			resp := wantOK[plugin.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, nil)))
-			if resp.KeySpec != plugin.KeySpecEC384 || b.opened() != 1 {
+			resp := wantOK[proto.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, nil)))
+			if resp.KeySpec != proto.KeySpecEC384 || b.opened() != 1 {
 				t.Errorf("describe-key %+v with %d opens, want EC-384 read from the key", resp, b.opened())
 			}
 		})
@@ -218,7 +218,7 @@ func TestKeyCacheDisabled(t *testing.T) {
 	mod := fakeModule(t)
 	u := mustURI(t, keyURI)
 	for _, c := range []*KeyCache{nil, {Dir: ""}} {
-		c.Put(mod, u, plugin.KeySpecEC256, []byte("pub"))
+		c.Put(mod, u, proto.KeySpecEC256, []byte("pub"))
 		if ks, ok := c.Get(mod, u); ok {
 			t.Errorf("disabled cache %v answered %q", c, ks)
 		}
@@ -230,13 +230,13 @@ func TestKeyCacheDisabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &KeyCache{Dir: filepath.Join(file, "keys")}
-	c.Put(mod, u, plugin.KeySpecEC256, []byte("pub"))
+	c.Put(mod, u, proto.KeySpecEC256, []byte("pub"))
 	if _, ok := c.Get(mod, u); ok {
 		t.Error("cache under a regular file answered")
 	}
 	b := &fakeBackend{t: t, tok: goodToken(t, "ec-256", true)}
 	p := newPlugin(b, stdEnv(mod), c)
-	wantOK[plugin.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", signReq(keyURI, keyTypeOf(t, "ec-256"), nil)))
+	wantOK[proto.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", signReq(keyURI, keyTypeOf(t, "ec-256"), nil)))
 }
 
 // Concurrent writers never leave a torn entry: every Get sees a whole
@@ -246,7 +246,7 @@ func TestKeyCacheConcurrentPut(t *testing.T) {
 	dir := t.TempDir()
 	c := &KeyCache{Dir: dir}
 	u := mustURI(t, keyURI)
-	valid := map[plugin.KeySpec]bool{}
+	valid := map[proto.KeySpec]bool{}
 	for _, kt := range keyTypes {
 		valid[kt.spec] = true
 	}
@@ -351,7 +351,7 @@ func TestKeyCacheUntrustedEntries(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "keys")
 			c := &KeyCache{Dir: dir}
 			u := mustURI(t, keyURI)
-			c.Put(mod, u, plugin.KeySpecEC256, []byte("pub"))
+			c.Put(mod, u, proto.KeySpecEC256, []byte("pub"))
 			entry, _ := c.path(mod, u)
 			tc.change(t, dir, entry)
 			if ks, ok := c.Get(mod, u); ok {
@@ -359,8 +359,8 @@ func TestKeyCacheUntrustedEntries(t *testing.T) {
 			}
 			b := &fakeBackend{t: t, tok: goodToken(t, "ec-384", false)}
 			p := newPlugin(b, stdEnv(mod), c)
-			resp := wantOK[plugin.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, nil)))
-			if resp.KeySpec != plugin.KeySpecEC384 || b.opened() != 1 {
+			resp := wantOK[proto.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, nil)))
+			if resp.KeySpec != proto.KeySpecEC384 || b.opened() != 1 {
 				t.Errorf("describe-key %+v with %d opens, want EC-384 read from the key", resp, b.opened())
 			}
 		})

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
 )
@@ -19,16 +19,16 @@ func TestModuleLockOptions(t *testing.T) {
 		name      string
 		lockDir   string
 		cfg       map[string]string
-		command   plugin.Command
+		command   proto.Command
 		locked    bool
 		exclusive bool
 	}{
-		{"describe-key takes the shared lock", lockDir, nil, plugin.CommandDescribeKey, true, false},
-		{"generate-signature takes the exclusive lock", lockDir, nil, plugin.CommandGenerateSignature, true, true},
-		{"hsm_lock on", lockDir, map[string]string{ConfigHSMLock: "on"}, plugin.CommandGenerateSignature, true, true},
-		{"hsm_lock off: describe-key", lockDir, map[string]string{ConfigHSMLock: "off"}, plugin.CommandDescribeKey, false, false},
-		{"hsm_lock off: generate-signature", lockDir, map[string]string{ConfigHSMLock: "off"}, plugin.CommandGenerateSignature, false, true},
-		{"no LockDir", "", nil, plugin.CommandGenerateSignature, false, true},
+		{"describe-key takes the shared lock", lockDir, nil, proto.CommandDescribeKey, true, false},
+		{"generate-signature takes the exclusive lock", lockDir, nil, proto.CommandGenerateSignature, true, true},
+		{"hsm_lock on", lockDir, map[string]string{ConfigHSMLock: "on"}, proto.CommandGenerateSignature, true, true},
+		{"hsm_lock off: describe-key", lockDir, map[string]string{ConfigHSMLock: "off"}, proto.CommandDescribeKey, false, false},
+		{"hsm_lock off: generate-signature", lockDir, map[string]string{ConfigHSMLock: "off"}, proto.CommandGenerateSignature, false, true},
+		{"no LockDir", "", nil, proto.CommandGenerateSignature, false, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -36,7 +36,7 @@ func TestModuleLockOptions(t *testing.T) {
 			b := &fakeBackend{t: t, tok: goodToken(t, "ec-256", true)}
 			p := New(Options{Version: "1.2.3", Backend: b, Getenv: stdEnv(mod).get, Now: testpki.Epoch, LockDir: tc.lockDir})
 			var req any = describeReq(keyURI, tc.cfg)
-			if tc.command == plugin.CommandGenerateSignature {
+			if tc.command == proto.CommandGenerateSignature {
 				req = signReq(keyURI, keyTypeOf(t, "ec-256"), tc.cfg)
 			}
 			r := runPlugin(t, p, string(tc.command), req)
@@ -59,7 +59,7 @@ func TestModuleLockOptions(t *testing.T) {
 		lockFile := func(mod string) string {
 			b := &fakeBackend{t: t, tok: goodToken(t, "ec-256", false)}
 			p := New(Options{Backend: b, Getenv: stdEnv(mod).get, LockDir: lockDir})
-			wantOK[plugin.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, nil)))
+			wantOK[proto.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, nil)))
 			return b.lastOpts.LockFile
 		}
 		m1, m2 := fakeModule(t), fakeModule(t)
@@ -73,7 +73,7 @@ func TestModuleLockOptions(t *testing.T) {
 	t.Run("hsm_lock invalid", func(t *testing.T) {
 		p := New(Options{Backend: noBackend(t), Getenv: stdEnv(fakeModule(t)).get, LockDir: lockDir})
 		wantError(t, runPlugin(t, p, "describe-key", describeReq(keyURI, map[string]string{ConfigHSMLock: "no"})),
-			plugin.ErrorCodeValidation, "hsm_lock", `"no"`, "on or off")
+			proto.ErrorCodeValidation, "hsm_lock", `"no"`, "on or off")
 	})
 }
 
@@ -81,14 +81,14 @@ func TestModuleLockOptions(t *testing.T) {
 // "logging in and signing"), also when describe-key has to log in because
 // the token hides its public keys.
 func TestLoginAlwaysUnderExclusiveLock(t *testing.T) {
-	for _, command := range []plugin.Command{plugin.CommandDescribeKey, plugin.CommandGenerateSignature} {
+	for _, command := range []proto.Command{proto.CommandDescribeKey, proto.CommandGenerateSignature} {
 		t.Run(string(command), func(t *testing.T) {
 			tok := goodToken(t, "ec-256", true)
 			tok.HidePublic = true
 			b := &fakeBackend{t: t, tok: tok}
 			p := New(Options{Backend: b, Getenv: stdEnv(fakeModule(t)).get, Now: testpki.Epoch, LockDir: filepath.Join(t.TempDir(), "locks")})
 			var req any = describeReq(keyURI, nil)
-			if command == plugin.CommandGenerateSignature {
+			if command == proto.CommandGenerateSignature {
 				req = signReq(keyURI, keyTypeOf(t, "ec-256"), nil)
 			}
 			r := runPlugin(t, p, string(command), req)

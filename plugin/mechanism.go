@@ -4,7 +4,7 @@ import (
 	"crypto"
 	"fmt"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
@@ -21,7 +21,7 @@ type mechanismKey interface {
 // *pkcs11.MechanismError) says that the token cannot make the signature
 // Notation needs, and names the mechanisms it lacks. A key that is not on
 // a PKCS#11 token (a test fake) has no mechanism: ok is false.
-func SignMechanismFor(key SigningKey, ks plugin.KeySpec) (m pkcs11.SignMechanism, ok bool, err error) {
+func SignMechanismFor(key SigningKey, ks proto.KeySpec) (m pkcs11.SignMechanism, ok bool, err error) {
 	alg, err := pki.AlgorithmFor(ks)
 	if err != nil {
 		return pkcs11.SignMechanism{}, false, fmt.Errorf("%w: %w", ErrRequest, err)

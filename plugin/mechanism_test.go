@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	p11 "github.com/miekg/pkcs11"
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
@@ -57,14 +57,14 @@ func TestGenerateSignatureMechanisms(t *testing.T) {
 			mech, ok, mechErr := signMechanismOf(t, lib, uri, kt.spec)
 			if tc.want == "" {
 				hidden := []string{pkcs11.MechanismName(tc.hide[1]), pkcs11.MechanismName(tc.hide[0])}
-				wantError(t, r, plugin.ErrorCodeValidation, append(hidden, "cannot sign", `token "`+tokenLabel+`"`)...)
+				wantError(t, r, proto.ErrorCodeValidation, append(hidden, "cannot sign", `token "`+tokenLabel+`"`)...)
 				var me *pkcs11.MechanismError
 				if ok || !errors.As(mechErr, &me) {
 					t.Errorf("SignMechanismFor = %v, %v, %v; want a *MechanismError", mech, ok, mechErr)
 				}
 				return
 			}
-			resp := wantOK[plugin.GenerateSignatureResponse](t, r)
+			resp := wantOK[proto.GenerateSignatureResponse](t, r)
 			verifyAsNotation(t, kt, parseChain(t, resp.CertificateChain)[0].PublicKey, testPayload, resp.Signature)
 			if mechErr != nil || !ok || mech.Name != tc.want || mech.LocalHash != !strings.Contains(tc.want, "SHA") {
 				t.Errorf("SignMechanismFor = %+v, %v, %v; want %s", mech, ok, mechErr, tc.want)
@@ -72,7 +72,7 @@ func TestGenerateSignatureMechanisms(t *testing.T) {
 		})
 	}
 	t.Run("a key that is not on a token", func(t *testing.T) {
-		if m, ok, err := SignMechanismFor(&fakeKey{}, plugin.KeySpecEC256); ok || err != nil || m != (pkcs11.SignMechanism{}) {
+		if m, ok, err := SignMechanismFor(&fakeKey{}, proto.KeySpecEC256); ok || err != nil || m != (pkcs11.SignMechanism{}) {
 			t.Errorf("SignMechanismFor(fake) = %+v, %v, %v", m, ok, err)
 		}
 		if _, _, err := SignMechanismFor(&fakeKey{}, "EC-1024"); !errors.Is(err, ErrRequest) {
@@ -83,7 +83,7 @@ func TestGenerateSignatureMechanisms(t *testing.T) {
 
 // signMechanismOf opens the key through the real backend and asks
 // SignMechanismFor, as doctor does.
-func signMechanismOf(t *testing.T, lib, uri string, ks plugin.KeySpec) (pkcs11.SignMechanism, bool, error) {
+func signMechanismOf(t *testing.T, lib, uri string, ks proto.KeySpec) (pkcs11.SignMechanism, bool, error) {
 	t.Helper()
 	u, err := pkcs11.ParseURI(uri)
 	if err != nil {

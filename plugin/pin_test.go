@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
@@ -19,15 +19,15 @@ import (
 func TestPINInPluginConfigRefused(t *testing.T) {
 	keys := []string{"pin", "PIN", "user_pin", "password", "Pin", "userPin", "so_pin", "PASSWORD", "token_password", "pin-source"}
 	for _, key := range keys {
-		for _, command := range []plugin.Command{plugin.CommandDescribeKey, plugin.CommandGenerateSignature} {
+		for _, command := range []proto.Command{proto.CommandDescribeKey, proto.CommandGenerateSignature} {
 			t.Run(key+"/"+string(command), func(t *testing.T) {
 				cfg := map[string]string{key: configPIN}
 				var req any = describeReq(keyURI, cfg)
-				if command == plugin.CommandGenerateSignature {
+				if command == proto.CommandGenerateSignature {
 					req = signReq(keyURI, keyTypes[3], cfg)
 				}
 				p := newPlugin(noBackend(t), stdEnv(fakeModule(t)), nil)
-				msg := wantError(t, runPlugin(t, p, string(command), req), plugin.ErrorCodeValidation,
+				msg := wantError(t, runPlugin(t, p, string(command), req), proto.ErrorCodeValidation,
 					`"`+key+`"`, "plaintext", "pin-source", pkcs11.PINEnv)
 				if strings.Contains(msg, configPIN) {
 					t.Errorf("message echoes the PIN: %s", msg)
@@ -40,7 +40,7 @@ func TestPINInPluginConfigRefused(t *testing.T) {
 	t.Run("among valid keys", func(t *testing.T) {
 		cfg := map[string]string{ConfigTimeout: "5s", ConfigKeyCache: "on", "user_pin": configPIN}
 		p := newPlugin(noBackend(t), stdEnv(fakeModule(t)), nil)
-		wantError(t, runPlugin(t, p, "describe-key", describeReq(keyURI, cfg)), plugin.ErrorCodeValidation, "user_pin", "plaintext")
+		wantError(t, runPlugin(t, p, "describe-key", describeReq(keyURI, cfg)), proto.ErrorCodeValidation, "user_pin", "plaintext")
 	})
 }
 
@@ -54,14 +54,14 @@ func TestPINValueInURIRefused(t *testing.T) {
 		"pkcs11:object=signing-key?pin-source=file:/etc/pin&pin-value=" + uriPIN,
 	}
 	for _, id := range ids {
-		for _, command := range []plugin.Command{plugin.CommandDescribeKey, plugin.CommandGenerateSignature} {
+		for _, command := range []proto.Command{proto.CommandDescribeKey, proto.CommandGenerateSignature} {
 			t.Run(string(command), func(t *testing.T) {
 				var req any = describeReq(id, nil)
-				if command == plugin.CommandGenerateSignature {
+				if command == proto.CommandGenerateSignature {
 					req = signReq(id, keyTypes[3], nil)
 				}
 				p := newPlugin(noBackend(t), stdEnv(fakeModule(t)), nil)
-				msg := wantError(t, runPlugin(t, p, string(command), req), plugin.ErrorCodeValidation,
+				msg := wantError(t, runPlugin(t, p, string(command), req), proto.ErrorCodeValidation,
 					"pin-value is refused", "plaintext", "pin-source", pkcs11.PINEnv)
 				if strings.Contains(msg, uriPIN) {
 					t.Errorf("message echoes the PIN: %s", msg)
@@ -82,7 +82,7 @@ func TestMalformedKeyIDDoesNotEchoPIN(t *testing.T) {
 	for _, id := range ids {
 		t.Run(id[:12], func(t *testing.T) {
 			p := newPlugin(noBackend(t), stdEnv(fakeModule(t)), nil)
-			msg := wantError(t, runPlugin(t, p, "describe-key", describeReq(id, nil)), plugin.ErrorCodeValidation, "invalid PKCS#11 URI")
+			msg := wantError(t, runPlugin(t, p, "describe-key", describeReq(id, nil)), proto.ErrorCodeValidation, "invalid PKCS#11 URI")
 			if strings.Contains(msg, uriPIN) {
 				t.Errorf("message echoes the PIN: %s", msg)
 			}
@@ -115,7 +115,7 @@ func (b *envCheckBackend) Open(ctx context.Context, u *pkcs11.URI, opts pkcs11.O
 // (describe-key loads the module before it knows whether it needs the
 // PIN), and the PIN still reaches the token.
 func TestPINEnvNotInherited(t *testing.T) {
-	for _, command := range []plugin.Command{plugin.CommandDescribeKey, plugin.CommandGenerateSignature} {
+	for _, command := range []proto.Command{proto.CommandDescribeKey, proto.CommandGenerateSignature} {
 		t.Run(string(command), func(t *testing.T) {
 			t.Setenv(ModuleEnv, fakeModule(t))
 			t.Setenv(pkcs11.PINEnv, testPIN)
@@ -127,7 +127,7 @@ func TestPINEnvNotInherited(t *testing.T) {
 				t.Errorf("%s is still set after New", pkcs11.PINEnv)
 			}
 			var req any = describeReq(keyURI, nil)
-			if command == plugin.CommandGenerateSignature {
+			if command == proto.CommandGenerateSignature {
 				req = signReq(keyURI, keyTypeOf(t, "ec-256"), nil)
 			}
 			if r := runPlugin(t, p, string(command), req); r.code != 0 {
@@ -145,7 +145,7 @@ func TestPINEnvNotInherited(t *testing.T) {
 
 // A refused pin-source file reaches notation with its fix, as a command
 // that works as printed (issue 12 #6).
-func TestPINFileFixInProtocolError(t *testing.T) {
+func TestPINFileFixInToProtocolError(t *testing.T) {
 	dir := t.TempDir()
 	pinFile := filepath.Join(dir, "user pin")
 	if err := os.WriteFile(pinFile, []byte(pinFilePIN+"\n"), 0o600); err != nil {
@@ -159,11 +159,11 @@ func TestPINFileFixInProtocolError(t *testing.T) {
 	b.tok.PIN = pinFilePIN
 	p := newPlugin(b, env{ModuleEnv: fakeModule(t)}, nil)
 	req := signReq(id, keyTypeOf(t, "ec-256"), nil)
-	msg := wantError(t, runPlugin(t, p, "generate-signature", req), plugin.ErrorCodeValidation,
+	msg := wantError(t, runPlugin(t, p, "generate-signature", req), proto.ErrorCodeValidation,
 		"unusable pin-source file "+pinFile, "mode 0640", "; run: chmod 600 '"+pinFile+"'")
 	fix := msg[strings.LastIndex(msg, "; run: ")+len("; run: "):]
 	if out, err := exec.Command("sh", "-c", fix).CombinedOutput(); err != nil {
 		t.Fatalf("the fix %q failed: %v: %s", fix, err, out)
 	}
-	wantOK[plugin.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", req))
+	wantOK[proto.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", req))
 }

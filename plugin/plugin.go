@@ -13,7 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
@@ -40,7 +40,8 @@ type Options struct {
 }
 
 // Plugin answers Notation plugin protocol requests. It implements the
-// framework's plugin.Plugin interface.
+// Plugin interface of notation-plugin-framework-go's package plugin, which
+// this package imports as proto (its own name is plugin too).
 type Plugin struct {
 	version string
 	backend Backend
@@ -50,7 +51,7 @@ type Plugin struct {
 	lockDir string
 }
 
-var _ plugin.Plugin = (*Plugin)(nil)
+var _ proto.Plugin = (*Plugin)(nil)
 
 // New returns a Plugin.
 func New(o Options) *Plugin {
@@ -81,14 +82,14 @@ func New(o Options) *Plugin {
 
 // GetMetadata needs no configuration, HSM or PIN: `notation plugin install`
 // calls it with an empty request.
-func (p *Plugin) GetMetadata(context.Context, *plugin.GetMetadataRequest) (*plugin.GetMetadataResponse, error) {
-	return &plugin.GetMetadataResponse{
+func (p *Plugin) GetMetadata(context.Context, *proto.GetMetadataRequest) (*proto.GetMetadataResponse, error) {
+	return &proto.GetMetadataResponse{
 		Name:                      Name,
 		Description:               "Signs with private keys held in a PKCS#11 hardware security module",
 		Version:                   p.version,
 		URL:                       "https://github.com/notation-pkcs11/notation-pkcs11",
-		SupportedContractVersions: []string{plugin.ContractVersion},
-		Capabilities:              []plugin.Capability{plugin.CapabilitySignatureGenerator},
+		SupportedContractVersions: []string{proto.ContractVersion},
+		Capabilities:              []proto.Capability{proto.CapabilitySignatureGenerator},
 	}, nil
 }
 
@@ -101,8 +102,8 @@ type keyRequest struct {
 }
 
 func (p *Plugin) parseKeyRequest(contract, keyID string, pluginConfig map[string]string) (keyRequest, error) {
-	if contract != plugin.ContractVersion {
-		return keyRequest{}, plugin.NewUnsupportedContractVersionError(contract)
+	if contract != proto.ContractVersion {
+		return keyRequest{}, proto.NewUnsupportedContractVersionError(contract)
 	}
 	cfg, err := ParseConfig(pluginConfig)
 	if err != nil {
@@ -147,13 +148,13 @@ func (p *Plugin) lockOptions(r keyRequest, exclusive bool) pkcs11.Options {
 // when an earlier describe-key or generate-signature recorded it (every
 // generate-signature re-checks it), else from the token's public objects
 // without logging in, and only if the token hides public keys by logging in.
-func (p *Plugin) DescribeKey(ctx context.Context, req *plugin.DescribeKeyRequest) (*plugin.DescribeKeyResponse, error) {
+func (p *Plugin) DescribeKey(ctx context.Context, req *proto.DescribeKeyRequest) (*proto.DescribeKeyResponse, error) {
 	r, err := p.parseKeyRequest(req.ContractVersion, req.KeyID, req.PluginConfig)
 	if err != nil {
 		return nil, err
 	}
 	if ks, ok := p.cacheFor(r).Get(r.module, r.uri); ok {
-		return &plugin.DescribeKeyResponse{KeyID: req.KeyID, KeySpec: ks}, nil
+		return &proto.DescribeKeyResponse{KeyID: req.KeyID, KeySpec: ks}, nil
 	}
 	pub, label, err := p.readPublicKey(ctx, r)
 	if err != nil {
@@ -164,7 +165,7 @@ func (p *Plugin) DescribeKey(ctx context.Context, req *plugin.DescribeKeyRequest
 		return nil, fmt.Errorf("key %s on token %q: %w", r.uri.KeyDescription(), label, err)
 	}
 	p.remember(r, ks, pub)
-	return &plugin.DescribeKeyResponse{KeyID: req.KeyID, KeySpec: ks}, nil
+	return &proto.DescribeKeyResponse{KeyID: req.KeyID, KeySpec: ks}, nil
 }
 
 // readPublicKey reads the public key under the shared module lock without
@@ -196,7 +197,7 @@ func (p *Plugin) readPublicKey(ctx context.Context, r keyRequest) (crypto.Public
 	return key.Public(), label, nil
 }
 
-func (p *Plugin) remember(r keyRequest, ks plugin.KeySpec, pub crypto.PublicKey) {
+func (p *Plugin) remember(r keyRequest, ks proto.KeySpec, pub crypto.PublicKey) {
 	if c := p.cacheFor(r); c != nil {
 		if der, err := x509.MarshalPKIXPublicKey(pub); err == nil {
 			c.Put(r.module, r.uri, ks, der)
@@ -214,7 +215,7 @@ func (p *Plugin) remember(r keyRequest, ks plugin.KeySpec, pub crypto.PublicKey)
 // With pluginConfig audit_log set, every request that got that far appends
 // one AuditRecord, success or failure; a signature whose record cannot be
 // written is withheld (fail closed).
-func (p *Plugin) GenerateSignature(ctx context.Context, req *plugin.GenerateSignatureRequest) (*plugin.GenerateSignatureResponse, error) {
+func (p *Plugin) GenerateSignature(ctx context.Context, req *proto.GenerateSignatureRequest) (*proto.GenerateSignatureResponse, error) {
 	rec := newAuditRecord(p.now(), req.Payload)
 	rec.KeySpec = string(req.KeySpec)
 	resp, err := p.generateSignature(ctx, req, rec)
@@ -224,7 +225,7 @@ func (p *Plugin) GenerateSignature(ctx context.Context, req *plugin.GenerateSign
 	}
 	rec.AuditSigner = currentSigner()
 	if err != nil {
-		pe := ProtocolError(err)
+		pe := ToProtocolError(err)
 		rec.Outcome, rec.ErrorCode, rec.Error = "failure", string(pe.ErrCode), pe.Message
 		if aerr := appendAudit(ctx, cfg.AuditLog, cfg.Timeout, rec); aerr != nil {
 			return nil, fmt.Errorf("%w (%w)", err, aerr)
@@ -240,7 +241,7 @@ func (p *Plugin) GenerateSignature(ctx context.Context, req *plugin.GenerateSign
 
 // generateSignature does the work of GenerateSignature and fills in rec as
 // far as it gets.
-func (p *Plugin) generateSignature(ctx context.Context, req *plugin.GenerateSignatureRequest, rec *AuditRecord) (*plugin.GenerateSignatureResponse, error) {
+func (p *Plugin) generateSignature(ctx context.Context, req *proto.GenerateSignatureRequest, rec *AuditRecord) (*proto.GenerateSignatureResponse, error) {
 	r, err := p.parseKeyRequest(req.ContractVersion, req.KeyID, req.PluginConfig)
 	if err != nil {
 		if u, uerr := pkcs11.ParseURI(req.KeyID); uerr == nil {
@@ -300,7 +301,7 @@ func (p *Plugin) generateSignature(ctx context.Context, req *plugin.GenerateSign
 	for i, c := range chain {
 		raw[i] = c.Raw
 	}
-	return &plugin.GenerateSignatureResponse{
+	return &proto.GenerateSignatureResponse{
 		KeyID:            req.KeyID,
 		Signature:        sig,
 		SigningAlgorithm: alg.Signature,
@@ -310,15 +311,15 @@ func (p *Plugin) generateSignature(ctx context.Context, req *plugin.GenerateSign
 
 // GenerateEnvelope is not offered: notation builds the envelope around the
 // raw signature (SIGNATURE_GENERATOR.RAW).
-func (p *Plugin) GenerateEnvelope(context.Context, *plugin.GenerateEnvelopeRequest) (*plugin.GenerateEnvelopeResponse, error) {
-	return nil, unsupported(plugin.CommandGenerateEnvelope)
+func (p *Plugin) GenerateEnvelope(context.Context, *proto.GenerateEnvelopeRequest) (*proto.GenerateEnvelopeResponse, error) {
+	return nil, unsupported(proto.CommandGenerateEnvelope)
 }
 
 // VerifySignature is not offered: this plugin only signs.
-func (p *Plugin) VerifySignature(context.Context, *plugin.VerifySignatureRequest) (*plugin.VerifySignatureResponse, error) {
-	return nil, unsupported(plugin.CommandVerifySignature)
+func (p *Plugin) VerifySignature(context.Context, *proto.VerifySignatureRequest) (*proto.VerifySignatureResponse, error) {
+	return nil, unsupported(proto.CommandVerifySignature)
 }
 
-func unsupported(c plugin.Command) error {
-	return plugin.NewError(plugin.ErrorCodeValidation, fmt.Sprintf("%s is not supported: the %s plugin has only the %s capability (describe-key, generate-signature)", c, Name, plugin.CapabilitySignatureGenerator))
+func unsupported(c proto.Command) error {
+	return proto.NewError(proto.ErrorCodeValidation, fmt.Sprintf("%s is not supported: the %s plugin has only the %s capability (describe-key, generate-signature)", c, Name, proto.CapabilitySignatureGenerator))
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 )
@@ -72,7 +72,7 @@ func TestVerifyPSSSaltLength(t *testing.T) {
 	}
 	t.Run("not a PSS signature at all", func(t *testing.T) {
 		key := loadSigner(t, "rsa-2048/leaf.key").(*rsa.PrivateKey)
-		alg, _ := pki.AlgorithmFor(plugin.KeySpecRSA2048)
+		alg, _ := pki.AlgorithmFor(proto.KeySpecRSA2048)
 		digest := make([]byte, 32)
 		sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest)
 		if err != nil {
@@ -98,7 +98,7 @@ func TestGenerateSignatureMaxSaltRefused(t *testing.T) {
 			b := &fakeBackend{t: t, tok: tok}
 			p := newPlugin(b, stdEnv(fakeModule(t)), nil)
 			r := runPlugin(t, p, "generate-signature", signReq(keyURI, keyTypeOf(t, kt), nil))
-			msg := wantError(t, r, plugin.ErrorCodeGeneric, "signature self-check failed", "RSA-PSS signature with a salt of the maximum length", "TPMs outside FIPS mode", "use an EC key")
+			msg := wantError(t, r, proto.ErrorCodeGeneric, "signature self-check failed", "RSA-PSS signature with a salt of the maximum length", "TPMs outside FIPS mode", "use an EC key")
 			if strings.Contains(r.stderr, `"signature"`) {
 				t.Errorf("the error carries a signature: %s", msg)
 			}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 )
 
 // maxRequest caps a request read from stdin. Payloads are a JWS signing
@@ -15,8 +15,8 @@ import (
 const maxRequest = 16 << 20
 
 // Commands lists the protocol commands Run answers.
-func Commands() []plugin.Command {
-	return []plugin.Command{plugin.CommandGetMetadata, plugin.CommandDescribeKey, plugin.CommandGenerateSignature, plugin.CommandGenerateEnvelope, plugin.CommandVerifySignature}
+func Commands() []proto.Command {
+	return []proto.Command{proto.CommandGetMetadata, proto.CommandDescribeKey, proto.CommandGenerateSignature, proto.CommandGenerateEnvelope, proto.CommandVerifySignature}
 }
 
 // IsCommand reports whether name is a protocol command.
@@ -42,7 +42,7 @@ func (p *Plugin) Run(ctx context.Context, command string, stdin io.Reader, stdou
 			}
 		}
 	}
-	b, merr := json.Marshal(ProtocolError(err))
+	b, merr := json.Marshal(ToProtocolError(err))
 	if merr != nil {
 		b = []byte(`{"errorCode":"ERROR","errorMessage":"failed to encode the error"}`)
 	}
@@ -51,26 +51,26 @@ func (p *Plugin) Run(ctx context.Context, command string, stdin io.Reader, stdou
 }
 
 func (p *Plugin) dispatch(ctx context.Context, command string, stdin io.Reader) (any, error) {
-	switch plugin.Command(command) {
-	case plugin.CommandGetMetadata:
+	switch proto.Command(command) {
+	case proto.CommandGetMetadata:
 		// Read and ignore: install sends {}, and metadata never fails.
 		_, _ = io.Copy(io.Discard, io.LimitReader(stdin, maxRequest))
-		return p.GetMetadata(ctx, &plugin.GetMetadataRequest{})
-	case plugin.CommandDescribeKey:
-		var req plugin.DescribeKeyRequest
+		return p.GetMetadata(ctx, &proto.GetMetadataRequest{})
+	case proto.CommandDescribeKey:
+		var req proto.DescribeKeyRequest
 		if err := decode(stdin, &req); err != nil {
 			return nil, err
 		}
 		return p.DescribeKey(ctx, &req)
-	case plugin.CommandGenerateSignature:
-		var req plugin.GenerateSignatureRequest
+	case proto.CommandGenerateSignature:
+		var req proto.GenerateSignatureRequest
 		if err := decode(stdin, &req); err != nil {
 			return nil, err
 		}
 		return p.GenerateSignature(ctx, &req)
-	case plugin.CommandGenerateEnvelope:
+	case proto.CommandGenerateEnvelope:
 		return p.GenerateEnvelope(ctx, nil)
-	case plugin.CommandVerifySignature:
+	case proto.CommandVerifySignature:
 		return p.VerifySignature(ctx, nil)
 	}
 	return nil, fmt.Errorf("%w: %q is not a plugin protocol command; notation calls get-plugin-metadata, describe-key and generate-signature", ErrUnsupported, command)

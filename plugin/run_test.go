@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 )
 
 // semverRE is semver 2.0.0 (https://semver.org).
@@ -37,8 +37,8 @@ func TestRunGetMetadata(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			envCalls := 0
 			p := New(Options{Version: tc.version, Backend: noBackend(t), Getenv: func(string) string { envCalls++; return "" }})
-			r := runPlugin(t, p, string(plugin.CommandGetMetadata), tc.stdin)
-			md := wantOK[plugin.GetMetadataResponse](t, r)
+			r := runPlugin(t, p, string(proto.CommandGetMetadata), tc.stdin)
+			md := wantOK[proto.GetMetadataResponse](t, r)
 			if md.Name != "pkcs11" {
 				t.Errorf("name %q, want pkcs11", md.Name)
 			}
@@ -48,7 +48,7 @@ func TestRunGetMetadata(t *testing.T) {
 			if !slices.Equal(md.SupportedContractVersions, []string{"1.0"}) {
 				t.Errorf("supportedContractVersions %q, want [1.0]", md.SupportedContractVersions)
 			}
-			if !slices.Equal(md.Capabilities, []plugin.Capability{"SIGNATURE_GENERATOR.RAW"}) {
+			if !slices.Equal(md.Capabilities, []proto.Capability{"SIGNATURE_GENERATOR.RAW"}) {
 				t.Errorf("capabilities %q, want exactly [SIGNATURE_GENERATOR.RAW]", md.Capabilities)
 			}
 			// notation's metadata validation requires these non-empty.
@@ -73,15 +73,15 @@ func TestRunGetMetadata(t *testing.T) {
 
 // The zero Options pick the real HSM backend; metadata must still not need it.
 func TestRunGetMetadataZeroOptions(t *testing.T) {
-	r := runPlugin(t, New(Options{}), string(plugin.CommandGetMetadata), "{}")
-	md := wantOK[plugin.GetMetadataResponse](t, r)
+	r := runPlugin(t, New(Options{}), string(proto.CommandGetMetadata), "{}")
+	md := wantOK[proto.GetMetadataResponse](t, r)
 	if md.Version != "0.0.0-dev" || md.Name != Name {
 		t.Errorf("metadata %+v", md)
 	}
 }
 
 func TestRunRefusedCommands(t *testing.T) {
-	envelope := plugin.GenerateEnvelopeRequest{
+	envelope := proto.GenerateEnvelopeRequest{
 		ContractVersion: "1.0", KeyID: keyURI, PayloadType: "application/vnd.cncf.notary.payload.v1+json",
 		SignatureEnvelopeType: "application/jose+json", Payload: []byte("{}"),
 	}
@@ -103,7 +103,7 @@ func TestRunRefusedCommands(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPlugin(noBackend(t), stdEnv("/nonexistent/module.so"), nil)
 			r := runPlugin(t, p, tc.command, tc.stdin)
-			wantError(t, r, plugin.ErrorCodeValidation, tc.want...)
+			wantError(t, r, proto.ErrorCodeValidation, tc.want...)
 		})
 	}
 }
@@ -122,27 +122,27 @@ func TestRunMalformedRequests(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		command plugin.Command
+		command proto.Command
 		stdin   any
-		code    plugin.ErrorCode
+		code    proto.ErrorCode
 		want    []string
 	}{
-		{"describe-key not JSON", plugin.CommandDescribeKey, "{not json", plugin.ErrorCodeValidation, []string{"not valid JSON"}},
-		{"describe-key empty stdin", plugin.CommandDescribeKey, nil, plugin.ErrorCodeValidation, []string{"not valid JSON"}},
-		{"describe-key JSON array", plugin.CommandDescribeKey, `["1.0"]`, plugin.ErrorCodeValidation, []string{"not valid JSON"}},
-		{"describe-key wrong field type", plugin.CommandDescribeKey, `{"contractVersion":1,"keyId":"x"}`, plugin.ErrorCodeValidation, []string{"not valid JSON"}},
-		{"describe-key missing contractVersion", plugin.CommandDescribeKey, `{"keyId":"` + keyURI + `"}`, plugin.ErrorCodeValidation, []string{"contractVersion cannot be empty"}},
-		{"describe-key missing keyId", plugin.CommandDescribeKey, `{"contractVersion":"1.0"}`, plugin.ErrorCodeValidation, []string{"keyId cannot be empty"}},
-		{"describe-key contract 2.0", plugin.CommandDescribeKey, describeReqV("2.0"), plugin.ErrorCodeUnsupportedContractVersion, []string{`"2.0"`}},
-		{"describe-key contract 1.1", plugin.CommandDescribeKey, describeReqV("1.1"), plugin.ErrorCodeUnsupportedContractVersion, []string{`"1.1"`}},
-		{"generate-signature truncated JSON", plugin.CommandGenerateSignature, `{"contractVersion":"1.0",`, plugin.ErrorCodeValidation, []string{"not valid JSON"}},
-		{"generate-signature payload not base64", plugin.CommandGenerateSignature, `{"contractVersion":"1.0","keyId":"k","keySpec":"EC-256","hashAlgorithm":"SHA-256","payload":"%%%"}`, plugin.ErrorCodeValidation, []string{"not valid JSON"}},
-		{"generate-signature missing keySpec", plugin.CommandGenerateSignature, signReqWithout("keySpec"), plugin.ErrorCodeValidation, []string{"keySpec cannot be empty"}},
-		{"generate-signature missing hashAlgorithm", plugin.CommandGenerateSignature, signReqWithout("hashAlgorithm"), plugin.ErrorCodeValidation, []string{"hashAlgorithm cannot be empty"}},
-		{"generate-signature missing payload", plugin.CommandGenerateSignature, signReqWithout("payload"), plugin.ErrorCodeValidation, []string{"payload cannot be empty"}},
-		{"generate-signature missing keyId", plugin.CommandGenerateSignature, signReqWithout("keyId"), plugin.ErrorCodeValidation, []string{"keyId cannot be empty"}},
-		{"generate-signature contract 2.0", plugin.CommandGenerateSignature, signReqV("2.0"), plugin.ErrorCodeUnsupportedContractVersion, []string{`"2.0"`}},
-		{"generate-signature larger than 16 MiB", plugin.CommandGenerateSignature, bigJSON, plugin.ErrorCodeValidation, []string{"larger than 16777216 bytes"}},
+		{"describe-key not JSON", proto.CommandDescribeKey, "{not json", proto.ErrorCodeValidation, []string{"not valid JSON"}},
+		{"describe-key empty stdin", proto.CommandDescribeKey, nil, proto.ErrorCodeValidation, []string{"not valid JSON"}},
+		{"describe-key JSON array", proto.CommandDescribeKey, `["1.0"]`, proto.ErrorCodeValidation, []string{"not valid JSON"}},
+		{"describe-key wrong field type", proto.CommandDescribeKey, `{"contractVersion":1,"keyId":"x"}`, proto.ErrorCodeValidation, []string{"not valid JSON"}},
+		{"describe-key missing contractVersion", proto.CommandDescribeKey, `{"keyId":"` + keyURI + `"}`, proto.ErrorCodeValidation, []string{"contractVersion cannot be empty"}},
+		{"describe-key missing keyId", proto.CommandDescribeKey, `{"contractVersion":"1.0"}`, proto.ErrorCodeValidation, []string{"keyId cannot be empty"}},
+		{"describe-key contract 2.0", proto.CommandDescribeKey, describeReqV("2.0"), proto.ErrorCodeUnsupportedContractVersion, []string{`"2.0"`}},
+		{"describe-key contract 1.1", proto.CommandDescribeKey, describeReqV("1.1"), proto.ErrorCodeUnsupportedContractVersion, []string{`"1.1"`}},
+		{"generate-signature truncated JSON", proto.CommandGenerateSignature, `{"contractVersion":"1.0",`, proto.ErrorCodeValidation, []string{"not valid JSON"}},
+		{"generate-signature payload not base64", proto.CommandGenerateSignature, `{"contractVersion":"1.0","keyId":"k","keySpec":"EC-256","hashAlgorithm":"SHA-256","payload":"%%%"}`, proto.ErrorCodeValidation, []string{"not valid JSON"}},
+		{"generate-signature missing keySpec", proto.CommandGenerateSignature, signReqWithout("keySpec"), proto.ErrorCodeValidation, []string{"keySpec cannot be empty"}},
+		{"generate-signature missing hashAlgorithm", proto.CommandGenerateSignature, signReqWithout("hashAlgorithm"), proto.ErrorCodeValidation, []string{"hashAlgorithm cannot be empty"}},
+		{"generate-signature missing payload", proto.CommandGenerateSignature, signReqWithout("payload"), proto.ErrorCodeValidation, []string{"payload cannot be empty"}},
+		{"generate-signature missing keyId", proto.CommandGenerateSignature, signReqWithout("keyId"), proto.ErrorCodeValidation, []string{"keyId cannot be empty"}},
+		{"generate-signature contract 2.0", proto.CommandGenerateSignature, signReqV("2.0"), proto.ErrorCodeUnsupportedContractVersion, []string{`"2.0"`}},
+		{"generate-signature larger than 16 MiB", proto.CommandGenerateSignature, bigJSON, proto.ErrorCodeValidation, []string{"larger than 16777216 bytes"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,13 +153,13 @@ func TestRunMalformedRequests(t *testing.T) {
 	}
 }
 
-func describeReqV(v string) plugin.DescribeKeyRequest {
+func describeReqV(v string) proto.DescribeKeyRequest {
 	r := describeReq(keyURI, nil)
 	r.ContractVersion = v
 	return r
 }
 
-func signReqV(v string) plugin.GenerateSignatureRequest {
+func signReqV(v string) proto.GenerateSignatureRequest {
 	r := signReq(keyURI, keyTypes[3], nil)
 	r.ContractVersion = v
 	return r
@@ -208,8 +208,8 @@ func TestRunIgnoresUnknownRequestFields(t *testing.T) {
 	b := &fakeBackend{t: t, tok: goodToken(t, "ec-256", false)}
 	p := newPlugin(b, stdEnv(mod), nil)
 	r := runPlugin(t, p, "describe-key", `{"contractVersion":"1.0","keyId":"`+keyURI+`","futureField":{"x":[1,2]}}`)
-	resp := wantOK[plugin.DescribeKeyResponse](t, r)
-	if resp.KeySpec != plugin.KeySpecEC256 || resp.KeyID != keyURI {
+	resp := wantOK[proto.DescribeKeyResponse](t, r)
+	if resp.KeySpec != proto.KeySpecEC256 || resp.KeyID != keyURI {
 		t.Errorf("response %+v", resp)
 	}
 }
@@ -229,14 +229,14 @@ func TestRunRequestSizeLimit(t *testing.T) {
 		if len(req) != maxRequest {
 			t.Fatalf("request is %d bytes", len(req))
 		}
-		resp := wantOK[plugin.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", req))
-		if resp.KeySpec != plugin.KeySpecEC256 {
+		resp := wantOK[proto.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", req))
+		if resp.KeySpec != proto.KeySpecEC256 {
 			t.Errorf("keySpec %q", resp.KeySpec)
 		}
 	})
 	t.Run("16 MiB and one byte", func(t *testing.T) {
 		p := newPlugin(noBackend(t), stdEnv(fakeModule(t)), nil)
-		wantError(t, runPlugin(t, p, "describe-key", request(maxRequest+1)), plugin.ErrorCodeValidation, "larger than 16777216 bytes")
+		wantError(t, runPlugin(t, p, "describe-key", request(maxRequest+1)), proto.ErrorCodeValidation, "larger than 16777216 bytes")
 	})
 }
 
@@ -249,7 +249,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("stdout c
 func TestRunStdoutWriteFails(t *testing.T) {
 	p := newPlugin(noBackend(t), nil, nil)
 	r := runPluginW(t, context.Background(), p, "get-plugin-metadata", "{}", func(io.Writer) io.Writer { return failingWriter{} })
-	wantError(t, r, plugin.ErrorCodeGeneric, "stdout closed")
+	wantError(t, r, proto.ErrorCodeGeneric, "stdout closed")
 }
 
 // TestRunRefusesTrailingBytes (regression, issue 12 #11): what followed the
@@ -293,7 +293,7 @@ func TestRunRefusesTrailingBytes(t *testing.T) {
 					}
 					return
 				}
-				msg := wantError(t, r, plugin.ErrorCodeValidation, append([]string{"invalid request", "send exactly one JSON object"}, tc.want...)...)
+				msg := wantError(t, r, proto.ErrorCodeValidation, append([]string{"invalid request", "send exactly one JSON object"}, tc.want...)...)
 				if strings.Contains(msg, "garbage") {
 					t.Errorf("the message repeats the trailing bytes: %s", msg)
 				}

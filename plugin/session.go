@@ -5,7 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
@@ -17,7 +17,7 @@ import (
 type keySession struct {
 	Token Token
 	Key   SigningKey
-	Spec  plugin.KeySpec
+	Spec  proto.KeySpec
 	Chain []*x509.Certificate
 }
 
@@ -128,7 +128,7 @@ func (p *Plugin) openSession(ctx context.Context, r keyRequest, bundle []*x509.C
 // beforehand (nothing loads without one), and a request whose key spec is
 // not the key's refused at the key spec step, with the key cache entry
 // that may have misled notation dropped.
-func (p *Plugin) signingSession(ctx context.Context, r keyRequest, bundle []*x509.Certificate, pin pkcs11.PIN, want plugin.KeySpec) (*keySession, error) {
+func (p *Plugin) signingSession(ctx context.Context, r keyRequest, bundle []*x509.Certificate, pin pkcs11.PIN, want proto.KeySpec) (*keySession, error) {
 	return p.openSession(ctx, r, bundle, func() (pkcs11.PIN, error) { return pin, nil }, func(step sessionStep, s *keySession) error {
 		if step != stepKeySpec || s.Spec == want {
 			return nil

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	corex509 "github.com/notaryproject/notation-core-go/x509"
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
@@ -33,7 +33,7 @@ func chainFile(t testing.TB, rel string) string {
 // checkSignResponse checks a generate-signature response the way notation
 // does: keyId, algorithm, chain order and content, and the signature over
 // the payload with the leaf's key.
-func checkSignResponse(t testing.TB, resp plugin.GenerateSignatureResponse, keyID string, kt keyType, wantChain []*x509.Certificate) {
+func checkSignResponse(t testing.TB, resp proto.GenerateSignatureResponse, keyID string, kt keyType, wantChain []*x509.Certificate) {
 	t.Helper()
 	if resp.KeyID != keyID {
 		t.Errorf("keyId %q, want exactly %q", resp.KeyID, keyID)
@@ -68,7 +68,7 @@ func TestGenerateSignatureEachKeyType(t *testing.T) {
 					cfg = map[string]string{ConfigCertificateChain: chainFile(t, kt.kt+"/chain.pem")}
 				}
 				p := newPlugin(b, stdEnv(fakeModule(t)), nil)
-				resp := wantOK[plugin.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", signReq(keyURI, kt, cfg)))
+				resp := wantOK[proto.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", signReq(keyURI, kt, cfg)))
 				checkSignResponse(t, resp, keyURI, kt, want)
 
 				opens, closes, _, logins, signs := b.counts()
@@ -101,7 +101,7 @@ func TestGenerateSignaturePayloads(t *testing.T) {
 			p := newPlugin(b, stdEnv(fakeModule(t)), nil)
 			req := signReq(keyURI, kt, nil)
 			req.Payload = payload
-			resp := wantOK[plugin.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", req))
+			resp := wantOK[proto.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", req))
 			verifyAsNotation(t, kt, parseChain(t, resp.CertificateChain)[0].PublicKey, payload, resp.Signature)
 		})
 	}
@@ -114,7 +114,7 @@ func TestGenerateSignatureKeyIDEcho(t *testing.T) {
 		t.Run(id, func(t *testing.T) {
 			b := &fakeBackend{t: t, tok: goodToken(t, kt.kt, true)}
 			p := newPlugin(b, stdEnv(fakeModule(t)), nil)
-			resp := wantOK[plugin.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", signReq(id, kt, nil)))
+			resp := wantOK[proto.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", signReq(id, kt, nil)))
 			checkSignResponse(t, resp, id, kt, loadCerts(t, kt.kt+"/chain.pem"))
 		})
 	}
@@ -141,7 +141,7 @@ func TestGenerateSignatureBundleOrder(t *testing.T) {
 			b := &fakeBackend{t: t, tok: badToken(t, "leaf")}
 			p := newPlugin(b, stdEnv(fakeModule(t)), nil)
 			cfg := map[string]string{ConfigCertificateChain: chainFile(t, tc.file)}
-			resp := wantOK[plugin.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", signReq(keyURI, keyTypeOf(t, "ec-256"), cfg)))
+			resp := wantOK[proto.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", signReq(keyURI, keyTypeOf(t, "ec-256"), cfg)))
 			checkSignResponse(t, resp, keyURI, keyTypeOf(t, "ec-256"), tc.chain)
 		})
 	}
@@ -178,7 +178,7 @@ func TestGenerateSignatureBadCertificates(t *testing.T) {
 				b := &fakeBackend{t: t, tok: tok}
 				p := newPlugin(b, stdEnv(fakeModule(t)), nil)
 				r := runPlugin(t, p, "generate-signature", signReq(keyURI, keyTypeOf(t, "ec-256"), cfg))
-				wantError(t, r, plugin.ErrorCodeValidation, subject, tc.rule, "fix:")
+				wantError(t, r, proto.ErrorCodeValidation, subject, tc.rule, "fix:")
 				if _, _, _, _, signs := b.counts(); signs != 0 {
 					t.Errorf("the HSM signed %d times with a chain that breaks the rules", signs)
 				}
@@ -223,7 +223,7 @@ func TestGenerateSignatureChainProblems(t *testing.T) {
 		key    string // bad/<key>.key on the token
 		certs  []*x509.Certificate
 		bundle string
-		spec   plugin.KeySpec
+		spec   proto.KeySpec
 		want   []string
 	}{
 		{"other-key bundle", "leaf", nil, chainFile(t, "bad/other-key-chain.pem"), "", []string{"does not match", "other-key-chain.pem", otherLeaf.Subject.String()}},
@@ -231,8 +231,8 @@ func TestGenerateSignatureChainProblems(t *testing.T) {
 		{"no certificate on token", "leaf", nil, "", "", []string{"certificate not found", "certificate_chain", "CKA_ID 0102", `"fake-token"`}},
 		{"wrong certificate on token", "leaf", []*x509.Certificate{otherLeaf, caInter, caRoot}, "", "", []string{"does not match", otherLeaf.Subject.String()}},
 		{"intermediate missing on token", "leaf", []*x509.Certificate{okLeaf, caRoot}, "", "", []string{"incomplete certificate chain", caInter.Subject.String()}},
-		{"rsa-1024 key and chain", "rsa-1024", nil, chainFile(t, "bad/rsa-1024-chain.pem"), plugin.KeySpecRSA2048, []string{"unsupported key", "RSA 1024 bits"}},
-		{"rsa-1024 key on token", "rsa-1024", []*x509.Certificate{loadCerts(t, "bad/rsa-1024.crt")[0], caInter, caRoot}, "", plugin.KeySpecRSA2048, []string{"unsupported key", "RSA 1024 bits"}},
+		{"rsa-1024 key and chain", "rsa-1024", nil, chainFile(t, "bad/rsa-1024-chain.pem"), proto.KeySpecRSA2048, []string{"unsupported key", "RSA 1024 bits"}},
+		{"rsa-1024 key on token", "rsa-1024", []*x509.Certificate{loadCerts(t, "bad/rsa-1024.crt")[0], caInter, caRoot}, "", proto.KeySpecRSA2048, []string{"unsupported key", "RSA 1024 bits"}},
 		{"bundle with a private key", "leaf", nil, withKey, "", []string{"certificate_chain", "is not a CERTIFICATE"}},
 		{"empty bundle", "leaf", nil, empty, "", []string{"certificate_chain", "no certificate found"}},
 		{"bundle larger than 1 MiB", "leaf", nil, huge, "", []string{"certificate_chain", "larger than"}},
@@ -256,11 +256,11 @@ func TestGenerateSignatureChainProblems(t *testing.T) {
 			}
 			req := signReq(keyURI, keyTypeOf(t, "ec-256"), cfg)
 			if tc.spec != "" {
-				req.KeySpec, req.Hash = tc.spec, plugin.HashAlgorithmSHA256
+				req.KeySpec, req.Hash = tc.spec, proto.HashAlgorithmSHA256
 			}
 			b := &fakeBackend{t: t, tok: tok}
 			p := newPlugin(b, stdEnv(fakeModule(t)), nil)
-			wantError(t, runPlugin(t, p, "generate-signature", req), plugin.ErrorCodeValidation, tc.want...)
+			wantError(t, runPlugin(t, p, "generate-signature", req), proto.ErrorCodeValidation, tc.want...)
 			if _, _, _, _, signs := b.counts(); signs != 0 {
 				t.Errorf("the HSM signed %d times", signs)
 			}
@@ -292,19 +292,19 @@ func TestGenerateSignatureLoginAndPIN(t *testing.T) {
 		name  string
 		keyID string
 		env   string // NOTATION_PKCS11_PIN; "" unset
-		code  plugin.ErrorCode
+		code  proto.ErrorCode
 		want  []string
 	}{
 		{"PIN from env", keyURI, testPIN, "", nil},
 		{"PIN from pin-source (CRLF trimmed)", keyURI + "?pin-source=file:" + good, "", "", nil},
 		{"pin-source wins over env", keyURI + "?pin-source=file://" + good, wrongPIN, "", nil},
-		{"wrong PIN from env", keyURI, wrongPIN, plugin.ErrorCodeAccessDenied, []string{"token login failed", `"fake-token"`, "NOTATION_PKCS11_PIN"}},
-		{"wrong PIN from pin-source", keyURI + "?pin-source=file:" + wrong, testPIN, plugin.ErrorCodeAccessDenied, []string{"token login failed"}},
-		{"no PIN", keyURI, "", plugin.ErrorCodeValidation, []string{"no PIN", "pin-source", "NOTATION_PKCS11_PIN"}},
-		{"pin-source readable by others", keyURI + "?pin-source=file:" + loose, testPIN, plugin.ErrorCodeValidation, []string{"unusable pin-source file", "chmod 600"}},
-		{"pin-source empty", keyURI + "?pin-source=file:" + emptyFile, testPIN, plugin.ErrorCodeValidation, []string{"unusable pin-source file", "empty"}},
-		{"pin-source missing", keyURI + "?pin-source=file:" + filepath.Join(dir, "nope"), testPIN, plugin.ErrorCodeValidation, []string{"unusable pin-source file", "nope"}},
-		{"pin-source relative", keyURI + "?pin-source=file:pin.txt", testPIN, plugin.ErrorCodeValidation, []string{"pin-source", "file:/absolute/path"}},
+		{"wrong PIN from env", keyURI, wrongPIN, proto.ErrorCodeAccessDenied, []string{"token login failed", `"fake-token"`, "NOTATION_PKCS11_PIN"}},
+		{"wrong PIN from pin-source", keyURI + "?pin-source=file:" + wrong, testPIN, proto.ErrorCodeAccessDenied, []string{"token login failed"}},
+		{"no PIN", keyURI, "", proto.ErrorCodeValidation, []string{"no PIN", "pin-source", "NOTATION_PKCS11_PIN"}},
+		{"pin-source readable by others", keyURI + "?pin-source=file:" + loose, testPIN, proto.ErrorCodeValidation, []string{"unusable pin-source file", "chmod 600"}},
+		{"pin-source empty", keyURI + "?pin-source=file:" + emptyFile, testPIN, proto.ErrorCodeValidation, []string{"unusable pin-source file", "empty"}},
+		{"pin-source missing", keyURI + "?pin-source=file:" + filepath.Join(dir, "nope"), testPIN, proto.ErrorCodeValidation, []string{"unusable pin-source file", "nope"}},
+		{"pin-source relative", keyURI + "?pin-source=file:pin.txt", testPIN, proto.ErrorCodeValidation, []string{"pin-source", "file:/absolute/path"}},
 	}
 	kt := keyTypeOf(t, "ec-384")
 	for _, tc := range tests {
@@ -318,7 +318,7 @@ func TestGenerateSignatureLoginAndPIN(t *testing.T) {
 			p := newPlugin(b, e, nil)
 			r := runPlugin(t, p, "generate-signature", signReq(tc.keyID, kt, nil))
 			if tc.code == "" {
-				checkSignResponse(t, wantOK[plugin.GenerateSignatureResponse](t, r), tc.keyID, kt, loadCerts(t, kt.kt+"/chain.pem"))
+				checkSignResponse(t, wantOK[proto.GenerateSignatureResponse](t, r), tc.keyID, kt, loadCerts(t, kt.kt+"/chain.pem"))
 				return
 			}
 			wantError(t, r, tc.code, tc.want...)
@@ -354,7 +354,7 @@ func TestGenerateSignatureTimeouts(t *testing.T) {
 				}
 				start := time.Now()
 				r := runPluginCtx(t, ctx, p, "generate-signature", signReq(keyURI, kt, cfg))
-				wantError(t, r, plugin.ErrorCodeTimeout, "did not answer in time")
+				wantError(t, r, proto.ErrorCodeTimeout, "did not answer in time")
 				if d := time.Since(start); d > 10*time.Second {
 					t.Errorf("took %s", d)
 				}
@@ -390,7 +390,7 @@ func TestGenerateSignatureSelfCheck(t *testing.T) {
 			cache := &KeyCache{Dir: t.TempDir()}
 			p := newPlugin(b, stdEnv(mod), cache)
 			r := runPlugin(t, p, "generate-signature", signReq(keyURI, kt, nil))
-			msg := wantError(t, r, plugin.ErrorCodeGeneric, tc.want)
+			msg := wantError(t, r, proto.ErrorCodeGeneric, tc.want)
 			if strings.Contains(r.stderr, "signature\":") || strings.Contains(msg, "certificateChain") {
 				t.Errorf("the error carries a signature: %s", r.stderr)
 			}
@@ -408,20 +408,20 @@ func TestGenerateSignatureKeySpecMismatch(t *testing.T) {
 	tests := []struct {
 		name  string
 		kt    string // key on the token
-		spec  plugin.KeySpec
-		hash  plugin.HashAlgorithm
+		spec  proto.KeySpec
+		hash  proto.HashAlgorithm
 		opens int // whether the token is opened at all
 		want  []string
 	}{
-		{"RSA asked of EC key", "ec-256", plugin.KeySpecRSA2048, plugin.HashAlgorithmSHA256, 1, []string{"EC-256", "RSA-2048"}},
-		{"EC-384 asked of EC-256 key", "ec-256", plugin.KeySpecEC384, plugin.HashAlgorithmSHA384, 1, []string{"EC-256", "EC-384"}},
-		{"RSA-4096 asked of RSA-2048 key", "rsa-2048", plugin.KeySpecRSA4096, plugin.HashAlgorithmSHA512, 1, []string{"RSA-2048", "RSA-4096"}},
-		{"EC asked of RSA key", "rsa-3072", plugin.KeySpecEC521, plugin.HashAlgorithmSHA512, 1, []string{"RSA-3072", "EC-521"}},
-		{"hash does not fit keySpec", "ec-256", plugin.KeySpecEC256, plugin.HashAlgorithmSHA384, 0, []string{"SHA-384", "EC-256", "SHA-256"}},
-		{"hash does not fit RSA keySpec", "rsa-2048", plugin.KeySpecRSA2048, plugin.HashAlgorithmSHA512, 0, []string{"SHA-512", "RSA-2048"}},
-		{"unknown hash", "ec-256", plugin.KeySpecEC256, "MD5", 0, []string{"MD5", "EC-256"}},
-		{"unknown keySpec", "ec-256", "RSA-1024", plugin.HashAlgorithmSHA256, 0, []string{"RSA-1024", "keySpec"}},
-		{"lower-case keySpec", "ec-256", "ec-256", plugin.HashAlgorithmSHA256, 0, []string{`"ec-256"`}},
+		{"RSA asked of EC key", "ec-256", proto.KeySpecRSA2048, proto.HashAlgorithmSHA256, 1, []string{"EC-256", "RSA-2048"}},
+		{"EC-384 asked of EC-256 key", "ec-256", proto.KeySpecEC384, proto.HashAlgorithmSHA384, 1, []string{"EC-256", "EC-384"}},
+		{"RSA-4096 asked of RSA-2048 key", "rsa-2048", proto.KeySpecRSA4096, proto.HashAlgorithmSHA512, 1, []string{"RSA-2048", "RSA-4096"}},
+		{"EC asked of RSA key", "rsa-3072", proto.KeySpecEC521, proto.HashAlgorithmSHA512, 1, []string{"RSA-3072", "EC-521"}},
+		{"hash does not fit keySpec", "ec-256", proto.KeySpecEC256, proto.HashAlgorithmSHA384, 0, []string{"SHA-384", "EC-256", "SHA-256"}},
+		{"hash does not fit RSA keySpec", "rsa-2048", proto.KeySpecRSA2048, proto.HashAlgorithmSHA512, 0, []string{"SHA-512", "RSA-2048"}},
+		{"unknown hash", "ec-256", proto.KeySpecEC256, "MD5", 0, []string{"MD5", "EC-256"}},
+		{"unknown keySpec", "ec-256", "RSA-1024", proto.HashAlgorithmSHA256, 0, []string{"RSA-1024", "keySpec"}},
+		{"lower-case keySpec", "ec-256", "ec-256", proto.HashAlgorithmSHA256, 0, []string{`"ec-256"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -429,7 +429,7 @@ func TestGenerateSignatureKeySpecMismatch(t *testing.T) {
 			p := newPlugin(b, stdEnv(fakeModule(t)), nil)
 			req := signReq(keyURI, keyTypeOf(t, tc.kt), nil)
 			req.KeySpec, req.Hash = tc.spec, tc.hash
-			wantError(t, runPlugin(t, p, "generate-signature", req), plugin.ErrorCodeValidation, tc.want...)
+			wantError(t, runPlugin(t, p, "generate-signature", req), proto.ErrorCodeValidation, tc.want...)
 			opens, _, _, _, signs := b.counts()
 			if opens != tc.opens || signs != 0 {
 				t.Errorf("opens %d signs %d; want %d 0", opens, signs, tc.opens)
@@ -444,30 +444,30 @@ func TestGenerateSignatureDropsStaleCacheEntry(t *testing.T) {
 	mod := fakeModule(t)
 	cache := &KeyCache{Dir: t.TempDir()}
 	u := mustURI(t, keyURI)
-	cache.Put(mod, u, plugin.KeySpecRSA3072, []byte("the key that used to be there"))
+	cache.Put(mod, u, proto.KeySpecRSA3072, []byte("the key that used to be there"))
 
 	b := &fakeBackend{t: t, tok: goodToken(t, "ec-256", true)}
 	p := newPlugin(b, stdEnv(mod), cache)
 
-	resp := wantOK[plugin.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, nil)))
-	if resp.KeySpec != plugin.KeySpecRSA3072 || b.opened() != 0 {
+	resp := wantOK[proto.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, nil)))
+	if resp.KeySpec != proto.KeySpecRSA3072 || b.opened() != 0 {
 		t.Fatalf("describe-key %+v after %d opens; want the cached RSA-3072 without opening", resp, b.opened())
 	}
 	r := runPlugin(t, p, "generate-signature", signReq(keyURI, keyTypeOf(t, "rsa-3072"), nil))
-	wantError(t, r, plugin.ErrorCodeValidation, "EC-256", "RSA-3072", `"fake-token"`)
+	wantError(t, r, proto.ErrorCodeValidation, "EC-256", "RSA-3072", `"fake-token"`)
 	if _, ok := cache.Get(mod, u); ok {
 		t.Fatal("the stale entry is still cached")
 	}
-	resp = wantOK[plugin.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, nil)))
-	if resp.KeySpec != plugin.KeySpecEC256 {
+	resp = wantOK[proto.DescribeKeyResponse](t, runPlugin(t, p, "describe-key", describeReq(keyURI, nil)))
+	if resp.KeySpec != proto.KeySpecEC256 {
 		t.Errorf("describe-key after the mismatch: %q, want EC-256", resp.KeySpec)
 	}
 	if b.opened() != 2 {
 		t.Errorf("opened %d times, want 2 (generate-signature, then describe-key re-reading the key)", b.opened())
 	}
 	// And now signing with the right spec works and confirms the entry.
-	wantOK[plugin.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", signReq(keyURI, keyTypeOf(t, "ec-256"), nil)))
-	if ks, ok := cache.Get(mod, u); !ok || ks != plugin.KeySpecEC256 {
+	wantOK[proto.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", signReq(keyURI, keyTypeOf(t, "ec-256"), nil)))
+	if ks, ok := cache.Get(mod, u); !ok || ks != proto.KeySpecEC256 {
 		t.Errorf("cache %q %v after a good signature, want EC-256", ks, ok)
 	}
 }
@@ -478,7 +478,7 @@ func TestGenerateSignatureChainIsDER(t *testing.T) {
 	b := &fakeBackend{t: t, tok: goodToken(t, "ec-384", false)}
 	p := newPlugin(b, stdEnv(fakeModule(t)), nil)
 	path := chainFile(t, "ec-384/chain.pem")
-	resp := wantOK[plugin.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", signReq(keyURI, keyTypeOf(t, "ec-384"), map[string]string{ConfigCertificateChain: path})))
+	resp := wantOK[proto.GenerateSignatureResponse](t, runPlugin(t, p, "generate-signature", signReq(keyURI, keyTypeOf(t, "ec-384"), map[string]string{ConfigCertificateChain: path})))
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -537,7 +537,7 @@ func TestGenerateSignatureRenewedCertificate(t *testing.T) {
 				b := &fakeBackend{t: t, tok: tok}
 				p := newPlugin(b, stdEnv(fakeModule(t)), nil)
 				r := runPlugin(t, p, "generate-signature", signReq(keyURI, keyTypeOf(t, "ec-256"), cfg))
-				checkSignResponse(t, wantOK[plugin.GenerateSignatureResponse](t, r), keyURI, keyTypeOf(t, "ec-256"), want)
+				checkSignResponse(t, wantOK[proto.GenerateSignatureResponse](t, r), keyURI, keyTypeOf(t, "ec-256"), want)
 			})
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
@@ -137,7 +137,7 @@ func TestGenerateSignatureStuckModule(t *testing.T) {
 			}
 			shim := e2e.Shim{Module: h.Module(), Log: filepath.Join(dir, "shim.log"), Block: tc.block, Gate: gate}
 			r := runShimChild(t, h, shim, lib, tc.mode, kt, cfg)
-			wantError(t, result{r.Code, r.Stdout, r.Stderr}, plugin.ErrorCodeTimeout, tc.what+" took longer than "+timeout.String())
+			wantError(t, result{r.Code, r.Stdout, r.Stderr}, proto.ErrorCodeTimeout, tc.what+" took longer than "+timeout.String())
 			if r.Elapsed < timeout {
 				t.Errorf("answered after %s, before the time-out %s", r.Elapsed, timeout)
 			}
