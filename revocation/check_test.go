@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testkit"
 )
 
 func TestGood(t *testing.T) {
@@ -118,7 +120,7 @@ func TestCRLFailures(t *testing.T) {
 			// Same key, other subject: the signature verifies, the name does not match.
 			tmpl := *w.inter.cert
 			tmpl.Subject, tmpl.RawSubject = pkix.Name{CommonName: "Another Name"}, nil
-			other := &testCA{cert: mustCert(t, &tmpl, w.root.cert, &w.inter.key.PublicKey, w.root.key), key: w.inter.key}
+			other := &testCA{cert: testkit.Issue(t, &tmpl, &w.inter.key.PublicKey, w.root.cert, w.root.key), key: w.inter.key}
 			w.srv.serveBytes("/int.crl", other.signCRL(t, crlSpec{}))
 		}, `the CRL issuer "CN=Another Name" is not the issuing CA`},
 		{"no nextUpdate", func(w *world) {
@@ -320,10 +322,10 @@ func TestNonRevokable(t *testing.T) {
 	// A single self-signed signing certificate.
 	key := newKey(t)
 	tmpl := &x509.Certificate{
-		SerialNumber: nextSerial(), Subject: w.leaf.Subject, NotBefore: w.leaf.NotBefore, NotAfter: w.leaf.NotAfter,
+		Subject: w.leaf.Subject, NotBefore: w.leaf.NotBefore, NotAfter: w.leaf.NotAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, OCSPServer: []string{w.srv.url("/ocsp")},
 	}
-	self := mustCert(t, tmpl, tmpl, &key.PublicKey, key)
+	self := testkit.Issue(t, tmpl, &key.PublicKey, nil, key)
 	got, err := w.client().Check(context.Background(), Request{Chain: []*x509.Certificate{self}, Now: testNow})
 	if err != nil || len(got) != 1 || got[0].Status != StatusNonRevokable {
 		t.Fatalf("self-signed: %+v, %v", got, err)

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/crypto/ocsp"
 
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testkit"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/userdirs"
 )
 
@@ -117,7 +118,7 @@ func TestTimestampingChain(t *testing.T) {
 	tmpl.ExtKeyUsage = nil
 	tmpl.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true, Value: eku}}
 	tmpl.CRLDistributionPoints = []string{srv.url("/root.crl")}
-	tsa = mustCert(t, &tmpl, root.cert, tsa.PublicKey, root.key)
+	tsa = testkit.Issue(t, &tmpl, tsa.PublicKey, root.cert, root.key)
 	srv.serveBytes("/root.crl", root.signCRL(t, crlSpec{entries: []x509.RevocationListEntry{revoked(tsa, 1, testNow.Add(-time.Hour))}}))
 	c, err := New(Options{CacheDir: t.TempDir()})
 	if err != nil {

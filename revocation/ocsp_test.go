@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testkit"
 )
 
 func TestOCSPUnknownStatus(t *testing.T) {
@@ -70,11 +72,7 @@ func TestOCSPBadAnswers(t *testing.T) {
 		if embed {
 			tmpl.Certificate = foreign.cert
 		}
-		der, err := ocsp.CreateResponse(w.inter.cert, foreign.cert, tmpl, foreign.key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return der
+		return testkit.SignOCSP(t, w.inter.cert, foreign.kit(), tmpl)
 	}
 	delegated := func(eku bool, notAfter time.Time) func(w *world) []byte {
 		return func(w *world) []byte {
@@ -150,12 +148,8 @@ func TestDelegatedResponder(t *testing.T) {
 	t.Run("issuer signs and embeds its own certificate", func(t *testing.T) {
 		w := newWorld(t, worldConfig{leaf: func(s *fakeServer) endpoints { return endpoints{ocsp: []string{s.url("/ocsp")}} }})
 		w.ocspAnswer = func(*ocsp.Request) []byte {
-			der, err := ocsp.CreateResponse(w.inter.cert, w.inter.cert, ocsp.Response{Status: ocsp.Good, SerialNumber: w.leaf.SerialNumber,
-				ThisUpdate: testNow.Add(-time.Hour), NextUpdate: testNow.Add(time.Hour), Certificate: w.inter.cert}, w.inter.key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return der
+			return testkit.SignOCSP(t, w.inter.cert, w.inter.kit(), ocsp.Response{Status: ocsp.Good, SerialNumber: w.leaf.SerialNumber,
+				ThisUpdate: testNow.Add(-time.Hour), NextUpdate: testNow.Add(time.Hour), Certificate: w.inter.cert})
 		}
 		want(t, w.check(time.Time{})[0], StatusOK, MethodOCSP)
 	})

@@ -1,9 +1,7 @@
 package revocation
 
 import (
-	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -16,11 +14,17 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 	"golang.org/x/crypto/ocsp"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testkit"
 )
 
 // testNow is the verification time of the tests; certificates are valid
 // from 2024 to 2030.
 var testNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// The test PKI is made by internal/testkit, the repository's one
+// certificate factory, with a new random P-256 key per certificate (so
+// every world is a PKI of its own) and serial numbers derived by testkit.
 
 // testCA is a certificate with its key.
 type testCA struct {
@@ -28,45 +32,20 @@ type testCA struct {
 	key  *ecdsa.PrivateKey
 }
 
-func nextSerial() *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		panic(err)
-	}
-	return n.Add(n, big.NewInt(1))
-}
+// kit is ca as a testkit.CA.
+func (ca *testCA) kit() *testkit.CA { return &testkit.CA{Cert: ca.cert, Key: ca.key} }
 
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func mustCert(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) *x509.Certificate {
-	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func newKey(t testing.TB) *ecdsa.PrivateKey { return testkit.NewECKey(t) }
 
 func newRoot(t testing.TB, cn string) *testCA {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
-		SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: cn, Organization: []string{"Test"}},
+		Subject:   pkix.Name{CommonName: cn, Organization: []string{"Test"}},
 		NotBefore: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 	}
-	return &testCA{cert: mustCert(t, tmpl, tmpl, &key.PublicKey, key), key: key}
+	return &testCA{cert: testkit.Issue(t, tmpl, &key.PublicKey, nil, key), key: key}
 }
 
 // endpoints are the revocation URLs written into a certificate.
@@ -79,24 +58,24 @@ func (ca *testCA) issueCA(t testing.TB, cn string, ep endpoints) *testCA {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
-		SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: cn, Organization: []string{"Test"}},
+		Subject:   pkix.Name{CommonName: cn, Organization: []string{"Test"}},
 		NotBefore: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		OCSPServer: ep.ocsp, CRLDistributionPoints: ep.crl, ExtraExtensions: ep.exts,
 	}
-	return &testCA{cert: mustCert(t, tmpl, ca.cert, &key.PublicKey, ca.key), key: key}
+	return &testCA{cert: testkit.Issue(t, tmpl, &key.PublicKey, ca.cert, ca.key), key: key}
 }
 
 func (ca *testCA) issueLeaf(t testing.TB, cn string, ep endpoints) *x509.Certificate {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
-		SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: cn, Organization: []string{"Test"}, Country: []string{"US"}, Province: []string{"WA"}},
+		Subject:   pkix.Name{CommonName: cn, Organization: []string{"Test"}, Country: []string{"US"}, Province: []string{"WA"}},
 		NotBefore: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 		OCSPServer: ep.ocsp, CRLDistributionPoints: ep.crl, ExtraExtensions: ep.exts,
 	}
-	return mustCert(t, tmpl, ca.cert, &key.PublicKey, ca.key)
+	return testkit.Issue(t, tmpl, &key.PublicKey, ca.cert, ca.key)
 }
 
 // issueResponder issues a delegated OCSP responder certificate.
@@ -104,14 +83,14 @@ func (ca *testCA) issueResponder(t testing.TB, withEKU bool, notAfter time.Time)
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
-		SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: "OCSP Responder"},
+		Subject:   pkix.Name{CommonName: "OCSP Responder"},
 		NotBefore: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature,
 	}
 	if withEKU {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageOCSPSigning}
 	}
-	return &testCA{cert: mustCert(t, tmpl, ca.cert, &key.PublicKey, ca.key), key: key}
+	return &testCA{cert: testkit.Issue(t, tmpl, &key.PublicKey, ca.cert, ca.key), key: key}
 }
 
 // crlSpec describes a CRL to sign.
@@ -133,14 +112,10 @@ func (ca *testCA) signCRL(t testing.TB, s crlSpec) []byte {
 	if s.number == 0 {
 		s.number = 1
 	}
-	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+	return ca.kit().CRL(t, &x509.RevocationList{
 		Number: big.NewInt(s.number), ThisUpdate: s.this, NextUpdate: s.next,
 		RevokedCertificateEntries: s.entries, ExtraExtensions: s.exts,
-	}, ca.cert, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
+	})
 }
 
 // revoked is a CRL entry for cert.
@@ -226,20 +201,14 @@ func (ca *testCA) signOCSP(t testing.TB, cert *x509.Certificate, s ocspSpec) []b
 	if s.next.IsZero() && !s.noNext {
 		s.next = testNow.Add(time.Hour)
 	}
-	tmpl := ocsp.Response{
+	var responder *testkit.CA
+	if s.responder != nil {
+		responder = s.responder.kit()
+	}
+	return ca.kit().OCSP(t, cert, ocsp.Response{
 		Status: s.status, SerialNumber: cert.SerialNumber, ThisUpdate: s.this, NextUpdate: s.next,
 		RevokedAt: s.revokedAt, RevocationReason: s.reason, ExtraExtensions: s.exts,
-	}
-	signerCert, signerKey := ca.cert, ca.key
-	if s.responder != nil {
-		signerCert, signerKey = s.responder.cert, s.responder.key
-		tmpl.Certificate = s.responder.cert
-	}
-	der, err := ocsp.CreateResponse(ca.cert, signerCert, tmpl, signerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
+	}, responder)
 }
 
 type pkixExt = pkix.Extension

@@ -75,7 +75,7 @@ func (ca *CA) CRL(t testing.TB, list *x509.RevocationList) []byte {
 
 // OCSP signs an OCSP response about cert, which ca issued: by ca itself,
 // or by responder (a delegated responder, whose certificate the response
-// carries) when it is not nil.
+// carries) when it is not nil. A nil SerialNumber is cert's.
 func (ca *CA) OCSP(t testing.TB, cert *x509.Certificate, resp ocsp.Response, responder *CA) []byte {
 	t.Helper()
 	signer := ca
@@ -86,9 +86,18 @@ func (ca *CA) OCSP(t testing.TB, cert *x509.Certificate, resp ocsp.Response, res
 	if resp.SerialNumber == nil {
 		resp.SerialNumber = cert.SerialNumber
 	}
-	der, err := ocsp.CreateResponse(ca.Cert, signer.Cert, resp, signer.Key)
+	return SignOCSP(t, ca.Cert, signer, resp)
+}
+
+// SignOCSP signs resp, an answer about a certificate that issuer issued,
+// with signer's key, exactly as given: whether resp carries a certificate
+// (resp.Certificate) and which is up to the caller, so a test can make a
+// response signed by a key that has nothing to do with the issuer.
+func SignOCSP(t testing.TB, issuer *x509.Certificate, signer *CA, resp ocsp.Response) []byte {
+	t.Helper()
+	der, err := ocsp.CreateResponse(issuer, signer.Cert, resp, signer.Key)
 	if err != nil {
-		t.Fatalf("testkit: OCSP response for %q: %v", cert.Subject, err)
+		t.Fatalf("testkit: OCSP response by %q: %v", signer.Cert.Subject, err)
 	}
 	return der
 }

@@ -3,26 +3,24 @@ package truststore
 import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/pem"
 	"math/big"
 	"testing"
 	"time"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testkit"
 )
 
-// The test PKI: Ed25519 keys derived from names (so keys and Ed25519
+// The test PKI, made by internal/testkit (the repository's one certificate
+// factory): Ed25519 keys derived from names (so keys and Ed25519
 // signatures are deterministic), fixed validity, serials derived from names.
 
-func testKey(name string) ed25519.PrivateKey {
-	seed := sha256.Sum256([]byte("truststore test key " + name))
-	return ed25519.NewKeyFromSeed(seed[:])
-}
+func testKey(name string) ed25519.PrivateKey { return testkit.Ed25519Key("truststore " + name) }
 
 func testName(cn string) pkix.Name {
 	return pkix.Name{CommonName: cn, Organization: []string{"Acme"}, Country: []string{"US"}}
@@ -63,68 +61,18 @@ func mint(t testing.TB, name string, issuer *x509.Certificate, signerName string
 	}
 	parent := issuer
 	if parent == nil {
+		// Self-issued: the issuer name is the subject, and no authority
+		// key identifier names a key (signerName's may be another's).
 		parent = &x509.Certificate{Subject: tmpl.Subject}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, testKey(name).Public(), testKey(signerName))
-	if err != nil {
-		t.Fatalf("create certificate %s: %v", name, err)
-	}
-	return mustParse(t, der)
+	return testkit.Issue(t, tmpl, testKey(name).Public(), parent, testKey(signerName))
 }
 
-func mustParse(t testing.TB, der []byte) *x509.Certificate {
-	t.Helper()
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
-	return c
-}
-
-// resign rebuilds base's TBSCertificate with the given version (1 or 3; a v1
-// certificate has no extensions), issuer name and signature algorithm, and
-// signs it with sign. It makes what x509.CreateCertificate refuses to make.
+// resign is testkit.Resign: it makes what x509.CreateCertificate refuses
+// to make (version 1, ecdsa-with-SHA1, another issuer name).
 func resign(t testing.TB, base *x509.Certificate, version int, rawIssuer []byte, alg pkix.AlgorithmIdentifier, sign func(tbs []byte) []byte) *x509.Certificate {
 	t.Helper()
-	type validity struct{ NotBefore, NotAfter time.Time }
-	type tbsCertificate struct {
-		Version            int `asn1:"optional,explicit,default:0,tag:0"`
-		SerialNumber       *big.Int
-		SignatureAlgorithm pkix.AlgorithmIdentifier
-		Issuer             asn1.RawValue
-		Validity           validity
-		Subject            asn1.RawValue
-		PublicKey          asn1.RawValue
-		Extensions         []pkix.Extension `asn1:"omitempty,optional,explicit,tag:3"`
-	}
-	tbs := tbsCertificate{
-		Version:            version - 1,
-		SerialNumber:       base.SerialNumber,
-		SignatureAlgorithm: alg,
-		Issuer:             asn1.RawValue{FullBytes: rawIssuer},
-		Validity:           validity{base.NotBefore.UTC(), base.NotAfter.UTC()},
-		Subject:            asn1.RawValue{FullBytes: base.RawSubject},
-		PublicKey:          asn1.RawValue{FullBytes: base.RawSubjectPublicKeyInfo},
-	}
-	if version == 3 {
-		tbs.Extensions = base.Extensions
-	}
-	tbsDER, err := asn1.Marshal(tbs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert := struct {
-		TBS asn1.RawValue
-		Alg pkix.AlgorithmIdentifier
-		Sig asn1.BitString
-	}{asn1.RawValue{FullBytes: tbsDER}, alg, asn1.BitString{}}
-	sig := sign(tbsDER)
-	cert.Sig = asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}
-	der, err := asn1.Marshal(cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mustParse(t, der)
+	return testkit.Resign(t, base, version, rawIssuer, alg, sign)
 }
 
 var (
@@ -138,24 +86,11 @@ func ed25519Signer(name string) func([]byte) []byte {
 	return func(tbs []byte) []byte { return ed25519.Sign(testKey(name), tbs) }
 }
 
-// ecKey derives a P-256 key from name.
-func ecKey(t testing.TB, name string) *ecdsa.PrivateKey {
-	t.Helper()
-	for i := 0; ; i++ {
-		d := sha256.Sum256([]byte{byte(i), 'e', 'c'})
-		d = sha256.Sum256(append(d[:], name...))
-		k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d[:])
-		if err == nil {
-			return k
-		}
-	}
-}
-
 // sha1SelfSigned makes a self-signed ECDSA P-256 certificate signed with
 // ecdsa-with-SHA1.
 func sha1SelfSigned(t testing.TB, name string, ca bool) *x509.Certificate {
 	t.Helper()
-	key := ecKey(t, name)
+	key := testkit.ECKey(t, "truststore "+name)
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(name),
 		Subject:               testName(name),
@@ -165,11 +100,7 @@ func sha1SelfSigned(t testing.TB, name string, ca bool) *x509.Certificate {
 		IsCA:                  ca,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := mustParse(t, der)
+	base := testkit.Issue(t, tmpl, key.Public(), nil, key)
 	return resign(t, base, 3, base.RawSubject, ecdsaSHA1AlgID, func(tbs []byte) []byte {
 		h := sha1.Sum(tbs)
 		sig, err := ecdsa.SignASN1(rand.Reader, key, h[:])
@@ -231,18 +162,6 @@ func newFixtures(t testing.TB) *fixtures {
 	return f
 }
 
-func pemOf(certs ...*x509.Certificate) []byte {
-	var out []byte
-	for _, c := range certs {
-		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	return out
-}
+func pemOf(certs ...*x509.Certificate) []byte { return testkit.PEM(certs...) }
 
-func derOf(certs ...*x509.Certificate) []byte {
-	var out []byte
-	for _, c := range certs {
-		out = append(out, c.Raw...)
-	}
-	return out
-}
+func derOf(certs ...*x509.Certificate) []byte { return testkit.DER(certs...) }
