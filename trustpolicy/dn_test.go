@@ -3,15 +3,11 @@ package trustpolicy_test
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/json"
 	"errors"
-	"math/big"
 	"reflect"
 	"strings"
 	"testing"
@@ -25,6 +21,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testkit"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 )
 
@@ -228,64 +225,22 @@ func TestDNSubsetOf(t *testing.T) {
 	}
 }
 
-// tpPKI issues test certificates.
+// tpPKI issues test certificates through internal/testkit, valid around
+// the wall clock: notation-go's verifier, the oracle here, reads it.
 type tpPKI struct {
-	root    *x509.Certificate
-	rootKey crypto.Signer
-	serial  int64
+	root *testkit.CA
 }
 
 func tpNewPKI(t testing.TB) *tpPKI {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"Test Root"}, CommonName: "root"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tpPKI{root: root, rootKey: key, serial: 1}
+	subject := pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"Test Root"}, CommonName: "root"}
+	return &tpPKI{root: testkit.NewRoot(t, testkit.CATemplate(subject, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)), testkit.NewECKey(t))}
 }
 
 func (p *tpPKI) leaf(t testing.TB, subject pkix.Name) (*x509.Certificate, crypto.Signer) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.serial++
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(p.serial),
-		Subject:               subject,
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(12 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.root, key.Public(), p.rootKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return leaf, key
+	key := testkit.NewECKey(t)
+	return p.root.Issue(t, testkit.LeafTemplate(subject, time.Now().Add(-time.Hour), time.Now().Add(12*time.Hour)), key.Public()), key
 }
 
 // tpLeafSubjects are signing certificate subjects, including ones notation
@@ -472,7 +427,7 @@ func TestMatchIdentityOracle(t *testing.T) {
 	compared, matched := 0, 0
 	for _, subject := range tpLeafSubjects() {
 		leaf, key := pki.leaf(t, subject)
-		s, err := nsigner.NewGenericSigner(key, []*x509.Certificate{leaf, pki.root})
+		s, err := nsigner.NewGenericSigner(key, []*x509.Certificate{leaf, pki.root.Cert})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -498,7 +453,7 @@ func TestMatchIdentityOracle(t *testing.T) {
 				TrustStores:           []string{"ca:root"},
 				TrustedIdentities:     ids,
 			}}}
-			v, err := verifier.New(doc, tpMemStore{"ca:root": {pki.root}}, nil)
+			v, err := verifier.New(doc, tpMemStore{"ca:root": {pki.root.Cert}}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -529,7 +484,7 @@ func TestMatchIdentityOracle(t *testing.T) {
 				t.Errorf("leaf %q identities %q: the fix %q gives %q, which does not compile or match", leaf.Subject.String(), ids, ie.Fix(), fixed)
 			}
 			doc.TrustPolicies[0].TrustedIdentities = fixed
-			v, err = verifier.New(doc, tpMemStore{"ca:root": {pki.root}}, nil)
+			v, err = verifier.New(doc, tpMemStore{"ca:root": {pki.root.Cert}}, nil)
 			if err != nil {
 				t.Errorf("leaf %q: notation rejects the fixed policy %q: %v", leaf.Subject.String(), fixed, err)
 				continue

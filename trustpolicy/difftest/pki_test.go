@@ -2,16 +2,15 @@ package difftest
 
 import (
 	"crypto"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testkit"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
 )
 
@@ -175,24 +174,9 @@ func loadMaterial(kt string) (*material, error) {
 	return m, nil
 }
 
-var serial = struct {
-	sync.Mutex
-	n int64
-}{n: 0x7000}
-
-// issue creates a certificate; a nil issuer makes it self-signed with key.
+// issue creates a certificate through internal/testkit, the repository's
+// one certificate factory (serial number derived from the certificate); a
+// nil issuer makes it self-signed with key.
 func issue(tmpl *x509.Certificate, pub crypto.PublicKey, issuer *x509.Certificate, key crypto.Signer) (*x509.Certificate, error) {
-	serial.Lock()
-	serial.n++
-	tmpl.SerialNumber = big.NewInt(serial.n)
-	serial.Unlock()
-	parent := issuer
-	if parent == nil {
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
-	if err != nil {
-		return nil, err
-	}
-	return x509.ParseCertificate(der)
+	return testkit.Create(tmpl, pub, issuer, key)
 }
