@@ -269,7 +269,7 @@ func TestAdminGenerateKey(t *testing.T) {
 		t.Fatalf("a second key with the same label: %v", err)
 	}
 	// The same id as the signing key.
-	if _, _, err = p.GenerateKey(ctx, "pkcs11:token=fake-token", nil, pkcs11.EC256, "other", keyID); !errors.As(err, &ke) || ke.Label != keyLabel {
+	if _, _, err = p.GenerateKey(ctx, "pkcs11:token=fake-token", nil, pkcs11.EC256, "other", fakeKeyID()); !errors.As(err, &ke) || ke.Label != keyLabel {
 		t.Fatalf("a second key with the signing key's id: %v", err)
 	}
 	opens := b.opened()
@@ -380,7 +380,7 @@ func TestAdminImportCertificates(t *testing.T) {
 			for _, fc := range tok.Certs[before:] {
 				wantID := fc.cert.SubjectKeyId
 				if fc.cert.Equal(chain[0]) {
-					wantID = keyID
+					wantID = fakeKeyID()
 				}
 				if string(fc.id) != string(wantID) {
 					t.Errorf("certificate %q stored under id %x, want %x", fc.cert.Subject, fc.id, wantID)

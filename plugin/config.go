@@ -3,6 +3,7 @@ package plugin
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,8 +24,6 @@ const (
 
 // ModuleEnv names the PKCS#11 module when neither the URI nor pluginConfig does.
 const ModuleEnv = "NOTATION_PKCS11_MODULE"
-
-var configKeys = map[string]bool{ConfigModulePath: true, ConfigCertificateChain: true, ConfigTimeout: true, ConfigKeyCache: true, ConfigHSMLock: true, ConfigAuditLog: true}
 
 // Config is the validated pluginConfig.
 type Config struct {
@@ -58,7 +57,7 @@ func ParseConfig(m map[string]string) (Config, error) {
 			return Config{}, fmt.Errorf("%w: pluginConfig %q is refused: notation stores pluginConfig in plaintext (signingkeys.json) and prints it with -d, so a PIN there leaks; "+
 				"put pin-source=file:/absolute/path in the key URI (a file only you can read) or set %s, and remove the key (notation key update / delete)", ErrConfig, k, pkcs11.PINEnv)
 		}
-		if !configKeys[k] {
+		if !slices.Contains(validKeys(), k) {
 			return Config{}, fmt.Errorf("%w: unknown pluginConfig key %q; valid keys: %s", ErrConfig, k, strings.Join(validKeys(), ", "))
 		}
 		switch k {
@@ -90,13 +89,9 @@ func ParseConfig(m map[string]string) (Config, error) {
 	return cfg, nil
 }
 
+// validKeys are the pluginConfig keys, sorted.
 func validKeys() []string {
-	out := make([]string, 0, len(configKeys))
-	for k := range configKeys {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return []string{ConfigAuditLog, ConfigCertificateChain, ConfigHSMLock, ConfigKeyCache, ConfigModulePath, ConfigTimeout}
 }
 
 // modulePath picks the module: the URI's module-path, else pluginConfig

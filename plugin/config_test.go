@@ -164,7 +164,7 @@ func TestModulePathMissing(t *testing.T) {
 			p := newPlugin(noBackend(t), env{pkcs11.PINEnv: testPIN}, nil)
 			var req any = describeReq(keyURI, nil)
 			if command == "generate-signature" {
-				req = signReq(keyURI, keyTypes[0], nil)
+				req = signReq(keyURI, keyTypes()[0], nil)
 			}
 			wantError(t, runPlugin(t, p, command, req), proto.ErrorCodeValidation, want...)
 		})

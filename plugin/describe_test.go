@@ -14,16 +14,18 @@ import (
 
 // keyIDVariants are key URIs that name the fake key in unusual but valid
 // spellings; the response must echo each byte for byte.
-var keyIDVariants = []string{
-	keyURI,
-	"PKCS11:object=signing-key;token=fake%2Dtoken;id=%01%02",
-	"pkcs11:token=fake-token;id=%01%02;x-vendor=ignored",
-	"pkcs11:object=signing%2Dkey",
+func keyIDVariants() []string {
+	return []string{
+		keyURI,
+		"PKCS11:object=signing-key;token=fake%2Dtoken;id=%01%02",
+		"pkcs11:token=fake-token;id=%01%02;x-vendor=ignored",
+		"pkcs11:object=signing%2Dkey",
+	}
 }
 
 func TestDescribeKeyEachKeyType(t *testing.T) {
-	for _, kt := range keyTypes {
-		for i, id := range keyIDVariants {
+	for _, kt := range keyTypes() {
+		for i, id := range keyIDVariants() {
 			t.Run(kt.kt+"/"+id, func(t *testing.T) {
 				mod := fakeModule(t)
 				b := &fakeBackend{t: t, tok: goodToken(t, kt.kt, i%2 == 0)}
@@ -180,7 +182,7 @@ func TestDescribeKeyTimeoutDoesNotLogIn(t *testing.T) {
 }
 
 func TestDescribeKeyCache(t *testing.T) {
-	for _, kt := range keyTypes {
+	for _, kt := range keyTypes() {
 		t.Run(kt.kt, func(t *testing.T) {
 			mod := fakeModule(t)
 			cache := &KeyCache{Dir: filepath.Join(t.TempDir(), "keys")}

@@ -69,7 +69,7 @@ func TestDoctorBrokenLinks(t *testing.T) {
 		{name: "no certificate", tok: func(t *testing.T) *fakeToken { return goodToken(t, "ec-256", false) }, failed: CheckCertificate, want: isErr(pkcs11.ErrCertificateNotFound)},
 		{name: "certificate of another key", tok: func(t *testing.T) *fakeToken {
 			tk := goodToken(t, "ec-256", false)
-			tk.Certs = []fakeCert{{keyID, loadCerts(t, "ec-384/chain.pem")[0]}}
+			tk.Certs = []fakeCert{{fakeKeyID(), loadCerts(t, "ec-384/chain.pem")[0]}}
 			return tk
 		}, failed: CheckMatch, want: isErr(pki.ErrCertificateMismatch)},
 		{name: "incomplete chain", tok: func(t *testing.T) *fakeToken {

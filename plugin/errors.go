@@ -22,13 +22,20 @@ var (
 	ErrSelfCheck = errors.New("signature self-check failed")
 )
 
-// validationErrors map to VALIDATION_ERROR: the input names something that
-// does not exist or does not fit.
-var validationErrors = []error{
-	ErrConfig, ErrRequest, ErrUnsupported,
-	pkcs11.ErrInvalidURI, pkcs11.ErrNoPIN, pkcs11.ErrPINSource,
-	pkcs11.ErrTokenNotFound, pkcs11.ErrKeyNotFound, pkcs11.ErrAmbiguous, pkcs11.ErrCertificateNotFound, pkcs11.ErrKeyExists, pkcs11.ErrMechanism,
-	pki.ErrCertificateMismatch, pki.ErrIncompleteChain, pki.ErrUnsupportedKey,
+// isValidation reports whether err maps to VALIDATION_ERROR: the input
+// names something that does not exist or does not fit.
+func isValidation(err error) bool {
+	var chainErr *pki.ChainError
+	switch {
+	case errors.As(err, &chainErr),
+		errors.Is(err, ErrConfig), errors.Is(err, ErrRequest), errors.Is(err, ErrUnsupported),
+		errors.Is(err, pkcs11.ErrInvalidURI), errors.Is(err, pkcs11.ErrNoPIN), errors.Is(err, pkcs11.ErrPINSource),
+		errors.Is(err, pkcs11.ErrTokenNotFound), errors.Is(err, pkcs11.ErrKeyNotFound), errors.Is(err, pkcs11.ErrAmbiguous),
+		errors.Is(err, pkcs11.ErrCertificateNotFound), errors.Is(err, pkcs11.ErrKeyExists), errors.Is(err, pkcs11.ErrMechanism),
+		errors.Is(err, pki.ErrCertificateMismatch), errors.Is(err, pki.ErrIncompleteChain), errors.Is(err, pki.ErrUnsupportedKey):
+		return true
+	}
+	return false
 }
 
 // ToProtocolError converts an error into the protocol's error object:
@@ -43,21 +50,13 @@ func ToProtocolError(err error) *proto.Error {
 		return pe
 	}
 	code := proto.ErrorCodeGeneric
-	var chainErr *pki.ChainError
 	switch {
 	case errors.Is(err, pkcs11.ErrLogin):
 		code = proto.ErrorCodeAccessDenied
 	case errors.Is(err, pkcs11.ErrTimeout):
 		code = proto.ErrorCodeTimeout
-	case errors.As(err, &chainErr):
+	case isValidation(err):
 		code = proto.ErrorCodeValidation
-	default:
-		for _, v := range validationErrors {
-			if errors.Is(err, v) {
-				code = proto.ErrorCodeValidation
-				break
-			}
-		}
 	}
 	msg := err.Error()
 	var f interface{ Fix() string }

@@ -339,7 +339,8 @@ const (
 	pinFilePIN = "F1le-PIN-2207"   // a PIN in a pin-source file
 )
 
-var secretPINs = []string{testPIN, wrongPIN, configPIN, uriPIN, pinFilePIN}
+// secretPINs are the PINs no output may contain.
+func secretPINs() []string { return []string{testPIN, wrongPIN, configPIN, uriPIN, pinFilePIN} }
 
 // The key URI the fake tokens answer to.
 const (
@@ -348,7 +349,9 @@ const (
 	keyURI     = "pkcs11:token=fake-token;object=signing-key;id=%01%02"
 )
 
-var keyID = []byte{1, 2}
+// fakeKeyID is the fake key's CKA_ID (id=%01%02 in keyURI), a new slice
+// each call.
+func fakeKeyID() []byte { return []byte{1, 2} }
 
 func loadSigner(t testing.TB, rel string) crypto.Signer {
 	t.Helper()
@@ -375,14 +378,14 @@ func goodToken(t testing.TB, kt string, certs bool) *fakeToken {
 	tok := &fakeToken{
 		Label:    tokenLabel,
 		KeyLabel: keyLabel,
-		KeyID:    keyID,
+		KeyID:    fakeKeyID(),
 		Signer:   loadSigner(t, kt+"/leaf.key"),
 		Other:    loadSigner(t, kt+"/intermediate.key"),
 		PIN:      testPIN,
 	}
 	if certs {
 		chain := loadCerts(t, kt+"/chain.pem")
-		tok.Certs = []fakeCert{{keyID, chain[0]}, {[]byte("ca-1"), chain[1]}, {[]byte("ca-2"), chain[2]}}
+		tok.Certs = []fakeCert{{fakeKeyID(), chain[0]}, {[]byte("ca-1"), chain[1]}, {[]byte("ca-2"), chain[2]}}
 	}
 	return tok
 }
@@ -393,7 +396,7 @@ func badToken(t testing.TB, key string) *fakeToken {
 	return &fakeToken{
 		Label:    tokenLabel,
 		KeyLabel: keyLabel,
-		KeyID:    keyID,
+		KeyID:    fakeKeyID(),
 		Signer:   loadSigner(t, "bad/"+key+".key"),
 		Other:    loadSigner(t, "bad/other.key"),
 		PIN:      testPIN,

@@ -70,7 +70,7 @@ func checkNoPIN(t testing.TB, name string, outputs ...string) {
 	defer scanned.Unlock()
 	for i, out := range outputs {
 		scanned.outputs++
-		for _, pin := range secretPINs {
+		for _, pin := range secretPINs() {
 			if strings.Contains(out, pin) {
 				t.Errorf("%s: output %d contains the PIN %q: %s", name, i, pin, out)
 				scanned.leaks = append(scanned.leaks, fmt.Sprintf("%s: %s", t.Name(), name))
@@ -229,18 +229,21 @@ type keyType struct {
 	ecBytes int // r and s width; 0 for RSA
 }
 
-var keyTypes = []keyType{
-	{"rsa-2048", proto.KeySpecRSA2048, proto.HashAlgorithmSHA256, proto.SignatureAlgorithmRSASSA_PSS_SHA256, crypto.SHA256, 0},
-	{"rsa-3072", proto.KeySpecRSA3072, proto.HashAlgorithmSHA384, proto.SignatureAlgorithmRSASSA_PSS_SHA384, crypto.SHA384, 0},
-	{"rsa-4096", proto.KeySpecRSA4096, proto.HashAlgorithmSHA512, proto.SignatureAlgorithmRSASSA_PSS_SHA512, crypto.SHA512, 0},
-	{"ec-256", proto.KeySpecEC256, proto.HashAlgorithmSHA256, proto.SignatureAlgorithmECDSA_SHA256, crypto.SHA256, 32},
-	{"ec-384", proto.KeySpecEC384, proto.HashAlgorithmSHA384, proto.SignatureAlgorithmECDSA_SHA384, crypto.SHA384, 48},
-	{"ec-521", proto.KeySpecEC521, proto.HashAlgorithmSHA512, proto.SignatureAlgorithmECDSA_SHA512, crypto.SHA512, 66},
+// keyTypes are the six key types, in a new slice each call.
+func keyTypes() []keyType {
+	return []keyType{
+		{"rsa-2048", proto.KeySpecRSA2048, proto.HashAlgorithmSHA256, proto.SignatureAlgorithmRSASSA_PSS_SHA256, crypto.SHA256, 0},
+		{"rsa-3072", proto.KeySpecRSA3072, proto.HashAlgorithmSHA384, proto.SignatureAlgorithmRSASSA_PSS_SHA384, crypto.SHA384, 0},
+		{"rsa-4096", proto.KeySpecRSA4096, proto.HashAlgorithmSHA512, proto.SignatureAlgorithmRSASSA_PSS_SHA512, crypto.SHA512, 0},
+		{"ec-256", proto.KeySpecEC256, proto.HashAlgorithmSHA256, proto.SignatureAlgorithmECDSA_SHA256, crypto.SHA256, 32},
+		{"ec-384", proto.KeySpecEC384, proto.HashAlgorithmSHA384, proto.SignatureAlgorithmECDSA_SHA384, crypto.SHA384, 48},
+		{"ec-521", proto.KeySpecEC521, proto.HashAlgorithmSHA512, proto.SignatureAlgorithmECDSA_SHA512, crypto.SHA512, 66},
+	}
 }
 
 func keyTypeOf(t testing.TB, kt string) keyType {
 	t.Helper()
-	for _, k := range keyTypes {
+	for _, k := range keyTypes() {
 		if k.kt == kt {
 			return k
 		}
@@ -254,7 +257,7 @@ func describeReq(keyID string, cfg map[string]string) proto.DescribeKeyRequest {
 }
 
 // testPayload stands in for a JWS signing input.
-var testPayload = []byte("eyJhbGciOiJQUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319")
+const testPayload = "eyJhbGciOiJQUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319"
 
 func signReq(keyID string, kt keyType, cfg map[string]string) proto.GenerateSignatureRequest {
 	return proto.GenerateSignatureRequest{
@@ -262,7 +265,7 @@ func signReq(keyID string, kt keyType, cfg map[string]string) proto.GenerateSign
 		KeyID:           keyID,
 		KeySpec:         kt.spec,
 		Hash:            kt.hash,
-		Payload:         testPayload,
+		Payload:         []byte(testPayload),
 		PluginConfig:    cfg,
 	}
 }

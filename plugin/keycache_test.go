@@ -31,7 +31,7 @@ func cacheFiles(t testing.TB, dir string) []string {
 }
 
 func TestKeyCacheRoundTrip(t *testing.T) {
-	for _, kt := range keyTypes {
+	for _, kt := range keyTypes() {
 		t.Run(kt.kt, func(t *testing.T) {
 			mod := fakeModule(t)
 			dir := filepath.Join(t.TempDir(), "state", "keys")
@@ -247,7 +247,7 @@ func TestKeyCacheConcurrentPut(t *testing.T) {
 	c := &KeyCache{Dir: dir}
 	u := mustURI(t, keyURI)
 	valid := map[proto.KeySpec]bool{}
-	for _, kt := range keyTypes {
+	for _, kt := range keyTypes() {
 		valid[kt.spec] = true
 	}
 	const writers = 20
@@ -278,7 +278,7 @@ func TestKeyCacheConcurrentPut(t *testing.T) {
 		pw.Add(1)
 		go func(i int) {
 			defer pw.Done()
-			kt := keyTypes[i%len(keyTypes)]
+			kt := keyTypes()[i%len(keyTypes())]
 			for j := 0; j < 25; j++ {
 				c.Put(mod, u, kt.spec, []byte(fmt.Sprintf("key %d", i)))
 			}

@@ -65,7 +65,7 @@ func TestGenerateSignatureMechanisms(t *testing.T) {
 				return
 			}
 			resp := wantOK[proto.GenerateSignatureResponse](t, r)
-			verifyAsNotation(t, kt, parseChain(t, resp.CertificateChain)[0].PublicKey, testPayload, resp.Signature)
+			verifyAsNotation(t, kt, parseChain(t, resp.CertificateChain)[0].PublicKey, []byte(testPayload), resp.Signature)
 			if mechErr != nil || !ok || mech.Name != tc.want || mech.LocalHash != !strings.Contains(tc.want, "SHA") {
 				t.Errorf("SignMechanismFor = %+v, %v, %v; want %s", mech, ok, mechErr, tc.want)
 			}

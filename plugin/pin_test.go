@@ -24,7 +24,7 @@ func TestPINInPluginConfigRefused(t *testing.T) {
 				cfg := map[string]string{key: configPIN}
 				var req any = describeReq(keyURI, cfg)
 				if command == proto.CommandGenerateSignature {
-					req = signReq(keyURI, keyTypes[3], cfg)
+					req = signReq(keyURI, keyTypes()[3], cfg)
 				}
 				p := newPlugin(noBackend(t), stdEnv(fakeModule(t)), nil)
 				msg := wantError(t, runPlugin(t, p, string(command), req), proto.ErrorCodeValidation,
@@ -58,7 +58,7 @@ func TestPINValueInURIRefused(t *testing.T) {
 			t.Run(string(command), func(t *testing.T) {
 				var req any = describeReq(id, nil)
 				if command == proto.CommandGenerateSignature {
-					req = signReq(id, keyTypes[3], nil)
+					req = signReq(id, keyTypes()[3], nil)
 				}
 				p := newPlugin(noBackend(t), stdEnv(fakeModule(t)), nil)
 				msg := wantError(t, runPlugin(t, p, string(command), req), proto.ErrorCodeValidation,

@@ -27,7 +27,7 @@ func TestVerifyPSSSaltLength(t *testing.T) {
 		}
 		alg, _ := pki.AlgorithmFor(ks)
 		h := alg.Hash.New()
-		h.Write(testPayload)
+		h.Write([]byte(testPayload))
 		digest := h.Sum(nil)
 		maxSalt := (key.N.BitLen()+6)/8 - alg.Hash.Size() - 2
 		for _, tc := range []struct {

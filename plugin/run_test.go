@@ -16,7 +16,7 @@ import (
 )
 
 // semverRE is semver 2.0.0 (https://semver.org).
-var semverRE = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
+const semverRE = (`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
 
 func TestRunGetMetadata(t *testing.T) {
 	tests := []struct {
@@ -42,7 +42,7 @@ func TestRunGetMetadata(t *testing.T) {
 			if md.Name != "pkcs11" {
 				t.Errorf("name %q, want pkcs11", md.Name)
 			}
-			if md.Version != tc.want || !semverRE.MatchString(md.Version) {
+			if md.Version != tc.want || !regexp.MustCompile(semverRE).MatchString(md.Version) {
 				t.Errorf("version %q, want semver %q", md.Version, tc.want)
 			}
 			if !slices.Equal(md.SupportedContractVersions, []string{"1.0"}) {
@@ -110,7 +110,7 @@ func TestRunRefusedCommands(t *testing.T) {
 
 func TestRunMalformedRequests(t *testing.T) {
 	// A valid generate-signature request larger than 16 MiB.
-	big := signReq(keyURI, keyTypes[0], nil)
+	big := signReq(keyURI, keyTypes()[0], nil)
 	big.Payload = make([]byte, 13<<20) // 13 MiB, base64 makes it > 17 MiB
 	bigJSON, err := json.Marshal(big)
 	if err != nil {
@@ -160,7 +160,7 @@ func describeReqV(v string) proto.DescribeKeyRequest {
 }
 
 func signReqV(v string) proto.GenerateSignatureRequest {
-	r := signReq(keyURI, keyTypes[3], nil)
+	r := signReq(keyURI, keyTypes()[3], nil)
 	r.ContractVersion = v
 	return r
 }
@@ -172,7 +172,7 @@ func signReqWithout(field string) string {
 		"keyId":           keyURI,
 		"keySpec":         "EC-256",
 		"hashAlgorithm":   "SHA-256",
-		"payload":         base64.StdEncoding.EncodeToString(testPayload),
+		"payload":         base64.StdEncoding.EncodeToString([]byte(testPayload)),
 	}
 	delete(m, field)
 	b, _ := json.Marshal(m)

@@ -54,11 +54,11 @@ func checkSignResponse(t testing.TB, resp proto.GenerateSignatureResponse, keyID
 	if err := corex509.ValidateCodeSigningCertChain(chain, &now); err != nil {
 		t.Errorf("notation would reject the chain: %v", err)
 	}
-	verifyAsNotation(t, kt, chain[0].PublicKey, testPayload, resp.Signature)
+	verifyAsNotation(t, kt, chain[0].PublicKey, []byte(testPayload), resp.Signature)
 }
 
 func TestGenerateSignatureEachKeyType(t *testing.T) {
-	for _, kt := range keyTypes {
+	for _, kt := range keyTypes() {
 		for _, source := range []string{"token", "certificate_chain"} {
 			t.Run(kt.kt+"/"+source, func(t *testing.T) {
 				want := loadCerts(t, kt.kt+"/chain.pem")
@@ -110,7 +110,7 @@ func TestGenerateSignaturePayloads(t *testing.T) {
 // The key URI may reach the token by any valid spelling; keyId is echoed.
 func TestGenerateSignatureKeyIDEcho(t *testing.T) {
 	kt := keyTypeOf(t, "rsa-2048")
-	for _, id := range keyIDVariants {
+	for _, id := range keyIDVariants() {
 		t.Run(id, func(t *testing.T) {
 			b := &fakeBackend{t: t, tok: goodToken(t, kt.kt, true)}
 			p := newPlugin(b, stdEnv(fakeModule(t)), nil)
@@ -171,7 +171,7 @@ func TestGenerateSignatureBadCertificates(t *testing.T) {
 				tok := badToken(t, "leaf")
 				var cfg map[string]string
 				if source == "token" {
-					tok.Certs = []fakeCert{{keyID, leaf}, {[]byte("ca-1"), ca[0]}, {[]byte("ca-2"), ca[1]}}
+					tok.Certs = []fakeCert{{fakeKeyID(), leaf}, {[]byte("ca-1"), ca[0]}, {[]byte("ca-2"), ca[1]}}
 				} else {
 					cfg = map[string]string{ConfigCertificateChain: chainFile(t, "bad/"+tc.name+"-chain.pem")}
 				}
@@ -244,7 +244,7 @@ func TestGenerateSignatureChainProblems(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tok := badToken(t, tc.key)
 			for i, c := range tc.certs {
-				id := keyID
+				id := fakeKeyID()
 				if i > 0 {
 					id = []byte{byte(0xC0 + i)}
 				}
@@ -520,7 +520,7 @@ func TestGenerateSignatureRenewedCertificate(t *testing.T) {
 				var cfg map[string]string
 				if source == "token" {
 					for _, l := range order.leafs {
-						tok.Certs = append(tok.Certs, fakeCert{keyID, l})
+						tok.Certs = append(tok.Certs, fakeCert{fakeKeyID(), l})
 					}
 					tok.Certs = append(tok.Certs, fakeCert{[]byte("ca-1"), ca[0]}, fakeCert{[]byte("ca-2"), ca[1]})
 				} else {

@@ -91,7 +91,7 @@ func (k *Key) scheme(opts crypto.SignerOpts) (scheme, int, error) {
 		return 0, 0, errors.New("no signer options: pass the hash (crypto.Hash) or *rsa.PSSOptions")
 	}
 	h := opts.HashFunc()
-	if _, ok := hashNames[h]; !ok {
+	if _, ok := hashName(h); !ok {
 		return 0, 0, fmt.Errorf("%w: hash %v is not supported; use SHA-256, SHA-384 or SHA-512", ErrMechanism, h)
 	}
 	switch k.keyType {
@@ -156,11 +156,12 @@ func (k *Key) sign(data []byte, opts crypto.SignerOpts, message bool) ([]byte, e
 			in = d.Sum(nil)
 		}
 		if s == schemePKCS1v15 && m.LocalHash {
-			in = append(append([]byte(nil), digestInfo[h]...), in...)
+			in = append(digestInfo(h), in...)
 		}
 		var params []byte
 		if s == schemePSS {
-			params = p11.NewPSSParams(pssHash[h], pssMGF[h], uint(salt))
+			hash, mgf := pssParams(h)
+			params = p11.NewPSSParams(hash, mgf, uint(salt))
 		}
 		return k.signOnce(m, params, in)
 	})
@@ -226,20 +227,34 @@ func ecdsaDER(pub *ecdsa.PublicKey, raw []byte) ([]byte, error) {
 	return b.Bytes()
 }
 
-// digestInfo is the DER DigestInfo prefix of PKCS #1 v1.5 signatures
-// (RFC 8017 section 9.2, note 1).
-var digestInfo = map[crypto.Hash][]byte{
-	crypto.SHA256: {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20},
-	crypto.SHA384: {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30},
-	crypto.SHA512: {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40},
+// digestInfo returns the DER DigestInfo prefix of PKCS #1 v1.5 signatures
+// with hash h (RFC 8017 section 9.2, note 1), a new slice each call; nil for
+// a hash this package does not sign with.
+func digestInfo(h crypto.Hash) []byte {
+	switch h {
+	case crypto.SHA256:
+		return []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
+	case crypto.SHA384:
+		return []byte{0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30}
+	case crypto.SHA512:
+		return []byte{0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40}
+	}
+	return nil
 }
 
-// pssHash and pssMGF are the CK_RSA_PKCS_PSS_PARAMS of each hash: MGF1
-// with the same hash.
-var (
-	pssHash = map[crypto.Hash]uint{crypto.SHA256: p11.CKM_SHA256, crypto.SHA384: p11.CKM_SHA384, crypto.SHA512: p11.CKM_SHA512}
-	pssMGF  = map[crypto.Hash]uint{crypto.SHA256: p11.CKG_MGF1_SHA256, crypto.SHA384: p11.CKG_MGF1_SHA384, crypto.SHA512: p11.CKG_MGF1_SHA512}
-)
+// pssParams returns the CK_RSA_PKCS_PSS_PARAMS hash and MGF of hash h:
+// MGF1 with the same hash.
+func pssParams(h crypto.Hash) (hash, mgf uint) {
+	switch h {
+	case crypto.SHA256:
+		return p11.CKM_SHA256, p11.CKG_MGF1_SHA256
+	case crypto.SHA384:
+		return p11.CKM_SHA384, p11.CKG_MGF1_SHA384
+	case crypto.SHA512:
+		return p11.CKM_SHA512, p11.CKG_MGF1_SHA512
+	}
+	return 0, 0
+}
 
 // findKey finds the one private key the URI names and its public half;
 // call with t.mu held, logged in.

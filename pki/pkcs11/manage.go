@@ -73,7 +73,7 @@ func (t *Token) GenerateKey(ctx context.Context, pin PIN, kt KeyType) (*Key, err
 		defer s.close()
 		_, privH, err := t.m.ctx.GenerateKeyPair(s.h, []*p11.Mechanism{p11.NewMechanism(mech, nil)}, pub, priv)
 		if err != nil {
-			return nil, fmt.Errorf("failed to generate a %s key on token %q: %w", kt, t.info.Label, err)
+			return nil, keygenError(kt, t.info.Label, err)
 		}
 		return t.sess.keyFor(privH, t)
 	})

@@ -48,56 +48,125 @@ func (s scheme) String() string {
 	return [...]string{"ECDSA", "RSASSA-PSS", "RSASSA-PKCS1-v1_5"}[s]
 }
 
-// schemeMechs are the mechanisms that make each kind of signature: the
-// raw one, over a digest, and the hashing ones, over the message.
-var schemeMechs = map[scheme]struct {
-	raw    uint
-	hashed map[crypto.Hash]uint
-}{
-	schemeECDSA: {p11.CKM_ECDSA, map[crypto.Hash]uint{
-		crypto.SHA256: p11.CKM_ECDSA_SHA256, crypto.SHA384: p11.CKM_ECDSA_SHA384, crypto.SHA512: p11.CKM_ECDSA_SHA512}},
-	schemePSS: {p11.CKM_RSA_PKCS_PSS, map[crypto.Hash]uint{
-		crypto.SHA256: p11.CKM_SHA256_RSA_PKCS_PSS, crypto.SHA384: p11.CKM_SHA384_RSA_PKCS_PSS, crypto.SHA512: p11.CKM_SHA512_RSA_PKCS_PSS}},
-	schemePKCS1v15: {p11.CKM_RSA_PKCS, map[crypto.Hash]uint{
-		crypto.SHA256: p11.CKM_SHA256_RSA_PKCS, crypto.SHA384: p11.CKM_SHA384_RSA_PKCS, crypto.SHA512: p11.CKM_SHA512_RSA_PKCS}},
+// schemes lists the kinds of signature, and signHashes the hashes a
+// signature here may use.
+func schemes() []scheme { return []scheme{schemeECDSA, schemePSS, schemePKCS1v15} }
+
+func signHashes() []crypto.Hash { return []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} }
+
+// rawMechanism is the mechanism that makes a signature of kind s over a
+// digest.
+func rawMechanism(s scheme) uint {
+	switch s {
+	case schemePSS:
+		return p11.CKM_RSA_PKCS_PSS
+	case schemePKCS1v15:
+		return p11.CKM_RSA_PKCS
+	}
+	return p11.CKM_ECDSA
 }
 
-// mechNames names the mechanisms this package uses, and those a token
-// commonly offers for signing, for messages.
-var mechNames = map[uint]string{
-	p11.CKM_ECDSA:               "CKM_ECDSA",
-	p11.CKM_ECDSA_SHA1:          "CKM_ECDSA_SHA1",
-	p11.CKM_ECDSA_SHA224:        "CKM_ECDSA_SHA224",
-	p11.CKM_ECDSA_SHA256:        "CKM_ECDSA_SHA256",
-	p11.CKM_ECDSA_SHA384:        "CKM_ECDSA_SHA384",
-	p11.CKM_ECDSA_SHA512:        "CKM_ECDSA_SHA512",
-	p11.CKM_RSA_PKCS:            "CKM_RSA_PKCS",
-	p11.CKM_RSA_PKCS_PSS:        "CKM_RSA_PKCS_PSS",
-	p11.CKM_RSA_X_509:           "CKM_RSA_X_509",
-	p11.CKM_MD5_RSA_PKCS:        "CKM_MD5_RSA_PKCS",
-	p11.CKM_SHA1_RSA_PKCS:       "CKM_SHA1_RSA_PKCS",
-	p11.CKM_SHA224_RSA_PKCS:     "CKM_SHA224_RSA_PKCS",
-	p11.CKM_SHA256_RSA_PKCS:     "CKM_SHA256_RSA_PKCS",
-	p11.CKM_SHA384_RSA_PKCS:     "CKM_SHA384_RSA_PKCS",
-	p11.CKM_SHA512_RSA_PKCS:     "CKM_SHA512_RSA_PKCS",
-	p11.CKM_SHA1_RSA_PKCS_PSS:   "CKM_SHA1_RSA_PKCS_PSS",
-	p11.CKM_SHA224_RSA_PKCS_PSS: "CKM_SHA224_RSA_PKCS_PSS",
-	p11.CKM_SHA256_RSA_PKCS_PSS: "CKM_SHA256_RSA_PKCS_PSS",
-	p11.CKM_SHA384_RSA_PKCS_PSS: "CKM_SHA384_RSA_PKCS_PSS",
-	p11.CKM_SHA512_RSA_PKCS_PSS: "CKM_SHA512_RSA_PKCS_PSS",
-	p11.CKM_DSA:                 "CKM_DSA",
+// hashingMechanism is the mechanism that makes a signature of kind s with
+// hash h over the message; 0 for a hash not in signHashes.
+func hashingMechanism(s scheme, h crypto.Hash) uint {
+	type key struct {
+		s scheme
+		h crypto.Hash
+	}
+	switch (key{s, h}) {
+	case key{schemeECDSA, crypto.SHA256}:
+		return p11.CKM_ECDSA_SHA256
+	case key{schemeECDSA, crypto.SHA384}:
+		return p11.CKM_ECDSA_SHA384
+	case key{schemeECDSA, crypto.SHA512}:
+		return p11.CKM_ECDSA_SHA512
+	case key{schemePSS, crypto.SHA256}:
+		return p11.CKM_SHA256_RSA_PKCS_PSS
+	case key{schemePSS, crypto.SHA384}:
+		return p11.CKM_SHA384_RSA_PKCS_PSS
+	case key{schemePSS, crypto.SHA512}:
+		return p11.CKM_SHA512_RSA_PKCS_PSS
+	case key{schemePKCS1v15, crypto.SHA256}:
+		return p11.CKM_SHA256_RSA_PKCS
+	case key{schemePKCS1v15, crypto.SHA384}:
+		return p11.CKM_SHA384_RSA_PKCS
+	case key{schemePKCS1v15, crypto.SHA512}:
+		return p11.CKM_SHA512_RSA_PKCS
+	}
+	return 0
+}
+
+// mechName names the mechanisms this package uses, and those a token
+// commonly offers for signing, for messages; ok is false for others.
+func mechName(code uint) (name string, ok bool) {
+	switch code {
+	case p11.CKM_ECDSA:
+		return "CKM_ECDSA", true
+	case p11.CKM_ECDSA_SHA1:
+		return "CKM_ECDSA_SHA1", true
+	case p11.CKM_ECDSA_SHA224:
+		return "CKM_ECDSA_SHA224", true
+	case p11.CKM_ECDSA_SHA256:
+		return "CKM_ECDSA_SHA256", true
+	case p11.CKM_ECDSA_SHA384:
+		return "CKM_ECDSA_SHA384", true
+	case p11.CKM_ECDSA_SHA512:
+		return "CKM_ECDSA_SHA512", true
+	case p11.CKM_RSA_PKCS:
+		return "CKM_RSA_PKCS", true
+	case p11.CKM_RSA_PKCS_PSS:
+		return "CKM_RSA_PKCS_PSS", true
+	case p11.CKM_RSA_X_509:
+		return "CKM_RSA_X_509", true
+	case p11.CKM_MD5_RSA_PKCS:
+		return "CKM_MD5_RSA_PKCS", true
+	case p11.CKM_SHA1_RSA_PKCS:
+		return "CKM_SHA1_RSA_PKCS", true
+	case p11.CKM_SHA224_RSA_PKCS:
+		return "CKM_SHA224_RSA_PKCS", true
+	case p11.CKM_SHA256_RSA_PKCS:
+		return "CKM_SHA256_RSA_PKCS", true
+	case p11.CKM_SHA384_RSA_PKCS:
+		return "CKM_SHA384_RSA_PKCS", true
+	case p11.CKM_SHA512_RSA_PKCS:
+		return "CKM_SHA512_RSA_PKCS", true
+	case p11.CKM_SHA1_RSA_PKCS_PSS:
+		return "CKM_SHA1_RSA_PKCS_PSS", true
+	case p11.CKM_SHA224_RSA_PKCS_PSS:
+		return "CKM_SHA224_RSA_PKCS_PSS", true
+	case p11.CKM_SHA256_RSA_PKCS_PSS:
+		return "CKM_SHA256_RSA_PKCS_PSS", true
+	case p11.CKM_SHA384_RSA_PKCS_PSS:
+		return "CKM_SHA384_RSA_PKCS_PSS", true
+	case p11.CKM_SHA512_RSA_PKCS_PSS:
+		return "CKM_SHA512_RSA_PKCS_PSS", true
+	case p11.CKM_DSA:
+		return "CKM_DSA", true
+	}
+	return "", false
 }
 
 // MechanismName returns the CKM_ name of a mechanism, or its number in hex.
 func MechanismName(code uint) string {
-	if n, ok := mechNames[code]; ok {
+	if n, ok := mechName(code); ok {
 		return n
 	}
 	return fmt.Sprintf("0x%X", code)
 }
 
-// hashNames are the hashes a signature here may use.
-var hashNames = map[crypto.Hash]string{crypto.SHA256: "SHA-256", crypto.SHA384: "SHA-384", crypto.SHA512: "SHA-512"}
+// hashName names the hashes a signature here may use; ok is false for
+// any other.
+func hashName(h crypto.Hash) (name string, ok bool) {
+	switch h {
+	case crypto.SHA256:
+		return "SHA-256", true
+	case crypto.SHA384:
+		return "SHA-384", true
+	case crypto.SHA512:
+		return "SHA-512", true
+	}
+	return "", false
+}
 
 // MechanismError says that a token offers none of the mechanisms that make
 // a signature. It wraps ErrMechanism.
@@ -133,19 +202,18 @@ func (e *MechanismError) Unwrap() error { return ErrMechanism }
 // digest, the raw one. Its *MechanismError lacks Offered, which the caller
 // fills in.
 func chooseMechanism(token string, s scheme, h crypto.Hash, canSign func(uint) bool, message bool) (SignMechanism, error) {
-	mechs := schemeMechs[s]
-	hashName, ok := hashNames[h]
+	hn, ok := hashName(h)
 	if !ok {
 		return SignMechanism{}, fmt.Errorf("%w: %s with hash %v is not supported; use SHA-256, SHA-384 or SHA-512", ErrMechanism, s, h)
 	}
-	hashed := mechs.hashed[h]
+	hashed, raw := hashingMechanism(s, h), rawMechanism(s)
 	if message && canSign(hashed) {
-		return SignMechanism{Name: MechanismName(hashed), Code: hashed, Hash: h, HashName: hashName}, nil
+		return SignMechanism{Name: MechanismName(hashed), Code: hashed, Hash: h, HashName: hn}, nil
 	}
-	if canSign(mechs.raw) {
-		return SignMechanism{Name: MechanismName(mechs.raw), Code: mechs.raw, Hash: h, HashName: hashName, LocalHash: true}, nil
+	if canSign(raw) {
+		return SignMechanism{Name: MechanismName(raw), Code: raw, Hash: h, HashName: hn, LocalHash: true}, nil
 	}
-	e := &MechanismError{Token: token, Signature: s.String() + " with " + hashName, Missing: []string{MechanismName(hashed), MechanismName(mechs.raw)}}
+	e := &MechanismError{Token: token, Signature: s.String() + " with " + hn, Missing: []string{MechanismName(hashed), MechanismName(raw)}}
 	if !message && canSign(hashed) {
 		e.Missing, e.Digest = []string{MechanismName(hashed)}, true
 	}
@@ -155,10 +223,10 @@ func chooseMechanism(token string, s scheme, h crypto.Hash, canSign func(uint) b
 // usable lists every mechanism this package may sign with.
 func usable() map[uint]bool {
 	out := map[uint]bool{}
-	for _, sm := range schemeMechs {
-		out[sm.raw] = true
-		for _, m := range sm.hashed {
-			out[m] = true
+	for _, s := range schemes() {
+		out[rawMechanism(s)] = true
+		for _, h := range signHashes() {
+			out[hashingMechanism(s, h)] = true
 		}
 	}
 	return out
@@ -194,7 +262,7 @@ func (t *Token) signs(m uint) bool {
 func (t *Token) offered(e *MechanismError) {
 	use := usable()
 	for m, ok := range t.mechs {
-		if _, named := mechNames[m]; named && (ok || !use[m] && t.signs(m)) {
+		if _, named := mechName(m); named && (ok || !use[m] && t.signs(m)) {
 			e.Offered = append(e.Offered, MechanismName(m))
 		}
 	}

@@ -16,13 +16,15 @@ import (
 // modTokens is a module's token list: two tokens share the label "dup",
 // and two uninitialised tokens (one reusing the label "release") must be
 // ignored.
-var modTokens = []TokenInfo{
-	{Slot: 0, Label: "release", Manufacturer: "SoftHSM project", Model: "SoftHSM v2", Serial: "aaaa", Initialized: true, LoginRequired: true},
-	{Slot: 1, Label: "dev", Manufacturer: "SoftHSM project", Model: "SoftHSM v2", Serial: "bbbb", Initialized: true},
-	{Slot: 2, Label: "dup", Manufacturer: "SoftHSM project", Model: "SoftHSM v2", Serial: "cccc", Initialized: true},
-	{Slot: 3, Label: "dup", Manufacturer: "Yubico", Model: "YubiHSM", Serial: "dddd", Initialized: true},
-	{Slot: 4, Label: "", Serial: "eeee", Initialized: false},
-	{Slot: 5, Label: "release", Manufacturer: "SoftHSM project", Model: "SoftHSM v2", Serial: "ffff", Initialized: false},
+func modTokens() []TokenInfo {
+	return []TokenInfo{
+		{Slot: 0, Label: "release", Manufacturer: "SoftHSM project", Model: "SoftHSM v2", Serial: "aaaa", Initialized: true, LoginRequired: true},
+		{Slot: 1, Label: "dev", Manufacturer: "SoftHSM project", Model: "SoftHSM v2", Serial: "bbbb", Initialized: true},
+		{Slot: 2, Label: "dup", Manufacturer: "SoftHSM project", Model: "SoftHSM v2", Serial: "cccc", Initialized: true},
+		{Slot: 3, Label: "dup", Manufacturer: "Yubico", Model: "YubiHSM", Serial: "dddd", Initialized: true},
+		{Slot: 4, Label: "", Serial: "eeee", Initialized: false},
+		{Slot: 5, Label: "release", Manufacturer: "SoftHSM project", Model: "SoftHSM v2", Serial: "ffff", Initialized: false},
+	}
 }
 
 func modSlot(n uint) *uint { return &n }
@@ -48,20 +50,20 @@ func TestSelectToken(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := tc.u
-			got, err := selectToken(modTokens, &u)
+			got, err := selectToken(modTokens(), &u)
 			if err != nil {
 				t.Fatalf("selectToken: %v", err)
 			}
-			if got != modTokens[tc.want] {
-				t.Errorf("selectToken = %+v, want %+v", got, modTokens[tc.want])
+			if got != modTokens()[tc.want] {
+				t.Errorf("selectToken = %+v, want %+v", got, modTokens()[tc.want])
 			}
 		})
 	}
 
 	t.Run("single initialised token, no token attribute", func(t *testing.T) {
-		tokens := []TokenInfo{modTokens[4], modTokens[1], modTokens[5]}
+		tokens := []TokenInfo{modTokens()[4], modTokens()[1], modTokens()[5]}
 		got, err := selectToken(tokens, &URI{Object: "k"})
-		if err != nil || got != modTokens[1] {
+		if err != nil || got != modTokens()[1] {
 			t.Errorf("selectToken = %+v, %v; want slot 1", got, err)
 		}
 	})
@@ -80,18 +82,18 @@ func TestSelectTokenNotFound(t *testing.T) {
 		u      URI
 		words  []string
 	}{
-		{"unknown label", modTokens, URI{Token: "missing"}, append([]string{`no initialised token matches token="missing"`, "tokens present:"}, present...)},
-		{"label is case-sensitive", modTokens, URI{Token: "Release"}, []string{`token="Release"`}},
-		{"label with padding is not trimmed", modTokens, URI{Token: "release "}, []string{`token="release "`}},
-		{"unknown serial", modTokens, URI{Serial: "zzzz"}, append([]string{`serial="zzzz"`}, present...)},
-		{"serial of an uninitialised token", modTokens, URI{Serial: "ffff"}, []string{`serial="ffff"`}},
-		{"slot-id of an uninitialised token", modTokens, URI{SlotID: modSlot(4)}, []string{"slot-id=4", "tokens present:"}},
-		{"unknown slot-id", modTokens, URI{SlotID: modSlot(99)}, []string{"slot-id=99"}},
-		{"manufacturer mismatch", modTokens, URI{Token: "dup", Manufacturer: "Nope"}, []string{`token="dup" manufacturer="Nope"`}},
-		{"model mismatch", modTokens, URI{Token: "release", Model: "Nope"}, []string{`token="release" model="Nope"`}},
+		{"unknown label", modTokens(), URI{Token: "missing"}, append([]string{`no initialised token matches token="missing"`, "tokens present:"}, present...)},
+		{"label is case-sensitive", modTokens(), URI{Token: "Release"}, []string{`token="Release"`}},
+		{"label with padding is not trimmed", modTokens(), URI{Token: "release "}, []string{`token="release "`}},
+		{"unknown serial", modTokens(), URI{Serial: "zzzz"}, append([]string{`serial="zzzz"`}, present...)},
+		{"serial of an uninitialised token", modTokens(), URI{Serial: "ffff"}, []string{`serial="ffff"`}},
+		{"slot-id of an uninitialised token", modTokens(), URI{SlotID: modSlot(4)}, []string{"slot-id=4", "tokens present:"}},
+		{"unknown slot-id", modTokens(), URI{SlotID: modSlot(99)}, []string{"slot-id=99"}},
+		{"manufacturer mismatch", modTokens(), URI{Token: "dup", Manufacturer: "Nope"}, []string{`token="dup" manufacturer="Nope"`}},
+		{"model mismatch", modTokens(), URI{Token: "release", Model: "Nope"}, []string{`token="release" model="Nope"`}},
 		{"no tokens", nil, URI{Token: "release"}, []string{"tokens present: none", "softhsm2-util --init-token"}},
-		{"only uninitialised tokens", []TokenInfo{modTokens[4], modTokens[5]}, URI{Token: "release"}, []string{"tokens present: none", "initialise one"}},
-		{"only uninitialised tokens, no token attribute", []TokenInfo{modTokens[4], modTokens[5]}, URI{Object: "k"}, []string{"the URI (no token attribute given)", "tokens present: none"}},
+		{"only uninitialised tokens", []TokenInfo{modTokens()[4], modTokens()[5]}, URI{Token: "release"}, []string{"tokens present: none", "initialise one"}},
+		{"only uninitialised tokens, no token attribute", []TokenInfo{modTokens()[4], modTokens()[5]}, URI{Object: "k"}, []string{"the URI (no token attribute given)", "tokens present: none"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := tc.u
@@ -133,7 +135,7 @@ func TestSelectTokenAmbiguous(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := tc.u
-			got, err := selectToken(modTokens, &u)
+			got, err := selectToken(modTokens(), &u)
 			if !errors.Is(err, ErrAmbiguous) {
 				t.Fatalf("selectToken = %+v, %v; want ErrAmbiguous", got, err)
 			}
@@ -173,13 +175,17 @@ func TestTrimPadded(t *testing.T) {
 	}
 }
 
-var modCurves = []struct {
+type modCurve struct {
 	curve elliptic.Curve
 	oid   asn1.ObjectIdentifier
-}{
-	{elliptic.P256(), asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}},
-	{elliptic.P384(), asn1.ObjectIdentifier{1, 3, 132, 0, 34}},
-	{elliptic.P521(), asn1.ObjectIdentifier{1, 3, 132, 0, 35}},
+}
+
+func modCurves() []modCurve {
+	return []modCurve{
+		{elliptic.P256(), asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}},
+		{elliptic.P384(), asn1.ObjectIdentifier{1, 3, 132, 0, 34}},
+		{elliptic.P521(), asn1.ObjectIdentifier{1, 3, 132, 0, 35}},
+	}
 }
 
 func modMarshal(t *testing.T, v any) []byte {
@@ -201,7 +207,7 @@ func modPoint(t *testing.T, k *ecdsa.PublicKey) []byte {
 }
 
 func TestParseECPublic(t *testing.T) {
-	for _, c := range modCurves {
+	for _, c := range modCurves() {
 		name := c.curve.Params().Name
 		key, err := ecdsa.GenerateKey(c.curve, rand.Reader)
 		if err != nil {
@@ -234,7 +240,7 @@ func TestParseECPublic(t *testing.T) {
 // (X[0] == 0x3f) and one P-384 key in 256 (X[0] == 0x5f) on modules that
 // store bare points. parseECPublic must decide by length.
 func TestParseECPublicBareLooksWrapped(t *testing.T) {
-	for _, c := range modCurves[:2] {
+	for _, c := range modCurves()[:2] {
 		name := c.curve.Params().Name
 		t.Run(name, func(t *testing.T) {
 			size := (c.curve.Params().BitSize + 7) / 8
@@ -273,7 +279,7 @@ func TestParseECPublicErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p256Params := modMarshal(t, modCurves[0].oid)
+	p256Params := modMarshal(t, modCurves()[0].oid)
 	bare := modPoint(t, &p256.PublicKey)
 	offCurve := append([]byte{}, bare...)
 	offCurve[len(offCurve)-1] ^= 1
@@ -302,7 +308,7 @@ func TestParseECPublicErrors(t *testing.T) {
 		{"point not on the curve", p256Params, offCurve, []string{"malformed EC point"}},
 		{"wrapped point not on the curve", p256Params, modMarshal(t, offCurve), []string{"malformed EC point"}},
 		{"P-384 point with the P-256 OID", p256Params, modPoint(t, &p384.PublicKey), []string{"malformed EC point"}},
-		{"P-256 point with the P-384 OID", modMarshal(t, modCurves[1].oid), modMarshal(t, bare), []string{"malformed EC point"}},
+		{"P-256 point with the P-384 OID", modMarshal(t, modCurves()[1].oid), modMarshal(t, bare), []string{"malformed EC point"}},
 		{"truncated bare point", p256Params, bare[:len(bare)-1], []string{"malformed EC point"}},
 		{"wrapped point with trailing bytes", p256Params, append(modMarshal(t, bare), 0), []string{"malformed EC point"}},
 		{"point wrapped twice", p256Params, modMarshal(t, modMarshal(t, bare)), []string{"malformed EC point"}},

@@ -140,10 +140,18 @@ func (s *session) exportPublic(h p11.ObjectHandle, keyType []byte) (crypto.Publi
 	return nil, fmt.Errorf("key type 0x%x is neither RSA nor EC", kt)
 }
 
-var curveOIDs = map[string]elliptic.Curve{
-	"1.2.840.10045.3.1.7": elliptic.P256(),
-	"1.3.132.0.34":        elliptic.P384(),
-	"1.3.132.0.35":        elliptic.P521(),
+// curveFor returns the curve of a named-curve OID, or nil for one other
+// than P-256, P-384 and P-521.
+func curveFor(oid asn1.ObjectIdentifier) elliptic.Curve {
+	switch oid.String() {
+	case "1.2.840.10045.3.1.7":
+		return elliptic.P256()
+	case "1.3.132.0.34":
+		return elliptic.P384()
+	case "1.3.132.0.35":
+		return elliptic.P521()
+	}
+	return nil
 }
 
 func parseECPublic(params, point []byte) (*ecdsa.PublicKey, error) {
@@ -151,8 +159,8 @@ func parseECPublic(params, point []byte) (*ecdsa.PublicKey, error) {
 	if rest, err := asn1.Unmarshal(params, &oid); err != nil || len(rest) > 0 {
 		return nil, fmt.Errorf("EC key parameters are not a named curve")
 	}
-	curve, ok := curveOIDs[oid.String()]
-	if !ok {
+	curve := curveFor(oid)
+	if curve == nil {
 		return nil, fmt.Errorf("EC curve %s is not P-256, P-384 or P-521", oid)
 	}
 	// CKA_EC_POINT is a DER OCTET STRING holding the point; some modules

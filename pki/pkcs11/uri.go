@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -33,14 +33,19 @@ type URI struct {
 	PINSource    string // pin-source query attribute, an absolute file path
 }
 
-var pathAttrs = map[string]bool{
-	"token": true, "manufacturer": true, "model": true, "serial": true, "slot-id": true,
-	"object": true, "id": true, "type": true,
-	"library-manufacturer": true, "library-description": true, "library-version": true,
-	"slot-description": true, "slot-manufacturer": true,
+// pathAttrs are the attributes a URI's path may hold, sorted.
+func pathAttrs() []string {
+	return []string{
+		"id", "library-description", "library-manufacturer", "library-version",
+		"manufacturer", "model", "object", "serial",
+		"slot-description", "slot-id", "slot-manufacturer", "token", "type",
+	}
 }
 
-var queryAttrs = map[string]bool{"module-path": true, "module-name": true, "pin-source": true, "pin-value": true}
+// queryAttrs are the attributes a URI's query may hold, sorted.
+func queryAttrs() []string {
+	return []string{"module-name", "module-path", "pin-source", "pin-value"}
+}
 
 // ParseURI parses and validates a key URI. Errors name the attribute and say
 // what would be valid. None of them repeats a value that may be a PIN: not
@@ -87,16 +92,16 @@ func parseURI(s string) (*URI, error) {
 	path, query, _ := strings.Cut(body, "?")
 	u := &URI{}
 	seen := map[string]bool{}
-	if err := eachAttr(path, ";", pathAttrs, seen, u.setPath); err != nil {
+	if err := eachAttr(path, ";", pathAttrs(), seen, u.setPath); err != nil {
 		return nil, err
 	}
-	if err := eachAttr(query, "&", queryAttrs, seen, u.setQuery); err != nil {
+	if err := eachAttr(query, "&", queryAttrs(), seen, u.setQuery); err != nil {
 		return nil, err
 	}
 	return u, nil
 }
 
-func eachAttr(part, sep string, known, seen map[string]bool, set func(k, v string) error) error {
+func eachAttr(part, sep string, known []string, seen map[string]bool, set func(k, v string) error) error {
 	if part == "" {
 		return nil
 	}
@@ -107,7 +112,8 @@ func eachAttr(part, sep string, known, seen map[string]bool, set func(k, v strin
 		}
 		k, raw, ok := strings.Cut(attr, "=")
 		k = strings.ToLower(k)
-		if !ok && known[k] {
+		isKnown := slices.Contains(known, k)
+		if !ok && isKnown {
 			return fmt.Errorf("%w: attribute %q has no value (want name=value)", ErrInvalidURI, k)
 		}
 		if !ok || k == "" {
@@ -116,15 +122,15 @@ func eachAttr(part, sep string, known, seen map[string]bool, set func(k, v strin
 			return fmt.Errorf("%w: %s attribute %d is not name=value (it is not repeated here, as it may be a PIN); "+
 				"write e.g. object=signing-key, and give the PIN with pin-source=file:/absolute/path or %s", ErrInvalidURI, where, i+1, PINEnv)
 		}
-		if isPINName(k) && !known[k] && k != "pin-source" {
+		if isPINName(k) && !isKnown && k != "pin-source" {
 			return fmt.Errorf("%w: attribute %q is refused and its value is not repeated: a PIN never goes into the key URI, which notation stores in plaintext (signingkeys.json) and prints with -d; "+
 				"use pin-source=file:/absolute/path (a file only its owner can read) or the %s environment variable", ErrInvalidURI, k, PINEnv)
 		}
-		if !known[k] {
+		if !isKnown {
 			if strings.HasPrefix(k, "x-") {
 				continue // vendor attribute (RFC 7512 section 2.3): ignored
 			}
-			return fmt.Errorf("%w: unknown attribute %q; valid here: %s", ErrInvalidURI, k, strings.Join(sortedKeys(known), ", "))
+			return fmt.Errorf("%w: unknown attribute %q; valid here: %s", ErrInvalidURI, k, strings.Join(known, ", "))
 		}
 		if seen[k] {
 			return fmt.Errorf("%w: attribute %q given twice", ErrInvalidURI, k)
@@ -314,13 +320,4 @@ func percentAll(b []byte) string {
 		s.WriteString("%" + h[i:i+2])
 	}
 	return s.String()
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
