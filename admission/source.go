@@ -39,8 +39,8 @@ type ConfigError struct {
 	// Problems are every problem found, each naming its file (and JSON
 	// path or certificate subject).
 	Problems []string
-	// Fix is the command that shows them all.
-	Fix string
+	// Command is the command that shows them all (Fix returns it).
+	Command string
 }
 
 func (e *ConfigError) Error() string {
@@ -49,11 +49,11 @@ func (e *ConfigError) Error() string {
 	if n := len(e.Problems) - shown; n > 0 {
 		msg += fmt.Sprintf("; and %d more", n)
 	}
-	if e.Fix != "" {
-		msg += "; fix: " + e.Fix
-	}
 	return msg
 }
+
+// Fix is the command that lists every problem (cli.Fixer).
+func (e *ConfigError) Fix() string { return e.Command }
 
 // Is makes errors.Is(err, ErrConfig) true.
 func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
@@ -184,7 +184,8 @@ func loadFrom(r resolved, o loadOptions) (*generation, error) {
 	fix := fmt.Sprintf("trustpolicy lint --policy %s --truststore %s", shellQuote(r.policy), shellQuote(r.store))
 	doc, keys, err := trustpolicy.LintFile(r.policy)
 	if err != nil {
-		return nil, &ConfigError{Problems: []string{err.Error()}, Fix: fix}
+		// Missing, unreadable or not JSON: the message says what to do.
+		return nil, &ConfigError{Problems: []string{err.Error()}}
 	}
 	var problems, warnings []string
 	for _, k := range keys {
@@ -199,18 +200,18 @@ func loadFrom(r resolved, o loadOptions) (*generation, error) {
 		problems = append(problems, fmt.Sprintf("%s: %s", r.policy, p.Error()))
 	}
 	if len(problems) > 0 {
-		return nil, &ConfigError{Problems: problems, Fix: fix}
+		return nil, &ConfigError{Problems: problems, Command: fix}
 	}
 	pol, err := trustpolicy.Compile(doc)
 	if err != nil {
-		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s: %v", r.policy, err)}, Fix: fix}
+		return nil, &ConfigError{Problems: []string{fmt.Sprintf("%s: %v", r.policy, err)}, Command: fix}
 	}
 	refs := pol.StoreRefs()
 	for _, p := range truststore.Lint(r.store, refs) {
 		problems = append(problems, p.Error())
 	}
 	if len(problems) > 0 {
-		return nil, &ConfigError{Problems: problems, Fix: fix}
+		return nil, &ConfigError{Problems: problems, Command: fix}
 	}
 	engine, err := trustpolicy.New(trustpolicy.Config{Policy: pol, Stores: truststore.Load(r.store, refs), Revocation: o.rev})
 	if err != nil {
