@@ -49,7 +49,7 @@ func TestReload(t *testing.T) {
 	err := s.Reload()
 	var ce *ConfigError
 	if !errors.Is(err, ErrConfig) || !errors.As(err, &ce) || !strings.Contains(err.Error(), w.paths.Policy) ||
-		ce.Fix != "trustpolicy lint --policy "+w.paths.Policy+" --truststore "+w.paths.TrustStore {
+		ce.Fix() != "trustpolicy lint --policy "+w.paths.Policy+" --truststore "+w.paths.TrustStore {
 		t.Fatalf("reload of a broken policy: %v", err)
 	}
 	if ready, reason := s.Ready(); ready || !strings.Contains(reason, "still serving generation 2") || s.Generation() != 2 {

@@ -185,13 +185,17 @@ func (s *Server) Reload() error {
 			stamp = stampOf(r)
 		}
 		reason := "the trust policy or trust stores failed to load: " + err.Error()
+		var ce *ConfigError
+		if errors.As(err, &ce) && ce.Command != "" {
+			reason += "; fix: run " + ce.Command
+		}
 		if cur := s.gen.Load(); cur != nil {
 			reason += fmt.Sprintf(" (still serving generation %d)", cur.n)
 		}
 		s.state.Store(&readiness{reason: reason, stamp: stamp})
 		s.m.ready.Set(0)
 		s.m.reloads.WithLabelValues("failed").Inc()
-		s.cfg.Logger.Error("reload failed", "error", textsafe.Escape(err.Error()))
+		s.cfg.Logger.Error("reload failed", "error", textsafe.Escape(reason))
 		return err
 	}
 	svc, err := service.New(service.Config{Engine: g.engine, Registry: s.cfg.Registry, Now: s.cfg.Now})
