@@ -102,12 +102,19 @@ type keyRequest struct {
 }
 
 func (p *Plugin) parseKeyRequest(contract, keyID string, pluginConfig map[string]string) (keyRequest, error) {
+	cfg, err := ParseConfig(pluginConfig)
+	return p.keyRequestFor(contract, keyID, cfg, err)
+}
+
+// keyRequestFor is parseKeyRequest with pluginConfig already parsed: cfg
+// and cfgErr are what ParseConfig returned (reported after an unsupported
+// contract version, as parseKeyRequest does).
+func (p *Plugin) keyRequestFor(contract, keyID string, cfg Config, cfgErr error) (keyRequest, error) {
 	if contract != proto.ContractVersion {
 		return keyRequest{}, proto.NewUnsupportedContractVersionError(contract)
 	}
-	cfg, err := ParseConfig(pluginConfig)
-	if err != nil {
-		return keyRequest{}, err
+	if cfgErr != nil {
+		return keyRequest{}, cfgErr
 	}
 	u, err := pkcs11.ParseURI(keyID)
 	if err != nil {
@@ -218,8 +225,10 @@ func (p *Plugin) remember(r keyRequest, ks proto.KeySpec, pub crypto.PublicKey) 
 func (p *Plugin) GenerateSignature(ctx context.Context, req *proto.GenerateSignatureRequest) (*proto.GenerateSignatureResponse, error) {
 	rec := newAuditRecord(p.now(), req.Payload)
 	rec.KeySpec = string(req.KeySpec)
-	resp, err := p.generateSignature(ctx, req, rec)
+	// pluginConfig is parsed once, here: the audit decision and the
+	// signature use the same Config.
 	cfg, cfgErr := ParseConfig(req.PluginConfig)
+	resp, err := p.generateSignature(ctx, req, cfg, cfgErr, rec)
 	if cfgErr != nil || cfg.AuditLog == "" {
 		return resp, err
 	}
@@ -239,10 +248,11 @@ func (p *Plugin) GenerateSignature(ctx context.Context, req *proto.GenerateSigna
 	return resp, nil
 }
 
-// generateSignature does the work of GenerateSignature and fills in rec as
-// far as it gets.
-func (p *Plugin) generateSignature(ctx context.Context, req *proto.GenerateSignatureRequest, rec *AuditRecord) (*proto.GenerateSignatureResponse, error) {
-	r, err := p.parseKeyRequest(req.ContractVersion, req.KeyID, req.PluginConfig)
+// generateSignature does the work of GenerateSignature, with the request's
+// pluginConfig as ParseConfig returned it, and fills in rec as far as it
+// gets.
+func (p *Plugin) generateSignature(ctx context.Context, req *proto.GenerateSignatureRequest, cfg Config, cfgErr error, rec *AuditRecord) (*proto.GenerateSignatureResponse, error) {
+	r, err := p.keyRequestFor(req.ContractVersion, req.KeyID, cfg, cfgErr)
 	if err != nil {
 		if u, uerr := pkcs11.ParseURI(req.KeyID); uerr == nil {
 			rec.KeyID = u.String()
