@@ -11,6 +11,7 @@ import (
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/cli/clitest"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
+	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/service/bulk"
 )
 
 // TestCLIContract runs every command with -h, an unknown flag, a missing
@@ -199,5 +200,55 @@ func TestJSONHasNoControlCharacters(t *testing.T) {
 		if err := json.Unmarshal([]byte(stdout), &rep); err != nil || !strings.Contains(rep.Signatures[0].Chain[0].Subject, "CN=\x1b[2K\rVERIFIED\u202e\u2066") {
 			t.Errorf("the JSON does not carry the subject unchanged: %v", err)
 		}
+	}
+}
+
+// TestCLIContractBulk runs the flags that verify many artifacts (bulk
+// verify, --from, --all-tags, --report, --platforms, layouts) against the
+// contract: JSON Lines under --output json, one error line and exit 2 for
+// bad input, the documented exit codes.
+func TestCLIContractBulk(t *testing.T) {
+	w := newBulkWorld(t)
+	good := w.signed(t, "app", "v1", "one")
+	unsigned := w.reg.Ref("app@" + w.artifact("app", "v2", "two").Digest.String())
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing")
+	garbage := filepath.Join(dir, "garbage")
+	if err := os.WriteFile(garbage, []byte("\x1b[2Kgarbage\x00{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	junit := filepath.Join(dir, "report.xml")
+	v := func(args ...string) []string { return append([]string{"verify", "--plain-http"}, args...) }
+	asJSON := func(args ...string) []string { return append(args, "--output", "json") }
+	usage := clitest.Want{Code: exitUsage, ErrorLine: true}
+	usageJSON := clitest.Want{Code: exitUsage, ErrorLine: true, JSON: true}
+	rows := []struct {
+		args []string
+		want clitest.Want
+		has  string
+	}{
+		{v(good, good), clitest.Want{Code: exitVerified}, "2 artifacts: 2 verified"},
+		{asJSON(v(good, unsigned)...), clitest.Want{Code: exitFailed, JSONLines: true}, `"verdict":"failed"`},
+		{asJSON(v("--report", "junit="+junit, good)...), clitest.Want{Code: exitVerified, JSONLines: true}, bulk.SummarySchema},
+		{asJSON(v("--all-tags", w.reg.Ref("app"))...), clitest.Want{Code: exitFailed, JSONLines: true}, `"source":"tag v2 of `},
+		{asJSON(v("--platforms", "all", good)...), clitest.Want{Code: exitVerified, JSONLines: true}, `"exitCode":0`},
+		{v("--from", missing), usage, missing},
+		{v("--from", garbage), usage, garbage + ":1: "},
+		{asJSON(v("--from", garbage)...), usageJSON, `"kind": "usage"`},
+		{v(good, "--nope"), usage, "run 'trustpolicy verify -h' for usage"},
+		{v(good, "garbage\x1b[2K"), usage, `argument 2 "garbage\x1b[2K"`},
+		{v("--report", "junit="+missing+"/x.xml", good), usage, "--report junit="},
+		{v("--platforms", "linux", good), usage, "--platforms"},
+		{v("--scope", w.reg.Ref("app"), "oci-layout:"+garbage+":v1"), usage, "invalid OCI image layout"},
+		{asJSON(v("oci-layout:"+dir+":v1", good)...), usageJSON, "--scope"},
+	}
+	for _, r := range rows {
+		t.Run(strings.Join(r.args, " "), func(t *testing.T) {
+			res := w.runBulk(t, r.args...)
+			res.check(t, r.args, r.want)
+			if !strings.Contains(res.stdout+res.stderr, r.has) {
+				t.Errorf("output lacks %q:\n%s%s", r.has, res.stdout, res.stderr)
+			}
+		})
 	}
 }

@@ -38,8 +38,10 @@ const (
 // env is everything the command reads from its process.
 type env struct {
 	stdout, stderr io.Writer
-	getenv         func(string) string
-	now            func() time.Time
+	// stdin is read by --from - (nil: none).
+	stdin  io.Reader
+	getenv func(string) string
+	now    func() time.Time
 	// cacheDir returns the user's cache folder (os.UserCacheDir in main).
 	// When nil it is derived from getenv (XDG_CACHE_HOME, HOME); when that
 	// fails too, revocation caches are in memory only.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -49,6 +48,11 @@ type verifyFlags struct {
 	timeout               time.Duration
 	brief                 bool
 	rev                   revocationFlags
+	// scope is the trust policy scope of an OCI layout reference.
+	scope string
+	// in and report are bulk verification's (verify only).
+	in     artifactFlags
+	report string
 }
 
 const verifyLong = `Verify a signed artifact as notation verify does: the trust policy
@@ -68,6 +72,13 @@ REPO@DIGEST must name the descriptor's digest (else exit 2); a --reference
 REPO:TAG is taken to name the descriptor, whose digest is what is verified,
 as notation resolves a tag.
 
+An OCI image layout (a folder or a tar, as "oras copy --to-oci-layout"
+writes it, signatures included as referrers) is verified with
+oci-layout:PATH@DIGEST or oci-layout:PATH:TAG and --scope REGISTRY/REPO, the
+trust policy scope it is verified under (as notation verify --oci-layout
+--scope). With --offline, a layout is verified without any network
+connection.
+
 Revocation: OCSP first, CRL when OCSP gives no answer; --offline uses only
 cached CRLs and OCSP responses (see "trustpolicy crl").
 
@@ -76,14 +87,17 @@ cached CRLs and OCSP responses (see "trustpolicy crl").
 func newVerifyCmd(ctx context.Context, e env, explain bool) *cobra.Command {
 	f := verifyFlags{metadata: metadataFlag{}}
 	cmd := &cobra.Command{
-		Use:   "verify [flags] REGISTRY/REPO[:TAG|@DIGEST]",
-		Short: "Verify an artifact's signatures against the trust policy; print one line",
-		Long:  verifyLong + verifyExitCodes,
+		Use:   "verify [flags] REF...",
+		Short: "Verify artifacts' signatures against the trust policy; print one line per artifact",
+		Long:  verifyLong + bulkLong + bulkExitCodes,
 		Example: `  trustpolicy verify registry.example/app@sha256:…
   trustpolicy verify --plain-http 127.0.0.1:5000/app:v1 --output json
   trustpolicy verify --signature sig.cose --media-type application/cose \
-    --descriptor desc.json --reference registry.example/app@sha256:…`,
-		Args: cobra.MaximumNArgs(1),
+    --descriptor desc.json --reference registry.example/app@sha256:…
+  trustpolicy verify --from release.txt --report junit=verify.xml
+  trustpolicy verify --all-tags registry.example/app --platforms all --output json
+  trustpolicy verify --offline --scope registry.example/app oci-layout:./release.tar:v1`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runVerify(ctx, e, f, args, explain)
 		},
@@ -96,6 +110,10 @@ func newVerifyCmd(ctx context.Context, e env, explain bool) *cobra.Command {
   trustpolicy explain --brief --plain-http 127.0.0.1:5000/app:v1
   trustpolicy explain --offline --crl-cache ./crl registry.example/app@sha256:…`
 		cmd.Flags().BoolVar(&f.brief, "brief", false, "print only the one-line result, as verify does")
+		cmd.Args = cobra.MaximumNArgs(1)
+	} else {
+		f.in.register(cmd)
+		cmd.Flags().StringVar(&f.report, "report", "", "also write a report: junit=`FILE` (JUnit XML, one testcase per artifact)")
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.policy, "policy", "", "trust policy `file` (default $NOTATION_CONFIG/trustpolicy.json)")
@@ -108,7 +126,8 @@ func newVerifyCmd(ctx context.Context, e env, explain bool) *cobra.Command {
 	fs.StringVar(&f.mediaType, "media-type", "", "the local envelope's media `type`: application/jose+json or application/cose")
 	fs.StringVar(&f.descriptor, "descriptor", "", "`file` holding the artifact's OCI descriptor (JSON) the local signature must cover")
 	fs.StringVar(&f.reference, "reference", "", "the artifact reference REGISTRY/REPO@DIGEST (or :TAG) that selects the policy (local mode)")
-	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this `duration`")
+	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this `duration` (bulk: for the whole run)")
+	fs.StringVar(&f.scope, "scope", "", "the trust policy scope `REGISTRY/REPO` an oci-layout: reference is verified under")
 	f.rev.register(cmd, true)
 	return cmd
 }
@@ -119,6 +138,18 @@ func runVerify(ctx context.Context, e env, f verifyFlags, pos []string, explain 
 		name = "explain"
 	}
 	local := f.signature != "" || f.mediaType != "" || f.descriptor != "" || f.reference != ""
+	bulkFlags := f.in.many() || f.report != "" || f.in.platforms != ""
+	if !explain {
+		if _, err := f.in.check(); err != nil {
+			return err
+		}
+	}
+	switch {
+	case local && bulkFlags:
+		return cli.Usagef("local mode verifies one envelope: --from, --all-tags, --report and --platforms are for artifacts in a registry or layout")
+	case !explain && !local && (len(pos) > 1 || bulkFlags):
+		return runBulk(ctx, e, f, pos)
+	}
 	switch {
 	case local && len(pos) > 0:
 		return cli.Usagef("give either REF or --signature/--media-type/--descriptor/--reference, not both")
@@ -126,31 +157,13 @@ func runVerify(ctx context.Context, e env, f verifyFlags, pos []string, explain 
 		return cli.Usagef("local verification needs all of --signature, --media-type, --descriptor and --reference")
 	case !local && len(pos) != 1:
 		return cli.Usagef("%s needs one artifact reference REGISTRY/REPO[:TAG|@DIGEST] (or --signature ... for a local envelope)", name)
-	case f.maxSignatures <= 0:
-		return cli.Usagef("--max-signatures must be positive, not %d", f.maxSignatures)
-	case f.timeout <= 0:
-		return cli.Usagef("--timeout must be positive, not %s", f.timeout)
+	}
+	engine, err := prepareEngine(e, &f)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-
-	if f.truststore != "" {
-		// The offline hints print a crl import command; it must use the
-		// same trust stores to work as printed.
-		abs, err := filepath.Abs(f.truststore)
-		if err != nil {
-			return cli.Usagef("--truststore %s: %v", f.truststore, err)
-		}
-		f.rev.importArgs = []string{"--truststore", abs}
-	}
-	checker, err := f.rev.newChecker(e)
-	if err != nil {
-		return toCLI(err)
-	}
-	engine, err := loadEngine(f.policy, f.truststore, checker, e)
-	if err != nil {
-		return toCLI(err)
-	}
 	var report *trustpolicy.Report
 	if local {
 		report, err = verifyLocal(ctx, engine, f, e)

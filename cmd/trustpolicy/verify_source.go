@@ -89,17 +89,30 @@ func readCapped(path, flagName string) ([]byte, error) {
 	return data, nil
 }
 
-// verifyRemote resolves ref in its registry and verifies its signatures,
-// stopping at the first that verifies, as notation does.
+// verifyRemote resolves ref in its registry (or OCI layout) and verifies
+// its signatures, stopping at the first that verifies, as notation does.
 func verifyRemote(ctx context.Context, engine *trustpolicy.Engine, ref string, f verifyFlags, e env) (*trustpolicy.Report, error) {
-	client, err := registry.New(registry.Options{PlainHTTP: f.plainHTTP, MaxSignatures: f.maxSignatures})
+	if registry.IsLayoutReference(ref) {
+		if err := checkReference(ref, f.scope); err != nil {
+			return nil, badInput("%s: %w", ref, err)
+		}
+	}
+	src, err := newSources(engine, e, registryOptions(f), f.scope)
 	if err != nil {
 		return nil, err
 	}
-	svc, err := service.New(service.Config{Engine: engine, Registry: client, Now: e.now})
+	s, err := src.open(ctx, ref)
+	if errors.Is(err, registry.ErrInvalidLayout) {
+		return nil, usageError{err} // a missing or unreadable layout: bad input
+	}
 	if err != nil {
 		return nil, err
 	}
-	report, err := svc.Verify(ctx, ref, service.Options{UserMetadata: f.metadata, MaxSignatures: f.maxSignatures})
+	report, err := s.Service.Verify(ctx, s.Reference, service.Options{UserMetadata: f.metadata, MaxSignatures: f.maxSignatures})
 	return report, inputFlags(err, f)
+}
+
+// registryOptions are the registry client's options from the flags.
+func registryOptions(f verifyFlags) registry.Options {
+	return registry.Options{PlainHTTP: f.plainHTTP, MaxSignatures: f.maxSignatures}
 }
