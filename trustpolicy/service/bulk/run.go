@@ -32,12 +32,31 @@ type Options struct {
 // reference given more than once is verified once; its later
 // occurrences get the same record with their own Source. At most a
 // window of 4×Jobs (at least 16) records wait for an earlier one, so
-// memory does not grow with the number of inputs.
+// memory does not grow with the number of inputs. Each record's Duration
+// is set.
 //
 // Run returns emit's first error (it stops verifying then), or ctx's error
 // when ctx ends before every input was emitted (the inputs in flight are
 // emitted with what verify made of the cancelled context), else nil.
 func Run(ctx context.Context, inputs []Input, verify Func, opts Options, emit func(Record) error) error {
+	timed := func(ctx context.Context, in Input) Record {
+		start := time.Now()
+		r := verify(ctx, in)
+		r.Duration = time.Since(start)
+		return r
+	}
+	again := func(r Record, in Input) Record {
+		r.Source = in.Source
+		return r
+	}
+	return Each(ctx, inputs, timed, opts, again, emit)
+}
+
+// Each is Run for results of any type, such as the pair of records of a
+// rollout simulation: f runs on the pool, emit gets the results in input
+// order, and again (nil: the same value) makes the result of a repeated
+// reference from its first occurrence's.
+func Each[T any](ctx context.Context, inputs []Input, f func(context.Context, Input) T, opts Options, again func(T, Input) T, emit func(T) error) error {
 	jobs := opts.Jobs
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
@@ -67,7 +86,7 @@ func Run(ctx context.Context, inputs []Input, verify Func, opts Options, emit fu
 	defer cancel()
 	type result struct {
 		i int
-		r Record
+		r T
 	}
 	// At most window results are outstanding (admitted, not yet emitted):
 	// a send never blocks.
@@ -87,7 +106,7 @@ func Run(ctx context.Context, inputs []Input, verify Func, opts Options, emit fu
 				if !ok {
 					return
 				}
-				r := runOne(ctx, inputs[i], verify)
+				r := f(ctx, inputs[i])
 				s.finished(i)
 				results <- result{i, r}
 			}
@@ -98,15 +117,15 @@ func Run(ctx context.Context, inputs []Input, verify Func, opts Options, emit fu
 		close(results)
 	}()
 
-	pending := map[int]Record{}
-	kept := map[int]Record{} // records whose reference comes again
+	pending := map[int]T{}
+	kept := map[int]T{} // results whose reference comes again
 	next := 0
 	var emitErr error
 	for res := range results {
 		pending[res.i] = res.r
 		for next < len(inputs) {
 			j := first[next]
-			var r Record
+			var r T
 			if j == next {
 				var ok bool
 				if r, ok = pending[next]; !ok {
@@ -122,7 +141,9 @@ func Run(ctx context.Context, inputs []Input, verify Func, opts Options, emit fu
 				if later[j]--; later[j] == 0 {
 					delete(kept, j)
 				}
-				r.Source = inputs[next].Source
+				if again != nil {
+					r = again(r, inputs[next])
+				}
 			}
 			next++
 			if emitErr == nil {
@@ -142,14 +163,6 @@ func Run(ctx context.Context, inputs []Input, verify Func, opts Options, emit fu
 		return context.Cause(ctx)
 	}
 	return nil
-}
-
-// runOne verifies in and times it.
-func runOne(ctx context.Context, in Input, verify Func) Record {
-	start := time.Now()
-	r := verify(ctx, in)
-	r.Duration = time.Since(start)
-	return r
 }
 
 // scheduler hands inputs to workers: the earliest admitted input whose
