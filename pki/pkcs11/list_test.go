@@ -15,23 +15,26 @@ import (
 
 func TestParseTokenURI(t *testing.T) {
 	cases := []struct {
-		in, want, wantErr string
+		in, want string
+		problem  pkcs11.URIProblem // "" when the URI parses
+		attr     string            // URIError.Attribute
 	}{
 		{in: "pkcs11:token=release", want: "pkcs11:token=release"},
 		{in: "pkcs11:serial=abc?pin-source=file:/p&module-path=/m.so", want: "pkcs11:serial=abc?module-path=/m.so&pin-source=file:/p"},
 		{in: "pkcs11:", want: "pkcs11:"},
-		{in: "pkcs11:token=release;object=key", wantErr: "names no key"},
-		{in: "pkcs11:token=release;id=%01", wantErr: "names no key"},
-		{in: "pkcs11:token=a;serial=b", wantErr: "token and serial"},
-		{in: "pkcs11:token=a?pin-value=1234", wantErr: "pin-value is refused"},
-		{in: "token=a", wantErr: "does not start with"},
+		{in: "pkcs11:token=release;object=key", problem: pkcs11.URIKeyInTokenURI},
+		{in: "pkcs11:token=release;id=%01", problem: pkcs11.URIKeyInTokenURI},
+		{in: "pkcs11:token=a;serial=b", problem: pkcs11.URIConflict, attr: "token and serial"},
+		{in: "pkcs11:token=a?pin-value=1234", problem: pkcs11.URISecret, attr: "pin-value"},
+		{in: "token=a", problem: pkcs11.URIScheme},
 	}
 	for _, c := range cases {
 		t.Run(c.in, func(t *testing.T) {
 			u, err := pkcs11.ParseTokenURI(c.in)
-			if c.wantErr != "" {
-				if err == nil || !errors.Is(err, pkcs11.ErrInvalidURI) || !strings.Contains(err.Error(), c.wantErr) || strings.Contains(err.Error(), "1234") {
-					t.Fatalf("got %v, want an ErrInvalidURI saying %q", err, c.wantErr)
+			if c.problem != "" {
+				var ue *pkcs11.URIError
+				if !errors.Is(err, pkcs11.ErrInvalidURI) || !errors.As(err, &ue) || ue.Problem != c.problem || ue.Attribute != c.attr || strings.Contains(err.Error(), "1234") {
+					t.Fatalf("got %v, want a *URIError %s %q (ErrInvalidURI) without the PIN", err, c.problem, c.attr)
 				}
 				return
 			}

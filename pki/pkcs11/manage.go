@@ -48,7 +48,7 @@ func ParseKeyType(s string) (KeyType, error) {
 // with a *KeyExistsError that names the existing key.
 func (t *Token) GenerateKey(ctx context.Context, pin PIN, kt KeyType) (*Key, error) {
 	if t.uri.Object == "" || len(t.uri.ID) == 0 {
-		return nil, fmt.Errorf("%w: a new key needs both object=<label> and id=<CKA_ID> in the URI", ErrInvalidURI)
+		return nil, uriError(URINoKey, "", "a new key needs both object=<label> and id=<CKA_ID> in the URI")
 	}
 	if err := t.login(ctx, pin); err != nil {
 		return nil, err

@@ -11,8 +11,66 @@ import (
 	"strings"
 )
 
-// ErrInvalidURI is wrapped by every error ParseURI returns.
+// ErrInvalidURI is wrapped by every error ParseURI returns, a *URIError.
 var ErrInvalidURI = errors.New("invalid PKCS#11 URI")
+
+// URIProblem says what is wrong with a PKCS#11 URI.
+type URIProblem string
+
+// The problems ParseURI and ParseTokenURI report.
+const (
+	// URIScheme: the text does not start with "pkcs11:".
+	URIScheme URIProblem = "scheme"
+	// URINotNameValue: an attribute is not name=value (Attribute is ""
+	// when it has no name, as its text may be a PIN).
+	URINotNameValue URIProblem = "notNameValue"
+	// URISecret: a PIN in the URI: pin-value, or an attribute whose name
+	// says pin or pass.
+	URISecret URIProblem = "secret"
+	// URIUnknownAttribute: an attribute RFC 7512 does not define here.
+	URIUnknownAttribute URIProblem = "unknownAttribute"
+	// URIDuplicate: an attribute given twice.
+	URIDuplicate URIProblem = "duplicate"
+	// URIEncoding: bad percent-encoding in a value.
+	URIEncoding URIProblem = "encoding"
+	// URIInvalidValue: a value this package cannot use (slot-id not a
+	// number, empty id, type other than private, relative module-path,
+	// pin-source not a file path).
+	URIInvalidValue URIProblem = "invalidValue"
+	// URIUnsupported: module-name, which names no file.
+	URIUnsupported URIProblem = "unsupported"
+	// URIConflict: more than one of token, serial and slot-id (Attribute
+	// lists them, joined with " and ").
+	URIConflict URIProblem = "conflict"
+	// URINoKey: a key URI with neither object= nor id= (a new key,
+	// Token.GenerateKey, needs both).
+	URINoKey URIProblem = "noKey"
+	// URIKeyInTokenURI: a token URI (ParseTokenURI) with object=, id= or
+	// type=.
+	URIKeyInTokenURI URIProblem = "keyInTokenURI"
+)
+
+// URIError is a PKCS#11 URI that ParseURI or ParseTokenURI refuses;
+// errors.Is(err, ErrInvalidURI) holds. Its message names the attribute
+// and never repeats a value that may be a PIN.
+type URIError struct {
+	Problem URIProblem
+	// Attribute is the attribute at fault, in lower case; "" when no one
+	// attribute is (URIScheme, URINoKey, URIKeyInTokenURI, a nameless
+	// attribute).
+	Attribute string
+
+	msg string
+}
+
+func (e *URIError) Error() string { return ErrInvalidURI.Error() + ": " + e.msg }
+
+// Is makes errors.Is(err, ErrInvalidURI) true.
+func (e *URIError) Is(target error) bool { return target == ErrInvalidURI }
+
+func uriError(p URIProblem, attr, format string, args ...any) *URIError {
+	return &URIError{Problem: p, Attribute: attr, msg: fmt.Sprintf(format, args...)}
+}
 
 // URI is a parsed RFC 7512 PKCS#11 URI naming one private key on one token,
 // e.g. "pkcs11:token=release;object=signing-key?pin-source=file:/etc/pin".
@@ -70,7 +128,7 @@ func ParseTokenURI(s string) (*URI, error) {
 		return nil, err
 	}
 	if u.Object != "" || len(u.ID) > 0 || u.Type != "" {
-		return nil, fmt.Errorf("%w: a token URI names no key; remove object=, id= and type= (e.g. pkcs11:token=release)", ErrInvalidURI)
+		return nil, uriError(URIKeyInTokenURI, "", "a token URI names no key; remove object=, id= and type= (e.g. pkcs11:token=release)")
 	}
 	u.Object = "-" // satisfy the key-selector check, then clear it
 	err = u.validate()
@@ -86,7 +144,7 @@ func parseURI(s string) (*URI, error) {
 	if !strings.HasPrefix(strings.ToLower(s), scheme) {
 		// The value is not echoed: it is not a URI, so nothing says which
 		// part of it might be a PIN.
-		return nil, fmt.Errorf("%w: the key id does not start with %q; use e.g. pkcs11:token=release;object=signing-key", ErrInvalidURI, scheme)
+		return nil, uriError(URIScheme, "", "the key id does not start with %q; use e.g. pkcs11:token=release;object=signing-key", scheme)
 	}
 	body := s[len(scheme):]
 	path, query, _ := strings.Cut(body, "?")
@@ -114,40 +172,40 @@ func eachAttr(part, sep string, known []string, seen map[string]bool, set func(k
 		k = strings.ToLower(k)
 		isKnown := slices.Contains(known, k)
 		if !ok && isKnown {
-			return fmt.Errorf("%w: attribute %q has no value (want name=value)", ErrInvalidURI, k)
+			return uriError(URINotNameValue, k, "attribute %q has no value (want name=value)", k)
 		}
 		if !ok || k == "" {
 			// A nameless attribute is never repeated: it may be a PIN
 			// pasted in (pkcs11:...?987654).
-			return fmt.Errorf("%w: %s attribute %d is not name=value (it is not repeated here, as it may be a PIN); "+
-				"write e.g. object=signing-key, and give the PIN with pin-source=file:/absolute/path or %s", ErrInvalidURI, where, i+1, PINEnv)
+			return uriError(URINotNameValue, "", "%s attribute %d is not name=value (it is not repeated here, as it may be a PIN); "+
+				"write e.g. object=signing-key, and give the PIN with pin-source=file:/absolute/path or %s", where, i+1, PINEnv)
 		}
 		if isPINName(k) && !isKnown && k != "pin-source" {
-			return fmt.Errorf("%w: attribute %q is refused and its value is not repeated: a PIN never goes into the key URI, which notation stores in plaintext (signingkeys.json) and prints with -d; "+
-				"use pin-source=file:/absolute/path (a file only its owner can read) or the %s environment variable", ErrInvalidURI, k, PINEnv)
+			return uriError(URISecret, k, "attribute %q is refused and its value is not repeated: a PIN never goes into the key URI, which notation stores in plaintext (signingkeys.json) and prints with -d; "+
+				"use pin-source=file:/absolute/path (a file only its owner can read) or the %s environment variable", k, PINEnv)
 		}
 		if !isKnown {
 			if strings.HasPrefix(k, "x-") {
 				continue // vendor attribute (RFC 7512 section 2.3): ignored
 			}
-			return fmt.Errorf("%w: unknown attribute %q; valid here: %s", ErrInvalidURI, k, strings.Join(known, ", "))
+			return uriError(URIUnknownAttribute, k, "unknown attribute %q; valid here: %s", k, strings.Join(known, ", "))
 		}
 		if seen[k] {
-			return fmt.Errorf("%w: attribute %q given twice", ErrInvalidURI, k)
+			return uriError(URIDuplicate, k, "attribute %q given twice", k)
 		}
 		seen[k] = true
 		if k == "pin-value" {
-			return fmt.Errorf("%w: pin-value is refused: notation stores the key id in plaintext (signingkeys.json) and prints it with -d; "+
-				"use pin-source=file:/absolute/path (a file only its owner can read) or the %s environment variable", ErrInvalidURI, PINEnv)
+			return uriError(URISecret, k, "pin-value is refused: notation stores the key id in plaintext (signingkeys.json) and prints it with -d; "+
+				"use pin-source=file:/absolute/path (a file only its owner can read) or the %s environment variable", PINEnv)
 		}
 		// RFC 7512 values are percent-encoded; '+' is a literal plus, so
 		// PathUnescape (not QueryUnescape) is the right decoder.
 		v, err := url.PathUnescape(raw)
 		if err != nil {
 			if isPINName(k) {
-				return fmt.Errorf("%w: attribute %q: bad percent-encoding (the value is not repeated here, as it may be a PIN)", ErrInvalidURI, k)
+				return uriError(URIEncoding, k, "attribute %q: bad percent-encoding (the value is not repeated here, as it may be a PIN)", k)
 			}
-			return fmt.Errorf("%w: attribute %q: bad percent-encoding in %q", ErrInvalidURI, k, raw)
+			return uriError(URIEncoding, k, "attribute %q: bad percent-encoding in %q", k, raw)
 		}
 		if err := set(k, v); err != nil {
 			return err
@@ -176,7 +234,7 @@ func (u *URI) setPath(k, v string) error {
 	case "slot-id":
 		n, err := strconv.ParseUint(v, 10, 32)
 		if err != nil {
-			return fmt.Errorf("%w: slot-id %q is not a decimal number", ErrInvalidURI, v)
+			return uriError(URIInvalidValue, k, "slot-id %q is not a decimal number", v)
 		}
 		id := uint(n)
 		u.SlotID = &id
@@ -185,11 +243,11 @@ func (u *URI) setPath(k, v string) error {
 	case "id":
 		u.ID = []byte(v)
 		if len(u.ID) == 0 {
-			return fmt.Errorf("%w: id is empty; give the key's CKA_ID percent-encoded, e.g. id=%%01%%02", ErrInvalidURI)
+			return uriError(URIInvalidValue, k, "id is empty; give the key's CKA_ID percent-encoded, e.g. id=%%01%%02")
 		}
 	case "type":
 		if v != "private" {
-			return fmt.Errorf("%w: type=%s: the key URI must name a private key (type=private, or leave type out)", ErrInvalidURI, v)
+			return uriError(URIInvalidValue, k, "type=%s: the key URI must name a private key (type=private, or leave type out)", v)
 		}
 		u.Type = v
 	}
@@ -202,11 +260,11 @@ func (u *URI) setQuery(k, v string) error {
 	switch k {
 	case "module-path":
 		if !filepath.IsAbs(v) {
-			return fmt.Errorf("%w: module-path %q must be an absolute path to the PKCS#11 module (.so)", ErrInvalidURI, v)
+			return uriError(URIInvalidValue, k, "module-path %q must be an absolute path to the PKCS#11 module (.so)", v)
 		}
 		u.ModulePath = v
 	case "module-name":
-		return fmt.Errorf("%w: module-name is not supported; name the module file with module-path=/absolute/path/to/module.so", ErrInvalidURI)
+		return uriError(URIUnsupported, k, "module-name is not supported; name the module file with module-path=/absolute/path/to/module.so")
 	case "pin-source":
 		p := v
 		switch {
@@ -218,7 +276,7 @@ func (u *URI) setQuery(k, v string) error {
 		if !filepath.IsAbs(p) {
 			// The value is not repeated: a pin-source that is no path
 			// may well be the PIN itself (pin-source=987654).
-			return fmt.Errorf("%w: pin-source must be file:/absolute/path naming a file that holds the PIN (the value given is not repeated here, as it may be the PIN itself)", ErrInvalidURI)
+			return uriError(URIInvalidValue, k, "pin-source must be file:/absolute/path naming a file that holds the PIN (the value given is not repeated here, as it may be the PIN itself)")
 		}
 		u.PINSource = filepath.Clean(p)
 	}
@@ -237,10 +295,10 @@ func (u *URI) validate() error {
 		tokenSel = append(tokenSel, "slot-id")
 	}
 	if len(tokenSel) > 1 {
-		return fmt.Errorf("%w: %s each select a token on their own and may contradict each other; keep one of them", ErrInvalidURI, strings.Join(tokenSel, " and "))
+		return uriError(URIConflict, strings.Join(tokenSel, " and "), "%s each select a token on their own and may contradict each other; keep one of them", strings.Join(tokenSel, " and "))
 	}
 	if u.Object == "" && len(u.ID) == 0 {
-		return fmt.Errorf("%w: no key selected; add object=<key label> or id=<key CKA_ID>", ErrInvalidURI)
+		return uriError(URINoKey, "", "no key selected; add object=<key label> or id=<key CKA_ID>")
 	}
 	return nil
 }

@@ -193,83 +193,129 @@ func TestURIRoundTripConstructed(t *testing.T) {
 	}
 }
 
+// wantURIError checks that err is a *URIError with the problem and
+// attribute.
+func wantURIError(t *testing.T, err error, p pkcs11.URIProblem, attr string) {
+	t.Helper()
+	var ue *pkcs11.URIError
+	if !errors.As(err, &ue) || !errors.Is(err, pkcs11.ErrInvalidURI) {
+		t.Fatalf("error %v, want a *URIError (ErrInvalidURI)", err)
+	}
+	if ue.Problem != p || ue.Attribute != attr {
+		t.Errorf("error %q: problem %q, attribute %q; want %q, %q", err, ue.Problem, ue.Attribute, p, attr)
+	}
+}
+
 func TestParseURIRefused(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		in    string
-		words []string // key words of the message
+		name    string
+		in      string
+		problem pkcs11.URIProblem
+		attr    string // URIError.Attribute
 	}{
-		{"empty", "", []string{"does not start with", `"pkcs11:"`, "pkcs11:token=release;object=signing-key"}},
-		{"no scheme", "object=k", []string{"does not start with", `"pkcs11:"`}},
-		{"other scheme", "pkcs:object=k", []string{"does not start with"}},
-		{"no colon", "pkcs11;object=k", []string{"does not start with"}},
-		{"leading space", " pkcs11:object=k", []string{"does not start with"}},
-		{"file path", "/etc/pkcs11/key", []string{"does not start with"}}, // the value is never echoed: it might hold a PIN
-		{"scheme only", "pkcs11:", []string{"no key selected", "object=<key label>", "id=<key CKA_ID>"}},
-		{"token only", "pkcs11:token=release", []string{"no key selected", "object=", "id="}},
-		{"RFC 7512 slot-description only", "pkcs11:slot-description=Sun%20Metaslot", []string{"no key selected"}},
-		{"empty object", "pkcs11:object=", []string{"no key selected"}},
-		{"empty id", "pkcs11:object=k;id=", []string{"id is empty", "id=%01%02"}},
-		{"RFC 7512 type=public", "pkcs11:object=my-pubkey;type=public", []string{"type=public", "must name a private key", "type=private"}},
-		{"type=cert", "pkcs11:object=my-certificate;type=cert", []string{"type=cert", "private key"}},
-		{"type=secret-key", "pkcs11:object=k;type=secret-key", []string{"type=secret-key"}},
-		{"type=data", "pkcs11:object=k;type=data", []string{"type=data"}},
-		{"type is case-sensitive", "pkcs11:object=k;type=Private", []string{"type=Private"}},
-		{"RFC 7512 module-name", "pkcs11:object=my-sign-key;type=private?module-name=mypkcs11", []string{"module-name is not supported", "module-path=/absolute/path"}},
-		{"relative module-path", "pkcs11:object=k?module-path=libsofthsm2.so", []string{"module-path", "libsofthsm2.so", "absolute path"}},
-		{"relative pin-source", "pkcs11:object=k?pin-source=pin.txt", []string{"pin-source", "file:/absolute/path", "not repeated"}},
-		{"relative file: pin-source", "pkcs11:object=k?pin-source=file:pin.txt", []string{"pin-source", "file:/absolute/path", "not repeated"}},
-		{"dot-relative pin-source", "pkcs11:object=k?pin-source=./pin", []string{"pin-source", "file:/absolute/path"}},
-		{"file URL with a host", "pkcs11:object=k?pin-source=file://host/etc/pin", []string{"pin-source", "file:/absolute/path"}},
-		{"empty pin-source", "pkcs11:object=k?pin-source=", []string{"pin-source", "file:/absolute/path"}},
-		{"file: alone", "pkcs11:object=k?pin-source=file:", []string{"pin-source", "file:/absolute/path"}},
-		{"unknown path attribute", "pkcs11:object=k;label=x", []string{`unknown attribute "label"`, "valid here:", "id", "manufacturer", "model", "object", "serial", "slot-id", "token", "type"}},
-		{"unknown query attribute", "pkcs11:object=k?label=x", []string{`unknown attribute "label"`, "valid here:", "module-path", "pin-source"}},
-		{"a PIN-like query attribute", "pkcs11:object=k?pin=1234", []string{`attribute "pin" is refused`, "pin-source=file:/absolute/path", "NOTATION_PKCS11_PIN"}},
-		{"pin-source in the path", "pkcs11:object=k;pin-source=/p", []string{`unknown attribute "pin-source"`, "valid here:"}},
-		{"nameless path attribute", "pkcs11:object=k;x", []string{"path attribute 2 is not name=value", "pin-source=file:/absolute/path"}},
-		{"nameless query attribute", "pkcs11:object=k?module-path=/m.so&x", []string{"query attribute 2 is not name=value"}},
-		{"empty attribute name", "pkcs11:object=k?=x", []string{"query attribute 1 is not name=value"}},
-		{"query attribute in the path", "pkcs11:object=k;module-path=/m.so", []string{`unknown attribute "module-path"`, "object"}},
-		{"path attribute in the query", "pkcs11:token=t?object=k", []string{`unknown attribute "object"`, "pin-source"}},
-		{"RFC 7512 vendor attributes without x-", "pkcs11:token=my-token;object=my-certificate;type=private;vendor-aaa=value-a?pin-source=file:/etc/token_pin&vendor-bbb=value-b", []string{`unknown attribute "vendor-aaa"`, "valid here:"}},
-		{"duplicate object", "pkcs11:object=a;object=b", []string{`attribute "object" given twice`}},
-		{"duplicate object, different case", "pkcs11:object=a;OBJECT=b", []string{`attribute "object" given twice`}},
-		{"duplicate id", "pkcs11:id=%01;id=%02", []string{`attribute "id" given twice`}},
-		{"duplicate token, both empty", "pkcs11:token=;token=;object=k", []string{`attribute "token" given twice`}},
-		{"duplicate pin-source", "pkcs11:object=k?pin-source=/a&pin-source=/b", []string{`attribute "pin-source" given twice`}},
-		{"duplicate module-path", "pkcs11:object=k?module-path=/a.so&module-path=/a.so", []string{`attribute "module-path" given twice`}},
-		{"token and serial", "pkcs11:token=t;serial=s;object=k", []string{"token and serial", "keep one of them"}},
-		{"token and slot-id", "pkcs11:token=t;slot-id=1;object=k", []string{"token and slot-id", "keep one of them"}},
-		{"serial and slot-id", "pkcs11:serial=s;slot-id=1;object=k", []string{"serial and slot-id", "keep one of them"}},
-		{"token, serial and slot-id", "pkcs11:slot-id=1;serial=s;token=t;object=k", []string{"token and serial and slot-id"}},
-		{"slot-id not a number", "pkcs11:slot-id=abc;object=k", []string{`slot-id "abc"`, "decimal number"}},
-		{"slot-id negative", "pkcs11:slot-id=-1;object=k", []string{`slot-id "-1"`, "decimal number"}},
-		{"slot-id hex", "pkcs11:slot-id=0x10;object=k", []string{`slot-id "0x10"`}},
-		{"slot-id with sign", "pkcs11:slot-id=+1;object=k", []string{`slot-id "+1"`}},
-		{"slot-id fraction", "pkcs11:slot-id=1.5;object=k", []string{`slot-id "1.5"`}},
-		{"slot-id too large", "pkcs11:slot-id=4294967296;object=k", []string{`slot-id "4294967296"`}},
-		{"slot-id empty", "pkcs11:slot-id=;object=k", []string{`slot-id ""`}},
-		{"slot-id with space", "pkcs11:slot-id=%201;object=k", []string{`slot-id " 1"`}},
-		{"bad percent-encoding", "pkcs11:object=%zz", []string{`attribute "object"`, "bad percent-encoding", `"%zz"`}},
-		{"truncated percent-encoding", "pkcs11:object=abc%2", []string{`attribute "object"`, "bad percent-encoding"}},
-		{"lone percent", "pkcs11:token=50%;object=k", []string{`attribute "token"`, "bad percent-encoding"}},
-		{"bad percent-encoding in id", "pkcs11:id=%G1", []string{`attribute "id"`, "bad percent-encoding"}},
-		{"bad percent-encoding in the query", "pkcs11:object=k?module-path=/a%", []string{`attribute "module-path"`, "bad percent-encoding"}},
-		{"attribute without value", "pkcs11:object", []string{`attribute "object" has no value`, "name=value"}},
-		{"query attribute without value", "pkcs11:object=k?pin-source", []string{`attribute "pin-source" has no value`}},
+		{"empty", "", pkcs11.URIScheme, ""},
+		{"no scheme", "object=k", pkcs11.URIScheme, ""},
+		{"other scheme", "pkcs:object=k", pkcs11.URIScheme, ""},
+		{"no colon", "pkcs11;object=k", pkcs11.URIScheme, ""},
+		{"leading space", " pkcs11:object=k", pkcs11.URIScheme, ""},
+		{"file path", "/etc/pkcs11/key", pkcs11.URIScheme, ""}, // the value is never echoed: it might hold a PIN
+		{"scheme only", "pkcs11:", pkcs11.URINoKey, ""},
+		{"token only", "pkcs11:token=release", pkcs11.URINoKey, ""},
+		{"RFC 7512 slot-description only", "pkcs11:slot-description=Sun%20Metaslot", pkcs11.URINoKey, ""},
+		{"empty object", "pkcs11:object=", pkcs11.URINoKey, ""},
+		{"empty id", "pkcs11:object=k;id=", pkcs11.URIInvalidValue, "id"},
+		{"RFC 7512 type=public", "pkcs11:object=my-pubkey;type=public", pkcs11.URIInvalidValue, "type"},
+		{"type=cert", "pkcs11:object=my-certificate;type=cert", pkcs11.URIInvalidValue, "type"},
+		{"type=secret-key", "pkcs11:object=k;type=secret-key", pkcs11.URIInvalidValue, "type"},
+		{"type=data", "pkcs11:object=k;type=data", pkcs11.URIInvalidValue, "type"},
+		{"type is case-sensitive", "pkcs11:object=k;type=Private", pkcs11.URIInvalidValue, "type"},
+		{"RFC 7512 module-name", "pkcs11:object=my-sign-key;type=private?module-name=mypkcs11", pkcs11.URIUnsupported, "module-name"},
+		{"relative module-path", "pkcs11:object=k?module-path=libsofthsm2.so", pkcs11.URIInvalidValue, "module-path"},
+		{"relative pin-source", "pkcs11:object=k?pin-source=pin.txt", pkcs11.URIInvalidValue, "pin-source"},
+		{"relative file: pin-source", "pkcs11:object=k?pin-source=file:pin.txt", pkcs11.URIInvalidValue, "pin-source"},
+		{"dot-relative pin-source", "pkcs11:object=k?pin-source=./pin", pkcs11.URIInvalidValue, "pin-source"},
+		{"file URL with a host", "pkcs11:object=k?pin-source=file://host/etc/pin", pkcs11.URIInvalidValue, "pin-source"},
+		{"empty pin-source", "pkcs11:object=k?pin-source=", pkcs11.URIInvalidValue, "pin-source"},
+		{"file: alone", "pkcs11:object=k?pin-source=file:", pkcs11.URIInvalidValue, "pin-source"},
+		{"unknown path attribute", "pkcs11:object=k;label=x", pkcs11.URIUnknownAttribute, "label"},
+		{"unknown query attribute", "pkcs11:object=k?label=x", pkcs11.URIUnknownAttribute, "label"},
+		{"a PIN-like query attribute", "pkcs11:object=k?pin=1234", pkcs11.URISecret, "pin"},
+		{"pin-source in the path", "pkcs11:object=k;pin-source=/p", pkcs11.URIUnknownAttribute, "pin-source"},
+		{"nameless path attribute", "pkcs11:object=k;x", pkcs11.URINotNameValue, ""},
+		{"nameless query attribute", "pkcs11:object=k?module-path=/m.so&x", pkcs11.URINotNameValue, ""},
+		{"empty attribute name", "pkcs11:object=k?=x", pkcs11.URINotNameValue, ""},
+		{"query attribute in the path", "pkcs11:object=k;module-path=/m.so", pkcs11.URIUnknownAttribute, "module-path"},
+		{"path attribute in the query", "pkcs11:token=t?object=k", pkcs11.URIUnknownAttribute, "object"},
+		{"RFC 7512 vendor attributes without x-", "pkcs11:token=my-token;object=my-certificate;type=private;vendor-aaa=value-a?pin-source=file:/etc/token_pin&vendor-bbb=value-b", pkcs11.URIUnknownAttribute, "vendor-aaa"},
+		{"duplicate object", "pkcs11:object=a;object=b", pkcs11.URIDuplicate, "object"},
+		{"duplicate object, different case", "pkcs11:object=a;OBJECT=b", pkcs11.URIDuplicate, "object"},
+		{"duplicate id", "pkcs11:id=%01;id=%02", pkcs11.URIDuplicate, "id"},
+		{"duplicate token, both empty", "pkcs11:token=;token=;object=k", pkcs11.URIDuplicate, "token"},
+		{"duplicate pin-source", "pkcs11:object=k?pin-source=/a&pin-source=/b", pkcs11.URIDuplicate, "pin-source"},
+		{"duplicate module-path", "pkcs11:object=k?module-path=/a.so&module-path=/a.so", pkcs11.URIDuplicate, "module-path"},
+		{"token and serial", "pkcs11:token=t;serial=s;object=k", pkcs11.URIConflict, "token and serial"},
+		{"token and slot-id", "pkcs11:token=t;slot-id=1;object=k", pkcs11.URIConflict, "token and slot-id"},
+		{"serial and slot-id", "pkcs11:serial=s;slot-id=1;object=k", pkcs11.URIConflict, "serial and slot-id"},
+		{"token, serial and slot-id", "pkcs11:slot-id=1;serial=s;token=t;object=k", pkcs11.URIConflict, "token and serial and slot-id"},
+		{"slot-id not a number", "pkcs11:slot-id=abc;object=k", pkcs11.URIInvalidValue, "slot-id"},
+		{"slot-id negative", "pkcs11:slot-id=-1;object=k", pkcs11.URIInvalidValue, "slot-id"},
+		{"slot-id hex", "pkcs11:slot-id=0x10;object=k", pkcs11.URIInvalidValue, "slot-id"},
+		{"slot-id with sign", "pkcs11:slot-id=+1;object=k", pkcs11.URIInvalidValue, "slot-id"},
+		{"slot-id fraction", "pkcs11:slot-id=1.5;object=k", pkcs11.URIInvalidValue, "slot-id"},
+		{"slot-id too large", "pkcs11:slot-id=4294967296;object=k", pkcs11.URIInvalidValue, "slot-id"},
+		{"slot-id empty", "pkcs11:slot-id=;object=k", pkcs11.URIInvalidValue, "slot-id"},
+		{"slot-id with space", "pkcs11:slot-id=%201;object=k", pkcs11.URIInvalidValue, "slot-id"},
+		{"bad percent-encoding", "pkcs11:object=%zz", pkcs11.URIEncoding, "object"},
+		{"truncated percent-encoding", "pkcs11:object=abc%2", pkcs11.URIEncoding, "object"},
+		{"lone percent", "pkcs11:token=50%;object=k", pkcs11.URIEncoding, "token"},
+		{"bad percent-encoding in id", "pkcs11:id=%G1", pkcs11.URIEncoding, "id"},
+		{"bad percent-encoding in the query", "pkcs11:object=k?module-path=/a%", pkcs11.URIEncoding, "module-path"},
+		{"attribute without value", "pkcs11:object", pkcs11.URINotNameValue, "object"},
+		{"query attribute without value", "pkcs11:object=k?pin-source", pkcs11.URINotNameValue, "pin-source"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u, err := pkcs11.ParseURI(tc.in)
 			if err == nil {
 				t.Fatalf("ParseURI(%q) = %#v, want an error", tc.in, *u)
 			}
+			wantURIError(t, err, tc.problem, tc.attr)
+		})
+	}
+}
+
+// TestURIErrorMessages: what a person reads for each problem names the
+// attribute and says what to write instead.
+func TestURIErrorMessages(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		words []string
+	}{
+		{"/etc/pkcs11/key", []string{`does not start with "pkcs11:"`, "pkcs11:token=release;object=signing-key"}},
+		{"pkcs11:object", []string{`attribute "object" has no value`, "name=value"}},
+		{"pkcs11:object=k;x", []string{"path attribute 2 is not name=value", "pin-source=file:/absolute/path", "NOTATION_PKCS11_PIN"}},
+		{"pkcs11:object=k?pin=1234", []string{`attribute "pin" is refused`, "signingkeys.json", "pin-source=file:/absolute/path", "NOTATION_PKCS11_PIN"}},
+		{"pkcs11:object=k?pin-value=1234", []string{"pin-value is refused", "plaintext", "signingkeys.json", "pin-source=file:/absolute/path", "NOTATION_PKCS11_PIN"}},
+		{"pkcs11:object=k;label=x", []string{`unknown attribute "label"`, "valid here: " + "id, library-description, library-manufacturer, library-version, manufacturer, model, object, serial, slot-description, slot-id, slot-manufacturer, token, type"}},
+		{"pkcs11:object=k?label=x", []string{`unknown attribute "label"`, "valid here: module-name, module-path, pin-source, pin-value"}},
+		{"pkcs11:object=a;object=b", []string{`attribute "object" given twice`}},
+		{"pkcs11:object=%zz", []string{`attribute "object": bad percent-encoding in "%zz"`}},
+		{"pkcs11:slot-id=abc;object=k", []string{`slot-id "abc" is not a decimal number`}},
+		{"pkcs11:object=k;id=", []string{"id is empty", "id=%01%02"}},
+		{"pkcs11:object=k;type=public", []string{"type=public", "must name a private key", "type=private"}},
+		{"pkcs11:object=k?module-path=libsofthsm2.so", []string{`module-path "libsofthsm2.so"`, "absolute path"}},
+		{"pkcs11:object=k?pin-source=pin.txt", []string{"pin-source must be file:/absolute/path", "not repeated"}},
+		{"pkcs11:object=k?module-name=mypkcs11", []string{"module-name is not supported", "module-path=/absolute/path"}},
+		{"pkcs11:slot-id=1;serial=s;token=t;object=k", []string{"token and serial and slot-id", "keep one of them"}},
+		{"pkcs11:token=release", []string{"no key selected", "object=<key label>", "id=<key CKA_ID>"}},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			_, err := pkcs11.ParseURI(tc.in)
 			if !errors.Is(err, pkcs11.ErrInvalidURI) {
-				t.Errorf("error %v does not wrap ErrInvalidURI", err)
+				t.Fatalf("ParseURI(%q) = %v, want ErrInvalidURI", tc.in, err)
 			}
 			for _, w := range tc.words {
 				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
+					t.Errorf("error %q does not say %q", err, w)
 				}
 			}
 		})
@@ -279,41 +325,35 @@ func TestParseURIRefused(t *testing.T) {
 func TestParseURIPinValueRefused(t *testing.T) {
 	const pin = "S3cr3t-4711"
 	for _, tc := range []struct {
-		name  string
-		in    string
-		words []string
+		name    string
+		in      string
+		problem pkcs11.URIProblem
+		attr    string
 	}{
-		{"query pin-value", "pkcs11:token=t;object=k?pin-value=" + pin, []string{"pin-value is refused", "plaintext", "signingkeys.json", "pin-source=file:/absolute/path", "NOTATION_PKCS11_PIN"}},
-		{"RFC 7512 pin-value example", "pkcs11:token=Software%20PKCS%2311%20softtoken;manufacturer=Snake%20Oil,%20Inc.?pin-value=" + pin, []string{"pin-value is refused"}},
-		{"upper-case name", "pkcs11:object=k?PIN-VALUE=" + pin, []string{"pin-value is refused"}},
-		{"after a pin-source", "pkcs11:object=k?pin-source=/p&pin-value=" + pin, []string{"pin-value is refused"}},
-		{"before a pin-source", "pkcs11:object=k?pin-value=" + pin + "&pin-source=/p", []string{"pin-value is refused"}},
-		{"percent-encoded value", "pkcs11:object=k?pin-value=%53%33" + pin, []string{"pin-value is refused"}},
-		{"bad percent-encoding in the value", "pkcs11:object=k?pin-value=%zz" + pin, []string{"pin-value is refused"}},
-		{"empty value", "pkcs11:object=k?pin-value=", []string{"pin-value is refused"}},
-		{"twice", "pkcs11:object=k?pin-value=" + pin + "&pin-value=" + pin, []string{"pin-value is refused"}},
-		{"without a key selector", "pkcs11:token=t?pin-value=" + pin, []string{"pin-value is refused"}},
-		{"in the path", "pkcs11:object=k;pin-value=" + pin, []string{`attribute "pin-value" is refused`}},
-		{"after a bad slot-id", "pkcs11:object=k;slot-id=x?pin-value=" + pin, []string{"slot-id"}},
-		{"after a bad path value", "pkcs11:object=%zz?pin-value=" + pin, []string{"bad percent-encoding"}},
-		{"wrong scheme with a query", "pkcs:object=k?pin-value=" + pin, []string{"does not start with"}},
-		{"no scheme with a path", "token=t;object=k?pin-value=" + pin, []string{"does not start with"}},
+		{"query pin-value", "pkcs11:token=t;object=k?pin-value=" + pin, pkcs11.URISecret, "pin-value"},
+		{"RFC 7512 pin-value example", "pkcs11:token=Software%20PKCS%2311%20softtoken;manufacturer=Snake%20Oil,%20Inc.?pin-value=" + pin, pkcs11.URISecret, "pin-value"},
+		{"upper-case name", "pkcs11:object=k?PIN-VALUE=" + pin, pkcs11.URISecret, "pin-value"},
+		{"after a pin-source", "pkcs11:object=k?pin-source=/p&pin-value=" + pin, pkcs11.URISecret, "pin-value"},
+		{"before a pin-source", "pkcs11:object=k?pin-value=" + pin + "&pin-source=/p", pkcs11.URISecret, "pin-value"},
+		{"percent-encoded value", "pkcs11:object=k?pin-value=%53%33" + pin, pkcs11.URISecret, "pin-value"},
+		{"bad percent-encoding in the value", "pkcs11:object=k?pin-value=%zz" + pin, pkcs11.URISecret, "pin-value"},
+		{"empty value", "pkcs11:object=k?pin-value=", pkcs11.URISecret, "pin-value"},
+		{"twice", "pkcs11:object=k?pin-value=" + pin + "&pin-value=" + pin, pkcs11.URISecret, "pin-value"},
+		{"without a key selector", "pkcs11:token=t?pin-value=" + pin, pkcs11.URISecret, "pin-value"},
+		{"in the path", "pkcs11:object=k;pin-value=" + pin, pkcs11.URISecret, "pin-value"},
+		{"after a bad slot-id", "pkcs11:object=k;slot-id=x?pin-value=" + pin, pkcs11.URIInvalidValue, "slot-id"},
+		{"after a bad path value", "pkcs11:object=%zz?pin-value=" + pin, pkcs11.URIEncoding, "object"},
+		{"wrong scheme with a query", "pkcs:object=k?pin-value=" + pin, pkcs11.URIScheme, ""},
+		{"no scheme with a path", "token=t;object=k?pin-value=" + pin, pkcs11.URIScheme, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u, err := pkcs11.ParseURI(tc.in)
 			if err == nil {
 				t.Fatalf("ParseURI = %#v, want an error", *u)
 			}
-			if !errors.Is(err, pkcs11.ErrInvalidURI) {
-				t.Errorf("error %v does not wrap ErrInvalidURI", err)
-			}
+			wantURIError(t, err, tc.problem, tc.attr)
 			if strings.Contains(err.Error(), pin) || strings.Contains(err.Error(), "S3cr3t") {
 				t.Errorf("error %q repeats the PIN", err)
-			}
-			for _, w := range tc.words {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
 			}
 		})
 	}
