@@ -12,6 +12,7 @@ import (
 	"github.com/notation-pkcs11/notation-pkcs11/internal/cli/clitest"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/service/bulk"
+	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/service/rollout"
 )
 
 // TestCLIContract runs every command with -h, an unknown flag, a missing
@@ -218,6 +219,7 @@ func TestCLIContractBulk(t *testing.T) {
 		t.Fatal(err)
 	}
 	junit := filepath.Join(dir, "report.xml")
+	current := filepath.Join(w.config, "trustpolicy.json")
 	v := func(args ...string) []string { return append([]string{"verify", "--plain-http"}, args...) }
 	asJSON := func(args ...string) []string { return append(args, "--output", "json") }
 	usage := clitest.Want{Code: exitUsage, ErrorLine: true}
@@ -241,6 +243,11 @@ func TestCLIContractBulk(t *testing.T) {
 		{v("--platforms", "linux", good), usage, "--platforms"},
 		{v("--scope", w.reg.Ref("app"), "oci-layout:"+garbage+":v1"), usage, "invalid OCI image layout"},
 		{asJSON(v("oci-layout:"+dir+":v1", good)...), usageJSON, "--scope"},
+		{[]string{"diff", "-h"}, clitest.Want{Code: exitVerified}, "Exit codes:"},
+		{[]string{"diff", "--nope"}, usage, "run 'trustpolicy diff -h' for usage"},
+		{asJSON("diff", "--plain-http", "--candidate", current, good, unsigned), clitest.Want{Code: exitVerified, JSON: true}, rollout.Schema},
+		{[]string{"diff", "--candidate", missing, good}, usage, missing},
+		{asJSON("diff", "--candidate", garbage, good), usageJSON, "--candidate"},
 	}
 	for _, r := range rows {
 		t.Run(strings.Join(r.args, " "), func(t *testing.T) {

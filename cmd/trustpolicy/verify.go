@@ -115,6 +115,18 @@ func newVerifyCmd(ctx context.Context, e env, explain bool) *cobra.Command {
 		f.in.register(cmd)
 		cmd.Flags().StringVar(&f.report, "report", "", "also write a report: junit=`FILE` (JUnit XML, one testcase per artifact)")
 	}
+	f.registerRemote(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&f.signature, "signature", "", "verify this local signature envelope `file` instead of fetching from a registry")
+	fs.StringVar(&f.mediaType, "media-type", "", "the local envelope's media `type`: application/jose+json or application/cose")
+	fs.StringVar(&f.descriptor, "descriptor", "", "`file` holding the artifact's OCI descriptor (JSON) the local signature must cover")
+	fs.StringVar(&f.reference, "reference", "", "the artifact reference REGISTRY/REPO@DIGEST (or :TAG) that selects the policy (local mode)")
+	return cmd
+}
+
+// registerRemote adds the flags of verifying artifacts in a registry or
+// layout: policy and trust stores, output, registry, limits, revocation.
+func (f *verifyFlags) registerRemote(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.policy, "policy", "", "trust policy `file` (default $NOTATION_CONFIG/trustpolicy.json)")
 	fs.StringVar(&f.truststore, "truststore", "", "trust store `folder` that holds x509/ (default $NOTATION_CONFIG/truststore)")
@@ -122,14 +134,9 @@ func newVerifyCmd(ctx context.Context, e env, explain bool) *cobra.Command {
 	fs.BoolVar(&f.plainHTTP, "plain-http", false, "talk plain HTTP to the registry (loopback test registries only)")
 	fs.IntVar(&f.maxSignatures, "max-signatures", 100, "verify at most `N` signatures of the artifact, as notation's --max-signatures")
 	fs.Var(f.metadata, "user-metadata", "require the signed annotation `KEY=VALUE` (repeatable)")
-	fs.StringVar(&f.signature, "signature", "", "verify this local signature envelope `file` instead of fetching from a registry")
-	fs.StringVar(&f.mediaType, "media-type", "", "the local envelope's media `type`: application/jose+json or application/cose")
-	fs.StringVar(&f.descriptor, "descriptor", "", "`file` holding the artifact's OCI descriptor (JSON) the local signature must cover")
-	fs.StringVar(&f.reference, "reference", "", "the artifact reference REGISTRY/REPO@DIGEST (or :TAG) that selects the policy (local mode)")
-	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this `duration` (bulk: for the whole run)")
+	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up on an artifact after this `duration`")
 	fs.StringVar(&f.scope, "scope", "", "the trust policy scope `REGISTRY/REPO` an oci-layout: reference is verified under")
 	f.rev.register(cmd, true)
-	return cmd
 }
 
 func runVerify(ctx context.Context, e env, f verifyFlags, pos []string, explain bool) error {
@@ -158,7 +165,7 @@ func runVerify(ctx context.Context, e env, f verifyFlags, pos []string, explain 
 	case !local && len(pos) != 1:
 		return cli.Usagef("%s needs one artifact reference REGISTRY/REPO[:TAG|@DIGEST] (or --signature ... for a local envelope)", name)
 	}
-	engine, err := prepareEngine(e, &f)
+	engine, _, err := prepareEngine(e, &f)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/cli"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
+	"github.com/notation-pkcs11/notation-pkcs11/revocation"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/registry"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/service"
@@ -65,32 +66,33 @@ func parseReport(s string) (string, error) {
 }
 
 // prepareEngine checks the flags shared by every verification and loads
-// the engine.
-func prepareEngine(e env, f *verifyFlags) (*trustpolicy.Engine, error) {
+// the engine of --policy, and the revocation checker (one cache for the
+// process) that any other engine of the run must share.
+func prepareEngine(e env, f *verifyFlags) (*trustpolicy.Engine, revocation.Checker, error) {
 	switch {
 	case f.maxSignatures <= 0:
-		return nil, cli.Usagef("--max-signatures must be positive, not %d", f.maxSignatures)
+		return nil, nil, cli.Usagef("--max-signatures must be positive, not %d", f.maxSignatures)
 	case f.timeout <= 0:
-		return nil, cli.Usagef("--timeout must be positive, not %s", f.timeout)
+		return nil, nil, cli.Usagef("--timeout must be positive, not %s", f.timeout)
 	}
 	if f.truststore != "" {
 		// The offline hints print a crl import command; it must use the
 		// same trust stores to work as printed.
 		abs, err := filepath.Abs(f.truststore)
 		if err != nil {
-			return nil, cli.Usagef("--truststore %s: %v", f.truststore, err)
+			return nil, nil, cli.Usagef("--truststore %s: %v", f.truststore, err)
 		}
 		f.rev.importArgs = []string{"--truststore", abs}
 	}
 	checker, err := f.rev.newChecker(e)
 	if err != nil {
-		return nil, toCLI(err)
+		return nil, nil, toCLI(err)
 	}
 	engine, err := loadEngine(f.policy, f.truststore, checker, e)
 	if err != nil {
-		return nil, toCLI(err)
+		return nil, nil, toCLI(err)
 	}
-	return engine, nil
+	return engine, checker, nil
 }
 
 // bulkRun is what bulk verify and diff share: the artifacts, where they
@@ -103,29 +105,38 @@ type bulkRun struct {
 	verify bulk.Func
 }
 
-// prepareBulk gathers the inputs and opens their sources. Every OCI layout
+// gatherBulk gathers the inputs and opens their sources. Every OCI layout
 // named is opened now, so that a missing one is bad input (exit 2).
-func prepareBulk(ctx context.Context, e env, f *verifyFlags, engine *trustpolicy.Engine, pos []string) (*bulkRun, error) {
+func gatherBulk(ctx context.Context, e env, f *verifyFlags, engine *trustpolicy.Engine, pos []string) ([]bulk.Input, *sources, *bulk.Platforms, error) {
 	platforms, err := f.in.check()
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	src, err := newSources(engine, e, registryOptions(*f), f.scope)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	inputs, err := gatherInputs(ctx, e, &f.in, f.scope, pos, src)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	for _, in := range inputs {
 		if lr, err := registry.ParseLayoutReference(in.Reference); err == nil {
 			if _, err := src.layout(ctx, lr.Path); err != nil {
-				return nil, cli.Usagef("%s %q: %w", in.Source, in.Reference, err)
+				return nil, nil, nil, cli.Usagef("%s %q: %w", in.Source, in.Reference, err)
 			}
 		}
 	}
-	v := &bulk.Verifier{Open: src.open, Options: service.Options{UserMetadata: f.metadata, MaxSignatures: f.maxSignatures}, Platforms: platforms}
+	return inputs, src, platforms, nil
+}
+
+// prepareBulk is gatherBulk with the Verifier of bulk verify.
+func prepareBulk(ctx context.Context, e env, f *verifyFlags, engine *trustpolicy.Engine, pos []string) (*bulkRun, error) {
+	inputs, src, platforms, err := gatherBulk(ctx, e, f, engine, pos)
+	if err != nil {
+		return nil, err
+	}
+	v := &bulk.Verifier{Open: src.open, Options: f.serviceOptions(), Platforms: platforms}
 	timeout := f.timeout
 	return &bulkRun{
 		inputs:  inputs,
@@ -139,13 +150,18 @@ func prepareBulk(ctx context.Context, e env, f *verifyFlags, engine *trustpolicy
 	}, nil
 }
 
+// serviceOptions are the service's per-call options from the flags.
+func (f *verifyFlags) serviceOptions() service.Options {
+	return service.Options{UserMetadata: f.metadata, MaxSignatures: f.maxSignatures}
+}
+
 // runBulk is verify with many artifacts.
 func runBulk(ctx context.Context, e env, f verifyFlags, pos []string) error {
 	junitPath, err := parseReport(f.report)
 	if err != nil {
 		return err
 	}
-	engine, err := prepareEngine(e, &f)
+	engine, _, err := prepareEngine(e, &f)
 	if err != nil {
 		return err
 	}
