@@ -137,8 +137,9 @@ func TestAlwaysAuthenticateKey(t *testing.T) {
 		// still signs once the PIN is right again.
 		changePIN(t, h, "aa", userPIN, "other-PIN-77")
 		_, err = crypto.SignMessage(key, nil, []byte("x"), crypto.SHA256)
-		if !errors.Is(err, pkcs11.ErrLogin) || !strings.Contains(err.Error(), "CKA_ALWAYS_AUTHENTICATE") || strings.Contains(err.Error(), "other-PIN-77") {
-			t.Fatalf("signature after the PIN changed: %v, want ErrLogin naming CKA_ALWAYS_AUTHENTICATE", err)
+		var le *pkcs11.LoginError
+		if !errors.As(err, &le) || !errors.Is(err, pkcs11.ErrLogin) || !le.ContextSpecific || !errors.Is(err, p11.Error(p11.CKR_PIN_INCORRECT)) || strings.Contains(err.Error(), "other-PIN-77") {
+			t.Fatalf("signature after the PIN changed: %v, want a context-specific *LoginError for CKR_PIN_INCORRECT without the PIN", err)
 		}
 		changePIN(t, h, "aa", "other-PIN-77", userPIN)
 		if _, err := crypto.SignMessage(key, nil, []byte("x"), crypto.SHA256); err != nil {

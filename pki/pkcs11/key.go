@@ -143,7 +143,7 @@ func (k *Key) sign(data []byte, opts crypto.SignerOpts, message bool) ([]byte, e
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		if t.sess == nil {
-			return nil, errors.New("the token is closed")
+			return nil, closedError(t.info.Label)
 		}
 		m, err := t.choose(s, h, message)
 		if err != nil {
@@ -187,10 +187,7 @@ func (k *Key) signOnce(m SignMechanism, params, in []byte) ([]byte, error) {
 	if k.alwaysAuth {
 		if err := ctx.Login(h, p11.CKU_CONTEXT_SPECIFIC, t.pin.value()); err != nil {
 			t.replaceSession()
-			if isLoginCode(err) {
-				return nil, fmt.Errorf("the key has CKA_ALWAYS_AUTHENTICATE and the context-specific login failed: %w", loginError(t.info.Label, err))
-			}
-			return nil, fmt.Errorf("%w: the key has CKA_ALWAYS_AUTHENTICATE and the context-specific login on token %q failed: %w", ErrLogin, t.info.Label, err)
+			return nil, contextLoginError(t.info.Label, err)
 		}
 	}
 	sig, err := ctx.Sign(h, in)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -54,7 +53,7 @@ func TestAcquireLock(t *testing.T) {
 		if err := unix.Mkfifo(path, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := acquireLock(context.Background(), path, true); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		if _, err := acquireLock(context.Background(), path, true); !errors.Is(err, ErrLockFile) {
 			t.Fatalf("got %v, want the FIFO refused", err)
 		}
 	})

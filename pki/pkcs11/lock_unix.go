@@ -30,11 +30,11 @@ func acquireLock(ctx context.Context, path string, exclusive bool) (*fileLock, e
 	// is created here and must be a regular file.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("failed to open the lock file: %w", err)
+		return nil, tagged(ErrLockFile, "failed to open the lock file: %w", err)
 	}
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("the lock file %s is not a regular file; remove it", path)
+		return nil, tagged(ErrLockFile, "the lock file %s is not a regular file; remove it", path)
 	}
 	l := &fileLock{f: f}
 	if err := l.flock(ctx, exclusive); err != nil {

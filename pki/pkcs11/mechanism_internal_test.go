@@ -62,20 +62,16 @@ func TestChooseMechanism(t *testing.T) {
 			if !slices.Equal(me.Missing, tc.want.missing) || me.Digest != tc.want.digest || me.Token != "tok" {
 				t.Errorf("error %+v, want missing %q digest=%v", me, tc.want.missing, tc.want.digest)
 			}
-			for _, w := range tc.want.missing {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not name %s", err, w)
-				}
-			}
 			if m != (SignMechanism{}) {
 				t.Errorf("a mechanism %+v came with the error", m)
 			}
 		})
 	}
 	t.Run("unsupported hash", func(t *testing.T) {
+		// Not a missing mechanism: no *MechanismError.
 		_, err := chooseMechanism("tok", schemeECDSA, crypto.SHA1, func(uint) bool { return true }, true)
-		if !errors.Is(err, ErrMechanism) || !strings.Contains(err.Error(), "SHA-256, SHA-384 or SHA-512") {
-			t.Fatalf("SHA-1: %v", err)
+		if !errors.Is(err, ErrMechanism) || errors.As(err, new(*MechanismError)) {
+			t.Fatalf("SHA-1: %v, want ErrMechanism without a *MechanismError", err)
 		}
 	})
 }

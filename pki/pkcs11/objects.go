@@ -127,7 +127,7 @@ func (s *session) exportPublic(h p11.ObjectHandle, keyType []byte) (crypto.Publi
 		}
 		e := new(big.Int).SetBytes(v[1])
 		if len(v[0]) == 0 || !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31 {
-			return nil, fmt.Errorf("malformed RSA public key object")
+			return nil, tagged(ErrMalformedObject, "malformed RSA public key object")
 		}
 		return &rsa.PublicKey{N: new(big.Int).SetBytes(v[0]), E: int(e.Int64())}, nil
 	case p11.CKK_EC:
@@ -157,11 +157,11 @@ func curveFor(oid asn1.ObjectIdentifier) elliptic.Curve {
 func parseECPublic(params, point []byte) (*ecdsa.PublicKey, error) {
 	var oid asn1.ObjectIdentifier
 	if rest, err := asn1.Unmarshal(params, &oid); err != nil || len(rest) > 0 {
-		return nil, fmt.Errorf("EC key parameters are not a named curve")
+		return nil, tagged(ErrMalformedObject, "EC key parameters are not a named curve")
 	}
 	curve := curveFor(oid)
 	if curve == nil {
-		return nil, fmt.Errorf("EC curve %s is not P-256, P-384 or P-521", oid)
+		return nil, tagged(ErrUnsupportedCurve, "EC curve %s is not P-256, P-384 or P-521", oid)
 	}
 	// CKA_EC_POINT is a DER OCTET STRING holding the point; some modules
 	// store the bare point. A bare uncompressed point also starts with
@@ -176,14 +176,14 @@ func parseECPublic(params, point []byte) (*ecdsa.PublicKey, error) {
 	}
 	pub, err := ecdsa.ParseUncompressedPublicKey(curve, raw)
 	if err != nil {
-		return nil, fmt.Errorf("malformed EC point: %w", err)
+		return nil, tagged(ErrMalformedObject, "malformed EC point: %w", err)
 	}
 	return pub, nil
 }
 
 func ulong(b []byte) (uint, error) {
 	if len(b) != 8 && len(b) != 4 {
-		return 0, fmt.Errorf("malformed CK_ULONG attribute")
+		return 0, tagged(ErrMalformedObject, "malformed CK_ULONG attribute")
 	}
 	var v uint
 	for i := len(b) - 1; i >= 0; i-- { // little-endian, as on every platform cgo targets here

@@ -87,15 +87,41 @@ func TakePINEnv() string {
 	return v
 }
 
+// FileProblem says why a file is refused: a pin-source file
+// (PINFileError) here; package plugin uses it for the audit log and the
+// certificate_chain file too.
+type FileProblem string
+
+// The file problems.
+const (
+	// FileOpen: the file cannot be opened or read; the error wraps the
+	// cause (fs.ErrNotExist, fs.ErrPermission, syscall.EISDIR, ...).
+	FileOpen FileProblem = "open"
+	// FileSymlink: a symbolic link where the file itself must be named.
+	FileSymlink FileProblem = "symlink"
+	// FileNotRegular: a FIFO, device, socket or folder.
+	FileNotRegular FileProblem = "notRegular"
+	// FileOwner: owned by another user than the effective one (its mode
+	// may be wrong too; the fix repairs both).
+	FileOwner FileProblem = "owner"
+	// FileMode: group or others have permission bits on it.
+	FileMode FileProblem = "mode"
+	// FileTooLarge: larger than the file can sensibly be.
+	FileTooLarge FileProblem = "tooLarge"
+	// FileEmpty: the file holds nothing.
+	FileEmpty FileProblem = "empty"
+)
+
 // PINFileError says why a pin-source file is refused, and how to fix it.
 // It wraps ErrPINSource (and the file-system error, if any). The file must
 // be a regular file (not a symbolic link, FIFO or device) owned by the
 // effective user, with no permission bits for group or others.
 type PINFileError struct {
-	Path   string // the pin-source path
-	Reason string // what is wrong, e.g. "readable by group or others (mode 0640)"
-	Err    error  // the file-system error, or nil
-	fix    string
+	Path    string      // the pin-source path
+	Problem FileProblem // what is wrong, for code
+	Reason  string      // what is wrong, for people, e.g. "readable by group or others (mode 0640)"
+	Err     error       // the file-system error, or nil
+	fix     string
 }
 
 func (e *PINFileError) Error() string {
@@ -114,8 +140,8 @@ func (e *PINFileError) Unwrap() []error {
 // command does (a missing file, a symbolic link, a FIFO).
 func (e *PINFileError) Fix() string { return e.fix }
 
-func pinFileError(path, reason string, err error, fix string) error {
-	return &PINFileError{Path: path, Reason: reason, Err: err, fix: fix}
+func pinFileError(path string, p FileProblem, reason string, err error, fix string) error {
+	return &PINFileError{Path: path, Problem: p, Reason: reason, Err: err, fix: fix}
 }
 
 // readPINFile opens the file first and checks what it opened, so that
@@ -130,31 +156,31 @@ func readPINFile(path string) (PIN, error) {
 			cause = err
 		}
 		if errors.Is(err, unix.ELOOP) {
-			return PIN{}, pinFileError(path, "is a symbolic link, which is refused (what it points to could be swapped); name the file itself in pin-source", cause, "")
+			return PIN{}, pinFileError(path, FileSymlink, "is a symbolic link, which is refused (what it points to could be swapped); name the file itself in pin-source", cause, "")
 		}
-		return PIN{}, pinFileError(path, cause.Error(), cause, "")
+		return PIN{}, pinFileError(path, FileOpen, cause.Error(), cause, "")
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return PIN{}, pinFileError(path, err.Error(), err, "")
+		return PIN{}, pinFileError(path, FileOpen, err.Error(), err, "")
 	}
 	if !st.Mode().IsRegular() {
-		return PIN{}, pinFileError(path, fmt.Sprintf("not a regular file (%s)", fileKind(st.Mode())), nil, "")
+		return PIN{}, pinFileError(path, FileNotRegular, fmt.Sprintf("not a regular file (%s)", fileKind(st.Mode())), nil, "")
 	}
 	if err := checkPrivateFile(path, st); err != nil {
 		return PIN{}, err
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxPINFile+1))
 	if err != nil {
-		return PIN{}, pinFileError(path, err.Error(), err, "")
+		return PIN{}, pinFileError(path, FileOpen, err.Error(), err, "")
 	}
 	if len(b) > maxPINFile {
-		return PIN{}, pinFileError(path, fmt.Sprintf("larger than %d bytes; it should hold only the PIN", maxPINFile), nil, "")
+		return PIN{}, pinFileError(path, FileTooLarge, fmt.Sprintf("larger than %d bytes; it should hold only the PIN", maxPINFile), nil, "")
 	}
 	v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	if v == "" {
-		return PIN{}, pinFileError(path, "empty", nil, "")
+		return PIN{}, pinFileError(path, FileEmpty, "empty", nil, "")
 	}
 	return NewPIN(v), nil
 }
@@ -165,18 +191,23 @@ func readPINFile(path string) (PIN, error) {
 func checkPrivateFile(path string, st os.FileInfo) error {
 	euid := os.Geteuid()
 	var reasons, fixes []string
+	var problem FileProblem
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != euid {
 		reasons = append(reasons, fmt.Sprintf("owned by uid %d, not by the user reading it (uid %d)", sys.Uid, euid))
 		fixes = append(fixes, chownCommand(euid, path))
+		problem = FileOwner
 	}
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
 		reasons = append(reasons, fmt.Sprintf("readable by group or others (mode %04o)", perm))
 		fixes = append(fixes, "chmod 600 "+shellQuote(path))
+		if problem == "" {
+			problem = FileMode
+		}
 	}
 	if len(reasons) == 0 {
 		return nil
 	}
-	return pinFileError(path, strings.Join(reasons, " and "), nil, strings.Join(fixes, " && "))
+	return pinFileError(path, problem, strings.Join(reasons, " and "), nil, strings.Join(fixes, " && "))
 }
 
 // chownCommand is the command that gives path to uid: plain chown for root,

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // nobody is the uid the owner tests give a PIN file away to.
@@ -47,8 +49,12 @@ func TestReadPINFileFixRuns(t *testing.T) {
 			}
 			_, err := ReadPIN(&URI{Object: "k", PINSource: p}, func(string) string { return "" })
 			var pe *PINFileError
-			if !errors.As(err, &pe) || !errors.Is(err, ErrPINSource) {
-				t.Fatalf("ReadPIN = %v, want a *PINFileError", err)
+			want := FileMode
+			if tc.owner >= 0 {
+				want = FileOwner
+			}
+			if !errors.As(err, &pe) || !errors.Is(err, ErrPINSource) || pe.Problem != want {
+				t.Fatalf("ReadPIN = %v, want a *PINFileError (%s)", err, want)
 			}
 			for _, w := range append(tc.reason, p) {
 				if !strings.Contains(err.Error(), w) {
@@ -92,7 +98,7 @@ func TestReadPINFileSymlinkRefused(t *testing.T) {
 	}
 	_, err := ReadPIN(&URI{Object: "k", PINSource: link}, func(string) string { return "" })
 	var pe *PINFileError
-	if !errors.As(err, &pe) || pe.Path != link || !strings.Contains(err.Error(), "symbolic link") || pe.Fix() != "" {
+	if !errors.As(err, &pe) || pe.Path != link || pe.Problem != FileSymlink || !errors.Is(err, unix.ELOOP) || pe.Fix() != "" {
 		t.Fatalf("ReadPIN(symlink to a 0600 file) = %v, want a *PINFileError about the symbolic link", err)
 	}
 }

@@ -137,28 +137,29 @@ func TestReadPINFileRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name  string
-		path  string
-		is    error // also wrapped, besides ErrPINSource
-		words []string
+		name    string
+		path    string
+		problem FileProblem
+		is      error    // also wrapped, besides ErrPINSource
+		words   []string // details the reason gives (the mode, the kind of file, the limit)
 	}{
-		{"0640", pinWriteFile(t, dir, "pin-0640", secret+"\n", 0o640), nil, []string{"readable by group or others", "mode 0640"}},
-		{"0644", pinWriteFile(t, dir, "pin-0644", secret+"\n", 0o644), nil, []string{"readable by group or others", "mode 0644"}},
-		{"0604", pinWriteFile(t, dir, "pin-0604", secret+"\n", 0o604), nil, []string{"mode 0604"}},
-		{"0660", pinWriteFile(t, dir, "pin-0660", secret+"\n", 0o660), nil, []string{"mode 0660"}},
-		{"0777", pinWriteFile(t, dir, "pin-0777", secret+"\n", 0o777), nil, []string{"mode 0777"}},
-		{"0610", pinWriteFile(t, dir, "pin-0610", secret+"\n", 0o610), nil, []string{"mode 0610"}},
-		{"symlink to a 0644 file", link, unix.ELOOP, []string{"symbolic link"}},
-		{"directory", dir, nil, []string{"not a regular file (a directory)"}},
-		{"device", os.DevNull, nil, []string{"not a regular file (a device)"}},
-		{"missing file", filepath.Join(dir, "missing"), fs.ErrNotExist, []string{"no such file or directory"}},
-		{"missing directory", filepath.Join(dir, "nodir", "pin"), fs.ErrNotExist, []string{"no such file or directory"}},
-		{"empty", pinWriteFile(t, dir, "empty", "", 0o600), nil, []string{"empty"}},
-		{"only LF", pinWriteFile(t, dir, "lf", "\n", 0o600), nil, []string{"empty"}},
-		{"only CRLF", pinWriteFile(t, dir, "crlf", "\r\n", 0o600), nil, []string{"empty"}},
-		{"4097 bytes", pinWriteFile(t, dir, "big", strings.Repeat("7", maxPINFile+1), 0o600), nil, []string{"larger than 4096 bytes", "only the PIN"}},
-		{"4096 bytes and a newline", pinWriteFile(t, dir, "big-nl", strings.Repeat("7", maxPINFile)+"\n", 0o600), nil, []string{"larger than 4096 bytes"}},
-		{"1 MiB", pinWriteFile(t, dir, "huge", strings.Repeat(secret, 1<<20/len(secret)), 0o600), nil, []string{"larger than 4096 bytes"}},
+		{"0640", pinWriteFile(t, dir, "pin-0640", secret+"\n", 0o640), FileMode, nil, []string{"readable by group or others", "mode 0640"}},
+		{"0644", pinWriteFile(t, dir, "pin-0644", secret+"\n", 0o644), FileMode, nil, []string{"readable by group or others", "mode 0644"}},
+		{"0604", pinWriteFile(t, dir, "pin-0604", secret+"\n", 0o604), FileMode, nil, []string{"mode 0604"}},
+		{"0660", pinWriteFile(t, dir, "pin-0660", secret+"\n", 0o660), FileMode, nil, []string{"mode 0660"}},
+		{"0777", pinWriteFile(t, dir, "pin-0777", secret+"\n", 0o777), FileMode, nil, []string{"mode 0777"}},
+		{"0610", pinWriteFile(t, dir, "pin-0610", secret+"\n", 0o610), FileMode, nil, []string{"mode 0610"}},
+		{"symlink to a 0644 file", link, FileSymlink, unix.ELOOP, nil},
+		{"directory", dir, FileNotRegular, nil, []string{"not a regular file (a directory)"}},
+		{"device", os.DevNull, FileNotRegular, nil, []string{"not a regular file (a device)"}},
+		{"missing file", filepath.Join(dir, "missing"), FileOpen, fs.ErrNotExist, nil},
+		{"missing directory", filepath.Join(dir, "nodir", "pin"), FileOpen, fs.ErrNotExist, nil},
+		{"empty", pinWriteFile(t, dir, "empty", "", 0o600), FileEmpty, nil, nil},
+		{"only LF", pinWriteFile(t, dir, "lf", "\n", 0o600), FileEmpty, nil, nil},
+		{"only CRLF", pinWriteFile(t, dir, "crlf", "\r\n", 0o600), FileEmpty, nil, nil},
+		{"4097 bytes", pinWriteFile(t, dir, "big", strings.Repeat("7", maxPINFile+1), 0o600), FileTooLarge, nil, []string{"larger than 4096 bytes", "only the PIN"}},
+		{"4096 bytes and a newline", pinWriteFile(t, dir, "big-nl", strings.Repeat("7", maxPINFile)+"\n", 0o600), FileTooLarge, nil, []string{"larger than 4096 bytes"}},
+		{"1 MiB", pinWriteFile(t, dir, "huge", strings.Repeat(secret, 1<<20/len(secret)), 0o600), FileTooLarge, nil, []string{"larger than 4096 bytes"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := &pinEnv{vars: map[string]string{PINEnv: "from-env"}}
@@ -186,12 +187,12 @@ func TestReadPINFileRefused(t *testing.T) {
 				}
 			}
 			var pe *PINFileError
-			if !errors.As(err, &pe) || pe.Path != tc.path || pe.Reason == "" {
-				t.Fatalf("error %v is not a *PINFileError for %s", err, tc.path)
+			if !errors.As(err, &pe) || pe.Path != tc.path || pe.Reason == "" || pe.Problem != tc.problem {
+				t.Fatalf("error %v is not a *PINFileError (%s) for %s", err, tc.problem, tc.path)
 			}
 			// A mode problem is fixed by chmod; nothing else has a command.
 			wantFix := ""
-			if strings.Contains(msg, "readable by group or others") {
+			if tc.problem == FileMode {
 				wantFix = "chmod 600 " + tc.path
 			}
 			if pe.Fix() != wantFix {
@@ -336,7 +337,7 @@ func TestReadPINFIFONoWriter(t *testing.T) {
 		r = <-done
 	}
 	var pe *PINFileError
-	if !errors.As(r.err, &pe) || !errors.Is(r.err, ErrPINSource) || !strings.Contains(r.err.Error(), "not a regular file (a FIFO)") || pe.Fix() != "" {
+	if !errors.As(r.err, &pe) || !errors.Is(r.err, ErrPINSource) || pe.Problem != FileNotRegular || !strings.Contains(pe.Reason, "a FIFO") || pe.Fix() != "" {
 		t.Errorf("ReadPIN(FIFO) = %v, want a *PINFileError: not a regular file (a FIFO), with no fix", r.err)
 	}
 }

@@ -143,7 +143,7 @@ func call[T any](ctx context.Context, t *Token, what string, fn func() (T, error
 		return zero, fmt.Errorf("%w: an earlier call is still running in the module", ErrTimeout)
 	}
 	if t.closed.Load() {
-		return zero, fmt.Errorf("%w: token %q is closed", ErrModule, t.info.Label)
+		return zero, closedError(t.info.Label)
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
