@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -236,4 +237,14 @@ func (s *signer) signAndVerify(t *testing.T, uri, label string) {
 			t.Fatalf("trustpolicy verify %s: %v\n%+v", format, err, r)
 		}
 	}
+}
+
+// signRequestSpec is a generate-signature request for the key at uri with
+// the given key spec and hash.
+func signRequestSpec(uri, keySpec, hash string, cfg map[string]string) string {
+	b, _ := json.Marshal(map[string]any{
+		"contractVersion": "1.0", "keyId": uri, "keySpec": keySpec, "hashAlgorithm": hash,
+		"payload": base64.StdEncoding.EncodeToString([]byte(`{"targetArtifact":{}}`)), "pluginConfig": cfg,
+	})
+	return string(b)
 }
