@@ -71,6 +71,17 @@ type DoctorReport struct {
 	Failed string  `json:"failed,omitempty"` // the first failed check
 	Checks []Check `json:"checks"`
 
+	// Mechanism is the PKCS#11 mechanism generate-signature signs with
+	// for this key, from the token's mechanism list (set once the key
+	// check passes; nil for a key that is not on a token).
+	Mechanism *pkcs11.SignMechanism `json:"mechanism,omitempty"`
+	// MissingMechanisms, set when the key check fails because the token
+	// cannot make the signature Notation needs with this key, are the
+	// mechanisms that would do; OfferedMechanisms are the signing
+	// mechanisms the token has.
+	MissingMechanisms []string `json:"missingMechanisms,omitempty"`
+	OfferedMechanisms []string `json:"offeredMechanisms,omitempty"`
+
 	Subject string `json:"subject,omitempty"`
 	// Identity is the trusted identity of the signing certificate, from
 	// the verifier's own rule (trustpolicy); empty when no x509.subject

@@ -35,6 +35,7 @@ func (d *doctorRun) sessionStep(r keyRequest) func(sessionStep, *keySession) err
 			}
 			if known {
 				how = ", signs with " + m.String()
+				d.rep.Mechanism = &m
 			}
 			d.ok(CheckKey, fmt.Sprintf("private key %s (%s, CKA_ID %x%s)", r.uri.KeyDescription(), s.Spec, s.Key.ID(), how))
 		case stepChain:
@@ -77,6 +78,10 @@ func (d *doctorRun) sessionFailed(err error, r keyRequest, pluginConfig map[stri
 	case stepKeySpec:
 		tok := shellQuote(tokenURI(r.uri).String())
 		if errors.Is(cause, pkcs11.ErrMechanism) {
+			var me *pkcs11.MechanismError
+			if errors.As(cause, &me) {
+				d.rep.MissingMechanisms, d.rep.OfferedMechanisms = me.Missing, me.Offered
+			}
 			return d.fail(CheckKey, cause, fix{text: "this token cannot make the signature Notation needs with this key: generate a key of a type whose mechanisms the token offers (the message names the missing ones) with notation-pkcs11 key generate --token " + tok + " --type TYPE --label NEW-LABEL"})
 		}
 		return d.fail(CheckKey, cause, fix{text: "Notation cannot sign with this key type; generate a supported key under a new label: notation-pkcs11 key generate --token " + tok + " --type ec-256 --label NEW-LABEL"})

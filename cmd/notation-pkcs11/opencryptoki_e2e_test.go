@@ -52,9 +52,7 @@ func TestE2EOpencryptoki(t *testing.T) {
 				t.Fatalf("key list does not show %s:\n%s", label, kl.Stdout)
 			}
 			w.certify(t, gen.URI, label)
-			if d := w.doctorMechanism(t, gen.URI); !strings.Contains(d, c.mechanism) {
-				t.Fatalf("doctor's key check %q does not name %s", d, c.mechanism)
-			}
+			w.doctorMechanism(t, gen.URI, c.mechanism)
 			s.signAndVerify(t, gen.URI, label)
 		})
 	}

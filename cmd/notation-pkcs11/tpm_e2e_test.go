@@ -101,9 +101,7 @@ func TestE2ETPM(t *testing.T) {
 				t.Fatalf("key list does not show %s as %s:\n%s", c.label, c.keyType, kl.Stdout)
 			}
 			w.certify(t, uri, c.label)
-			if d := w.doctorMechanism(t, uri); !strings.Contains(d, c.mechanism) {
-				t.Fatalf("doctor's key check %q does not name %s", d, c.mechanism)
-			}
+			w.doctorMechanism(t, uri, c.mechanism)
 			s.signAndVerify(t, uri, c.label)
 		})
 	}

@@ -156,24 +156,28 @@ func (w *tokWorld) certify(t testing.TB, uri, label string) *x509.Certificate {
 }
 
 // doctorMechanism runs doctor --output json on the key, which must pass,
-// and returns the key check's detail (it names the signing mechanism).
-func (w *tokWorld) doctorMechanism(t testing.TB, uri string) string {
+// and checks that it names mechanism, the one generate-signature signs
+// with, in the key check's text and in the report's mechanism field.
+func (w *tokWorld) doctorMechanism(t testing.TB, uri, mechanism string) {
 	t.Helper()
 	r := w.human(t, 0, "doctor", "--key", uri, "--output", "json")
 	var rep struct {
-		OK     bool
-		Checks []struct{ Name, Status, Detail string }
+		OK        bool
+		Mechanism *struct{ Name, Hash string }
+		Checks    []struct{ Name, Status, Detail string }
 	}
 	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil || !rep.OK {
 		t.Fatalf("doctor: %v\n%s", err, r.Stdout)
 	}
+	if rep.Mechanism == nil || rep.Mechanism.Name != mechanism {
+		t.Fatalf("doctor's mechanism is %+v, want %s:\n%s", rep.Mechanism, mechanism, r.Stdout)
+	}
 	for _, c := range rep.Checks {
-		if c.Name == "key" {
-			return c.Detail
+		if c.Name == "key" && strings.Contains(c.Detail, "signs with "+mechanism) {
+			return
 		}
 	}
-	t.Fatalf("doctor has no key check:\n%s", r.Stdout)
-	return ""
+	t.Fatalf("doctor's key check does not name %s:\n%s", mechanism, r.Stdout)
 }
 
 // signer is notation with the plugin installed, the test root trusted
