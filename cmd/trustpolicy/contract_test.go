@@ -12,6 +12,7 @@ import (
 	"github.com/notation-pkcs11/notation-pkcs11/internal/cli/clitest"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/service/bulk"
+	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/service/promote"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/service/rollout"
 )
 
@@ -248,6 +249,11 @@ func TestCLIContractBulk(t *testing.T) {
 		{asJSON("diff", "--plain-http", "--candidate", current, good, unsigned), clitest.Want{Code: exitVerified, JSON: true}, rollout.Schema},
 		{[]string{"diff", "--candidate", missing, good}, usage, missing},
 		{asJSON("diff", "--candidate", garbage, good), usageJSON, "--candidate"},
+		{[]string{"promote", "-h"}, clitest.Want{Code: exitVerified}, "Exit codes:"},
+		{[]string{"promote", "--nope"}, usage, "run 'trustpolicy promote -h' for usage"},
+		{asJSON("promote", "--plain-http", unsigned, w.reg.Ref("prod/app")), clitest.Want{Code: exitFailed, JSON: true}, promote.Schema},
+		{asJSON("promote", good), usageJSON, "accepts 2 arg(s)"},
+		{[]string{"promote", "--plain-http", good, "garbage\x1b[2K"}, usage, "DST: "},
 	}
 	for _, r := range rows {
 		t.Run(strings.Join(r.args, " "), func(t *testing.T) {

@@ -56,6 +56,7 @@ func newDiffCmd(ctx context.Context, e env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&candidate, "candidate", "", "the candidate trust policy `file`, compared with --policy")
 	f.registerRemote(cmd)
+	f.registerScope(cmd)
 	f.in.register(cmd)
 	return cmd
 }

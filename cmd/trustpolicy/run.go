@@ -98,7 +98,7 @@ and $NOTATION_CONFIG/truststore (the folder that holds x509/).
 	root.SetVersionTemplate(fmt.Sprintf("trustpolicy {{.Version}} (verifies as %s)\n", verifiesAs))
 	root.AddCommand(newVerifyCmd(ctx, e, false), newVerifyCmd(ctx, e, true), newLintCmd(e), newCRLCmd(ctx, e), newVersionCmd(e))
 	root.AddCommand(newServeCmd(ctx, e))
-	root.AddCommand(newDiffCmd(ctx, e))
+	root.AddCommand(newDiffCmd(ctx, e), newPromoteCmd(ctx, e))
 	addCompletionExamples(root)
 	return root
 }

@@ -116,6 +116,7 @@ func newVerifyCmd(ctx context.Context, e env, explain bool) *cobra.Command {
 		cmd.Flags().StringVar(&f.report, "report", "", "also write a report: junit=`FILE` (JUnit XML, one testcase per artifact)")
 	}
 	f.registerRemote(cmd)
+	f.registerScope(cmd)
 	fs := cmd.Flags()
 	fs.StringVar(&f.signature, "signature", "", "verify this local signature envelope `file` instead of fetching from a registry")
 	fs.StringVar(&f.mediaType, "media-type", "", "the local envelope's media `type`: application/jose+json or application/cose")
@@ -135,8 +136,12 @@ func (f *verifyFlags) registerRemote(cmd *cobra.Command) {
 	fs.IntVar(&f.maxSignatures, "max-signatures", 100, "verify at most `N` signatures of the artifact, as notation's --max-signatures")
 	fs.Var(f.metadata, "user-metadata", "require the signed annotation `KEY=VALUE` (repeatable)")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up on an artifact after this `duration`")
-	fs.StringVar(&f.scope, "scope", "", "the trust policy scope `REGISTRY/REPO` an oci-layout: reference is verified under")
 	f.rev.register(cmd, true)
+}
+
+// registerScope adds --scope, for OCI layout references.
+func (f *verifyFlags) registerScope(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.scope, "scope", "", "the trust policy scope `REGISTRY/REPO` an oci-layout: reference is verified under")
 }
 
 func runVerify(ctx context.Context, e env, f verifyFlags, pos []string, explain bool) error {

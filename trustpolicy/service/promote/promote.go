@@ -157,7 +157,7 @@ func Promote(ctx context.Context, src, dst string, cfg Config) (*Result, error) 
 	}
 	res.SourceReport = rep
 	if rep.Verdict != trustpolicy.VerdictVerified {
-		return fail(fmt.Errorf("%w: %s is %s, so nothing was copied: %s", ErrNotVerified, target.Reference, rep.Verdict, rep.Error))
+		return fail(fmt.Errorf("%w: %s did not verify (%s), so nothing was copied: %s", ErrNotVerified, target.Reference, rep.Verdict, rep.Error))
 	}
 	res.Destination = dstRepo + "@" + res.Digest
 	if err := copyArtifact(ctx, cfg, target, dstRepo, &res.Copied); err != nil {
@@ -170,7 +170,7 @@ func Promote(ctx context.Context, src, dst string, cfg Config) (*Result, error) 
 	}
 	res.DestinationReport = drep
 	if drep.Verdict != trustpolicy.VerdictVerified {
-		return fail(fmt.Errorf("%w: the copy %s is %s, so it was not tagged: %s", ErrNotVerified, res.Destination, drep.Verdict, drep.Error))
+		return fail(fmt.Errorf("%w: the copy %s did not verify (%s), so it was not tagged: %s", ErrNotVerified, res.Destination, drep.Verdict, drep.Error))
 	}
 	if dstTag != "" {
 		repo, err := cfg.Client.Repository(dstRepo)
