@@ -91,6 +91,11 @@ func StartOpencryptoki(ctx context.Context, slotd, module, dir, userPIN string) 
 	if len(userPIN) < 4 || len(userPIN) > 8 {
 		return nil, errors.New("e2e: opencryptoki PINs must have 4 to 8 characters")
 	}
+	// /var/lock is a tmpfs on most machines: the package's tmpfiles.d
+	// entry makes opencryptoki's lock folders at boot (or at install).
+	if _, err := os.Stat(filepath.Dir(opencryptokiLock)); err != nil {
+		return nil, fmt.Errorf("e2e: opencryptoki's lock folder: %w (run: systemd-tmpfiles --create /usr/lib/tmpfiles.d/opencryptoki.conf)", err)
+	}
 	o := &Opencryptoki{module: module}
 	var err error
 	if o.lock, err = lockFile(ctx, opencryptokiLock); err != nil {
