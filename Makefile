@@ -1,16 +1,23 @@
 # notation-pkcs11: the two commands a newcomer needs are `make demo` and
 # `make test`. Both install what they need: Debian packages (softhsm2,
-# opensc) through scripts/deps.sh, and the peer tools (notation v1.3.2,
-# oras v1.2.3, distribution registry v3.1.2) built from the Go module proxy
-# into the user's cache directory by scripts/tools.sh.
+# opensc, openssl, p11-kit, the TPM and opencryptoki stacks) through
+# scripts/deps.sh, and the peer tools (notation v1.3.2, oras v1.2.3,
+# distribution registry v3.1.2, Ratify v1.4.6, containerd v2.4.2 and ctr)
+# built from the Go module proxy into the user's cache directory by
+# scripts/tools.sh.
 
 GO      ?= go
 BIN     := bin/notation-pkcs11
 # Every command of the project, built into bin/ by `make build`.
-CMDS    := notation-pkcs11 trustpolicy notation-pkcs11-ratify
+CMDS    := notation-pkcs11 trustpolicy notation-pkcs11-ratify notation-pkcs11-containerd
 TOOLS    = $(shell scripts/tools.sh)
+TESTENV  = NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) NOTATION_PKCS11_E2E=required
+# End-to-end packages (real peers and processes) run without the race
+# detector; every other package is a unit package and runs under it.
+E2E_PKGS  := ./cmd/... ./internal/e2e/... ./internal/demo/...
+UNIT_PKGS  = $(shell $(GO) list ./... | grep -v -e /cmd/ -e /internal/e2e -e /internal/demo -e /internal/bench)
 
-.PHONY: all build deps tools tools-ratify test e2e-ratify unit demo bench fuzz clean
+.PHONY: all build deps tools tools-ratify tools-containerd test e2e-ratify e2e-containerd unit demo bench fuzz clean
 
 all: build
 
@@ -29,31 +36,41 @@ tools: deps
 tools-ratify: deps
 	@scripts/tools.sh ratify >/dev/null
 
+# containerd v2.4.2 and ctr for the pull-time verifier's tests (docs/containerd.md).
+tools-containerd: deps
+	@scripts/tools.sh containerd >/dev/null
+
 # Everything: unit, SoftHSM integration and end-to-end tests with the real
 # notation CLI. End-to-end tests are required here (they fail, not skip,
 # when a tool is missing).
-test: deps tools tools-ratify
-	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) NOTATION_PKCS11_E2E=required $(GO) test -count=1 ./...
+test: deps tools tools-ratify tools-containerd
+	$(TESTENV) $(GO) test -count=1 -race $(UNIT_PKGS)
+	$(TESTENV) $(GO) test -count=1 $(E2E_PKGS)
 
 # Only the Ratify verifier: unit tests and end to end with the real Ratify CLI.
 e2e-ratify: deps tools-ratify
-	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) NOTATION_PKCS11_E2E=required $(GO) test -count=1 ./ratifyverifier/ ./cmd/notation-pkcs11-ratify/
+	$(TESTENV) $(GO) test -count=1 ./ratifyverifier/ ./cmd/notation-pkcs11-ratify/
+
+# Only the containerd verifier: unit tests and end to end with real containerd.
+e2e-containerd: deps tools-containerd
+	$(TESTENV) $(GO) test -count=1 ./containerdverifier/ ./cmd/notation-pkcs11-containerd/
 
 # Unit tests only: no HSM, no peer tools.
 unit:
-	$(GO) test ./pki/ ./plugin/ ./internal/testpki/ ./trustpolicy/... ./revocation/ ./internal/testtsa/ ./ratifyverifier/
+	$(GO) test ./pki/ ./plugin/ ./internal/testpki/ ./trustpolicy/... ./revocation/ ./internal/testtsa/ ./ratifyverifier/ ./containerdverifier/
 
 demo: deps tools build
 	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) $(GO) run ./internal/demo -plugin $(BIN) -trustpolicy bin/trustpolicy -dir .demo
 
 # Whole-command signing timings against the peers, then the library
 # benchmarks whose ratios the README quotes (each measured in one run).
-bench: deps tools tools-ratify build
+bench: deps tools tools-ratify tools-containerd build
 	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) $(GO) run ./internal/bench -plugin $(BIN) -n 30
 	$(GO) test -run '^$$' -bench 'Ratios|Select10k' -benchtime 1x ./trustpolicy/
 	$(GO) test -run '^$$' -bench 'CRL1M_Ratios' -benchtime 1x ./revocation/
 	$(GO) test -run '^$$' -bench 'CRL1M_Lookup' ./revocation/
-	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) NOTATION_PKCS11_E2E=required $(GO) test -run '^$$' -bench RatifyLatency -benchtime 30x ./cmd/notation-pkcs11-ratify/
+	$(TESTENV) $(GO) test -run '^$$' -bench RatifyLatency -benchtime 30x ./cmd/notation-pkcs11-ratify/
+	$(TESTENV) $(GO) test -run '^$$' -bench ContainerdVerifierLatency -benchtime 30x ./cmd/notation-pkcs11-containerd/
 
 # Short fuzz runs of every parser; the seed corpora under testdata/fuzz run
 # as regression tests in `make test`.
@@ -73,6 +90,8 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzParseSubject -fuzztime 30s ./pki/
 	$(GO) test -run XXX -fuzz FuzzTargetOf -fuzztime 30s ./plugin/
 	$(GO) test -run XXX -fuzz FuzzParseRequest -fuzztime 30s ./ratifyverifier/
+	$(GO) test -run XXX -fuzz FuzzParseConfig -fuzztime 30s ./containerdverifier/
+	$(GO) test -run XXX -fuzz FuzzReadDescriptor -fuzztime 30s ./containerdverifier/
 
 clean:
 	rm -rf bin .demo
