@@ -105,10 +105,13 @@ func currentSigner() AuditSigner {
 // timeout, the context's error when the request was cancelled (SIGTERM),
 // or the file-system error.
 type AuditLogError struct {
-	Path   string // the audit_log path
-	Reason string
-	Err    error // the cause, or nil
-	fix    string
+	Path string // the audit_log path
+	// Problem is what is wrong with the file when the file is refused;
+	// "" when taking the lock or writing failed (Err says why).
+	Problem pkcs11.FileProblem
+	Reason  string
+	Err     error // the cause, or nil
+	fix     string
 }
 
 func (e *AuditLogError) Error() string {
@@ -128,6 +131,11 @@ func (e *AuditLogError) Fix() string { return e.fix }
 
 func auditError(path, reason string, err error, fix string) error {
 	return &AuditLogError{Path: path, Reason: reason, Err: err, fix: fix}
+}
+
+// auditFileError is an AuditLogError for a refused file.
+func auditFileError(path string, p pkcs11.FileProblem, reason string, err error, fix string) error {
+	return &AuditLogError{Path: path, Problem: p, Reason: reason, Err: err, fix: fix}
 }
 
 // appendAudit appends rec as one JSON line to path, under an exclusive
@@ -156,14 +164,14 @@ func appendAudit(ctx context.Context, path string, timeout time.Duration, rec *A
 			cause = pe.Err
 		}
 		if errors.Is(err, unix.ELOOP) {
-			return auditError(path, "is a symbolic link, which is refused; name the file itself in pluginConfig audit_log", cause, "")
+			return auditFileError(path, pkcs11.FileSymlink, "is a symbolic link, which is refused; name the file itself in pluginConfig audit_log", cause, "")
 		}
-		return auditError(path, cause.Error()+"; fix the audit_log path or its folder's permissions", cause, "")
+		return auditFileError(path, pkcs11.FileOpen, cause.Error()+"; fix the audit_log path or its folder's permissions", cause, "")
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return auditError(path, err.Error(), err, "")
+		return auditFileError(path, pkcs11.FileOpen, err.Error(), err, "")
 	}
 	if err := checkAuditFile(path, st); err != nil {
 		return err
@@ -218,22 +226,27 @@ func writeLine(f *os.File, path string, line []byte) error {
 // chmod that repair it.
 func checkAuditFile(path string, st os.FileInfo) error {
 	if !st.Mode().IsRegular() {
-		return auditError(path, "not a regular file", nil, "")
+		return auditFileError(path, pkcs11.FileNotRegular, "not a regular file", nil, "")
 	}
 	euid := os.Geteuid()
 	var reasons, fixes []string
+	var problem pkcs11.FileProblem
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != euid {
 		reasons = append(reasons, fmt.Sprintf("owned by uid %d, not by the signing user (uid %d), who could then not trust its lines", sys.Uid, euid))
 		fixes = append(fixes, chownCommand(euid, path))
+		problem = pkcs11.FileOwner
 	}
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
 		reasons = append(reasons, fmt.Sprintf("open to group or others (mode %04o), who could forge lines or hold its lock", perm))
 		fixes = append(fixes, "chmod 600 "+shellQuote(path))
+		if problem == "" {
+			problem = pkcs11.FileMode
+		}
 	}
 	if len(reasons) == 0 {
 		return nil
 	}
-	return auditError(path, strings.Join(reasons, " and "), nil, strings.Join(fixes, " && "))
+	return auditFileError(path, problem, strings.Join(reasons, " and "), nil, strings.Join(fixes, " && "))
 }
 
 // lockFile takes an exclusive flock on f, polling so that ctx can end the

@@ -6,14 +6,18 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
 )
 
 const testPayloadJSON = `{"targetArtifact":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:aa","size":7}}`
@@ -139,18 +143,23 @@ func TestAppendAuditRefuses(t *testing.T) {
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct{ name, path, want, fix string }{
-		{"writable by others", loose, "open to group or others (mode 0666)", "chmod 600 " + loose},
-		{"a folder", dir, "fix the audit_log path", ""},
-		{"a symlink", link, "symbolic link", ""},
-		{"a FIFO", fifo, "not a regular file", ""},
-		{"missing folder", filepath.Join(dir, "no", "such", "audit.log"), "fix the audit_log path", ""},
+	for _, c := range []struct {
+		name, path string
+		problem    pkcs11.FileProblem
+		is         error // also wrapped, or nil
+		fix        string
+	}{
+		{"writable by others", loose, pkcs11.FileMode, nil, "chmod 600 " + loose},
+		{"a folder", dir, pkcs11.FileOpen, syscall.EISDIR, ""},
+		{"a symlink", link, pkcs11.FileSymlink, syscall.ELOOP, ""},
+		{"a FIFO", fifo, pkcs11.FileNotRegular, nil, ""},
+		{"missing folder", filepath.Join(dir, "no", "such", "audit.log"), pkcs11.FileOpen, fs.ErrNotExist, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := appendAudit(context.Background(), c.path, time.Minute, &AuditRecord{Outcome: "success"})
 			var ae *AuditLogError
-			if !errors.As(err, &ae) || !errors.Is(err, ErrAudit) || ae.Path != c.path || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "audit_log "+c.path) {
-				t.Fatalf("got %v, want an *AuditLogError for %s saying %q", err, c.path, c.want)
+			if !errors.As(err, &ae) || !errors.Is(err, ErrAudit) || ae.Path != c.path || ae.Problem != c.problem || (c.is != nil && !errors.Is(err, c.is)) {
+				t.Fatalf("got %v, want an *AuditLogError for %s: %s (%v)", err, c.path, c.problem, c.is)
 			}
 			if ae.Fix() != c.fix {
 				t.Errorf("Fix() = %q, want %q", ae.Fix(), c.fix)
@@ -163,7 +172,8 @@ func TestParseConfigAuditLog(t *testing.T) {
 	if cfg, err := ParseConfig(map[string]string{ConfigAuditLog: "/var/log/notation/../sign.log"}); err != nil || cfg.AuditLog != "/var/log/sign.log" {
 		t.Fatalf("got %+v, %v", cfg, err)
 	}
-	if _, err := ParseConfig(map[string]string{ConfigAuditLog: "relative.log"}); err == nil || !strings.Contains(err.Error(), "absolute") {
+	var ce *ConfigError
+	if _, err := ParseConfig(map[string]string{ConfigAuditLog: "relative.log"}); !errors.As(err, &ce) || ce.Key != ConfigAuditLog || ce.Problem != ConfigInvalidValue {
 		t.Fatalf("relative audit_log: %v", err)
 	}
 }

@@ -6,10 +6,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/big"
 	"os"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
@@ -30,7 +34,7 @@ func (p *Plugin) chain(ctx context.Context, tok Token, key SigningKey, bundle []
 		return nil, err
 	}
 	if len(certs) == 0 {
-		return nil, fmt.Errorf("%w: no certificate with the key's CKA_ID %x on token %q; import the signing certificate onto the token with the same id, or name a PEM bundle with --plugin-config %s=/path/chain.pem",
+		return nil, fmt.Errorf("%w: no certificate with the key's CKA_ID %x on token %q; import the signing certificate onto the token with the same id, or put the chain in a file (PEM, DER or PKCS#7 .p7b) and name it with --plugin-config %s=/path/chain.pem",
 			pkcs11.ErrCertificateNotFound, key.ID(), tok.Info().Label, ConfigCertificateChain)
 	}
 	leaf, err := pki.FindLeafAt(key.Public(), certs, p.now())
@@ -42,24 +46,71 @@ func (p *Plugin) chain(ctx context.Context, tok Token, key SigningKey, bundle []
 	})
 }
 
+// readBundle reads the certificate_chain file: PEM, DER or a PKCS#7
+// certs-only bundle (.p7b), as pki.ParseCertificates reads them. It opens
+// the file with O_NONBLOCK, so that a FIFO (or a device that waits) there
+// fails at once instead of hanging generate-signature and doctor, and
+// checks the opened descriptor, not the name: a regular file of at most
+// maxChainFile bytes.
+//
+// Symbolic links are followed, on purpose. The file holds public
+// certificates and every one is checked before use (the leaf must hold the
+// key, the chain must reach a root and meet the signing rules), so a link
+// gains an attacker nothing that writing the file would not; and
+// deployments name chains through links: Kubernetes secret and config-map
+// mounts are links into a ..data folder, certbot's live/ folder links into
+// archive/. (The PIN file and the audit log, which are trusted, refuse
+// links.)
 func readBundle(path string) ([]*x509.Certificate, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%w: certificate_chain: %w", ErrConfig, err)
+		return nil, chainFileError(path, pkcs11.FileOpen, pathCause(err), "")
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, chainFileError(path, pkcs11.FileOpen, err, "")
+	}
+	if !st.Mode().IsRegular() {
+		return nil, chainFileError(path, pkcs11.FileNotRegular, nil, "is not a regular file ("+pkcs11.FileKind(st.Mode())+"); name a certificate file")
+	}
+	tooLarge := fmt.Sprintf("is larger than %d bytes; a certificate chain is much smaller", maxChainFile)
+	if st.Size() > maxChainFile {
+		return nil, chainFileError(path, pkcs11.FileTooLarge, nil, tooLarge)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxChainFile+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: certificate_chain %s: %w", ErrConfig, path, err)
+		return nil, chainFileError(path, pkcs11.FileOpen, pathCause(err), "")
 	}
-	if len(b) > maxChainFile {
-		return nil, fmt.Errorf("%w: certificate_chain %s is larger than %d bytes", ErrConfig, path, maxChainFile)
+	if len(b) > maxChainFile { // it grew after the Stat
+		return nil, chainFileError(path, pkcs11.FileTooLarge, nil, tooLarge)
 	}
 	certs, err := pki.ParseCertificates(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: certificate_chain %s: %w", ErrConfig, path, err)
+		return nil, configError(ConfigCertificateChain, ConfigCertificates, err, "%s %s: %v", ConfigCertificateChain, path, err)
 	}
 	return certs, nil
+}
+
+// chainFileError is a *ConfigError for the certificate_chain file: the
+// reason, or the cause's text.
+func chainFileError(path string, p pkcs11.FileProblem, cause error, reason string) error {
+	if reason == "" {
+		reason = cause.Error()
+	}
+	e := configError(ConfigCertificateChain, ConfigFile, cause, "%s %s: %s", ConfigCertificateChain, path, reason)
+	e.File = p
+	return e
+}
+
+// pathCause is the system error inside a *fs.PathError (the path is named
+// once, by the caller), or err.
+func pathCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func subjects(certs []*x509.Certificate) string {

@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"fmt"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -15,7 +14,7 @@ import (
 // `notation key add --plugin-config KEY=VALUE`.
 const (
 	ConfigModulePath       = "module_path"       // PKCS#11 module, when the URI has no module-path
-	ConfigCertificateChain = "certificate_chain" // PEM bundle with the signing certificate and its issuers
+	ConfigCertificateChain = "certificate_chain" // file with the signing certificate and its issuers: PEM, DER or PKCS#7 (.p7b)
 	ConfigTimeout          = "timeout"           // bound on each HSM call, a Go duration such as 10s
 	ConfigKeyCache         = "key_cache"         // "off" disables the describe-key cache
 	ConfigHSMLock          = "hsm_lock"          // "off" lets plugin processes use the module at the same time
@@ -54,11 +53,11 @@ func ParseConfig(m map[string]string) (Config, error) {
 	for _, k := range keys {
 		v := m[k]
 		if strings.Contains(strings.ToLower(k), "pin") || strings.Contains(strings.ToLower(k), "password") {
-			return Config{}, fmt.Errorf("%w: pluginConfig %q is refused: notation stores pluginConfig in plaintext (signingkeys.json) and prints it with -d, so a PIN there leaks; "+
-				"put pin-source=file:/absolute/path in the key URI (a file only you can read) or set %s, and remove the key (notation key update / delete)", ErrConfig, k, pkcs11.PINEnv)
+			return Config{}, configError(k, ConfigSecret, nil, "pluginConfig %q is refused: notation stores pluginConfig in plaintext (signingkeys.json) and prints it with -d, so a PIN there leaks; "+
+				"put pin-source=file:/absolute/path in the key URI (a file only you can read) or set %s, and remove the key (notation key update / delete)", k, pkcs11.PINEnv)
 		}
 		if !slices.Contains(validKeys(), k) {
-			return Config{}, fmt.Errorf("%w: unknown pluginConfig key %q; valid keys: %s", ErrConfig, k, strings.Join(validKeys(), ", "))
+			return Config{}, configError(k, ConfigUnknownKey, nil, "unknown pluginConfig key %q; valid keys: %s", k, strings.Join(validKeys(), ", "))
 		}
 		switch k {
 		case ConfigModulePath:
@@ -68,7 +67,7 @@ func ParseConfig(m map[string]string) (Config, error) {
 		case ConfigTimeout:
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
-				return Config{}, fmt.Errorf("%w: pluginConfig timeout %q is not a positive duration such as 10s or 1m", ErrConfig, v)
+				return Config{}, configError(k, ConfigInvalidValue, err, "pluginConfig timeout %q is not a positive duration such as 10s or 1m", v)
 			}
 			cfg.Timeout = d
 		case ConfigKeyCache:
@@ -77,7 +76,7 @@ func ParseConfig(m map[string]string) (Config, error) {
 			}
 		case ConfigAuditLog:
 			if !filepath.IsAbs(v) {
-				return Config{}, fmt.Errorf("%w: pluginConfig audit_log %q must be an absolute file path", ErrConfig, v)
+				return Config{}, configError(k, ConfigInvalidValue, nil, "pluginConfig audit_log %q must be an absolute file path", v)
 			}
 			cfg.AuditLog = filepath.Clean(v)
 		case ConfigHSMLock:
@@ -105,8 +104,8 @@ func modulePath(u *pkcs11.URI, cfg Config, getenv func(string) string) (string, 
 	case getenv(ModuleEnv) != "":
 		return getenv(ModuleEnv), nil
 	}
-	return "", fmt.Errorf("%w: no PKCS#11 module named; add module-path=/path/to/module.so to the key URI, or --plugin-config %s=/path/to/module.so, or set %s",
-		ErrConfig, ConfigModulePath, ModuleEnv)
+	return "", configError(ConfigModulePath, ConfigNoModule, nil, "no PKCS#11 module named; add module-path=/path/to/module.so to the key URI, or --plugin-config %s=/path/to/module.so, or set %s",
+		ConfigModulePath, ModuleEnv)
 }
 
 func onOff(k, v string) (bool, error) {
@@ -116,5 +115,5 @@ func onOff(k, v string) (bool, error) {
 	case "off":
 		return false, nil
 	}
-	return false, fmt.Errorf("%w: pluginConfig %s %q must be on or off", ErrConfig, k, v)
+	return false, configError(k, ConfigInvalidValue, nil, "pluginConfig %s %q must be on or off", k, v)
 }

@@ -45,31 +45,33 @@ func TestParseConfig(t *testing.T) {
 func TestParseConfigErrors(t *testing.T) {
 	valid := "valid keys: " + strings.Join(validKeys(), ", ")
 	tests := []struct {
-		name string
-		in   map[string]string
-		want []string
+		name    string
+		in      map[string]string
+		key     string // ConfigError.Key
+		problem ConfigProblem
+		want    []string // what the protocol message tells notation's user
 	}{
-		{"unknown key", map[string]string{"colour": "blue"}, []string{`unknown pluginConfig key "colour"`, valid}},
-		{"typo module-path", map[string]string{"module-path": "/x.so"}, []string{`"module-path"`, valid}},
-		{"typo Timeout", map[string]string{"Timeout": "5s"}, []string{`"Timeout"`, valid}},
-		{"timeout not a duration", map[string]string{ConfigTimeout: "soon"}, []string{`timeout "soon"`, "positive duration"}},
-		{"timeout without unit", map[string]string{ConfigTimeout: "10"}, []string{`timeout "10"`, "10s"}},
-		{"timeout zero", map[string]string{ConfigTimeout: "0s"}, []string{`timeout "0s"`, "positive duration"}},
-		{"timeout negative", map[string]string{ConfigTimeout: "-5s"}, []string{`timeout "-5s"`, "positive duration"}},
-		{"timeout empty", map[string]string{ConfigTimeout: ""}, []string{`timeout ""`}},
-		{"key_cache yes", map[string]string{ConfigKeyCache: "yes"}, []string{"key_cache", `"yes"`, "on or off"}},
-		{"key_cache OFF", map[string]string{ConfigKeyCache: "OFF"}, []string{"key_cache", `"OFF"`, "on or off"}},
+		{"unknown key", map[string]string{"colour": "blue"}, "colour", ConfigUnknownKey, []string{`unknown pluginConfig key "colour"`, valid}},
+		{"typo module-path", map[string]string{"module-path": "/x.so"}, "module-path", ConfigUnknownKey, []string{`"module-path"`, valid}},
+		{"typo Timeout", map[string]string{"Timeout": "5s"}, "Timeout", ConfigUnknownKey, []string{`"Timeout"`, valid}},
+		{"a PIN", map[string]string{"user_pin": "1234"}, "user_pin", ConfigSecret, []string{`pluginConfig "user_pin" is refused`, "pin-source=file:/absolute/path"}},
+		{"a password", map[string]string{"Password": "1234"}, "Password", ConfigSecret, []string{`"Password" is refused`}},
+		{"timeout not a duration", map[string]string{ConfigTimeout: "soon"}, ConfigTimeout, ConfigInvalidValue, []string{`timeout "soon"`, "positive duration"}},
+		{"timeout without unit", map[string]string{ConfigTimeout: "10"}, ConfigTimeout, ConfigInvalidValue, []string{`timeout "10"`, "10s"}},
+		{"timeout zero", map[string]string{ConfigTimeout: "0s"}, ConfigTimeout, ConfigInvalidValue, []string{`timeout "0s"`, "positive duration"}},
+		{"timeout negative", map[string]string{ConfigTimeout: "-5s"}, ConfigTimeout, ConfigInvalidValue, []string{`timeout "-5s"`, "positive duration"}},
+		{"timeout empty", map[string]string{ConfigTimeout: ""}, ConfigTimeout, ConfigInvalidValue, []string{`timeout ""`}},
+		{"key_cache yes", map[string]string{ConfigKeyCache: "yes"}, ConfigKeyCache, ConfigInvalidValue, []string{"key_cache", `"yes"`, "on or off"}},
+		{"key_cache OFF", map[string]string{ConfigKeyCache: "OFF"}, ConfigKeyCache, ConfigInvalidValue, []string{"key_cache", `"OFF"`, "on or off"}},
+		{"hsm_lock no", map[string]string{ConfigHSMLock: "no"}, ConfigHSMLock, ConfigInvalidValue, []string{"hsm_lock", "on or off"}},
+		{"relative audit_log", map[string]string{ConfigAuditLog: "relative.log"}, ConfigAuditLog, ConfigInvalidValue, []string{"audit_log", "absolute"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseConfig(tc.in)
-			if !errors.Is(err, ErrConfig) {
-				t.Fatalf("ParseConfig(%v) = %v, want ErrConfig", tc.in, err)
-			}
-			for _, s := range tc.want {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("error lacks %q: %v", s, err)
-				}
+			var ce *ConfigError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrConfig) || ce.Key != tc.key || ce.Problem != tc.problem {
+				t.Fatalf("ParseConfig(%v) = %v, want a *ConfigError %s for %q (ErrConfig)", tc.in, err, tc.problem, tc.key)
 			}
 			// Through the protocol: VALIDATION_ERROR, the HSM untouched.
 			p := newPlugin(noBackend(t), stdEnv(fakeModule(t)), nil)
@@ -87,7 +89,8 @@ func TestValidKeys(t *testing.T) {
 		if !slices.Contains(keys, k) {
 			t.Errorf("validKeys() %q lacks %q", keys, k)
 		}
-		if _, err := ParseConfig(map[string]string{k: "on"}); err != nil && strings.Contains(err.Error(), "unknown pluginConfig key") {
+		var ce *ConfigError
+		if _, err := ParseConfig(map[string]string{k: "on"}); errors.As(err, &ce) && ce.Problem == ConfigUnknownKey {
 			t.Errorf("%s is refused as unknown", k)
 		}
 	}
@@ -151,13 +154,9 @@ func TestModulePathPrecedence(t *testing.T) {
 func TestModulePathMissing(t *testing.T) {
 	want := []string{"no PKCS#11 module", "module-path=", "--plugin-config module_path=", ModuleEnv}
 	_, err := modulePath(mustURI(t, keyURI), Config{}, env{}.get)
-	if !errors.Is(err, ErrConfig) {
-		t.Fatalf("err = %v, want ErrConfig", err)
-	}
-	for _, s := range want {
-		if !strings.Contains(err.Error(), s) {
-			t.Errorf("error lacks %q: %v", s, err)
-		}
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrConfig) || ce.Problem != ConfigNoModule || ce.Key != ConfigModulePath {
+		t.Fatalf("err = %v, want a *ConfigError %s (ErrConfig)", err, ConfigNoModule)
 	}
 	for _, command := range []string{"describe-key", "generate-signature"} {
 		t.Run(command, func(t *testing.T) {

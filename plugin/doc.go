@@ -32,6 +32,13 @@
 // after it is refused. The key-spec cache holds no secret, and every
 // generate-signature checks the cached answer against the real key.
 //
+// pluginConfig certificate_chain (PEM, DER or a PKCS#7 .p7b bundle) is
+// opened without blocking and must be a regular file of at most 1 MiB, so a
+// FIFO there fails at once instead of hanging signing or doctor. A
+// symbolic link to it is followed: the certificates are public and all
+// checked before use, and Kubernetes mounts and certbot name files through
+// links.
+//
 // The audit log is created 0600; an existing one must be a regular file
 // (no symbolic link) owned by the effective user with no permission for
 // group or others, since anyone who can open it can hold its lock. The wait

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"errors"
+	"fmt"
 
 	proto "github.com/notaryproject/notation-plugin-framework-go/plugin"
 
@@ -21,6 +22,54 @@ var (
 	// the signing certificate.
 	ErrSelfCheck = errors.New("signature self-check failed")
 )
+
+// ConfigProblem says what is wrong with pluginConfig.
+type ConfigProblem string
+
+// The problems of a *ConfigError.
+const (
+	// ConfigSecret: a key that looks like a PIN or password (its value is
+	// never repeated).
+	ConfigSecret ConfigProblem = "secret"
+	// ConfigUnknownKey: a key this plugin does not know.
+	ConfigUnknownKey ConfigProblem = "unknownKey"
+	// ConfigInvalidValue: a value the key does not take (a timeout that
+	// is no positive duration, on/off keys, a relative audit_log).
+	ConfigInvalidValue ConfigProblem = "invalidValue"
+	// ConfigNoModule: no PKCS#11 module is named, in the key URI,
+	// pluginConfig module_path or NOTATION_PKCS11_MODULE.
+	ConfigNoModule ConfigProblem = "noModule"
+	// ConfigFile: the certificate_chain file cannot be used as a file;
+	// ConfigError.File says why.
+	ConfigFile ConfigProblem = "file"
+	// ConfigCertificates: the certificate_chain file holds no
+	// certificates that parse; Err is pki's error (ErrCertificateFormat).
+	ConfigCertificates ConfigProblem = "certificates"
+)
+
+// ConfigError is pluginConfig that the plugin refuses: the key at fault,
+// what is wrong with it and, for a file, the file's problem and cause.
+// errors.Is(err, ErrConfig) holds, and it unwraps to the cause.
+type ConfigError struct {
+	Key     string        // the pluginConfig key, e.g. "timeout"
+	Problem ConfigProblem // what is wrong
+	// File is the certificate_chain file's problem (ConfigFile).
+	File pkcs11.FileProblem
+	Err  error // the cause, or nil
+
+	msg string
+}
+
+func (e *ConfigError) Error() string { return ErrConfig.Error() + ": " + e.msg }
+
+// Is makes errors.Is(err, ErrConfig) true.
+func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func configError(key string, p ConfigProblem, err error, format string, args ...any) *ConfigError {
+	return &ConfigError{Key: key, Problem: p, Err: err, msg: fmt.Sprintf(format, args...)}
+}
 
 // isValidation reports whether err maps to VALIDATION_ERROR: the input
 // names something that does not exist or does not fit.

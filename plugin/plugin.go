@@ -22,7 +22,7 @@ import (
 // Name is the plugin name: notation finds it as plugins/pkcs11/notation-pkcs11.
 const Name = "pkcs11"
 
-// maxChainFile caps a certificate_chain PEM bundle.
+// maxChainFile caps the certificate_chain file.
 const maxChainFile = 1 << 20
 
 // Options configure a Plugin. Zero values pick the real environment.

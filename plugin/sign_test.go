@@ -228,7 +228,7 @@ func TestGenerateSignatureChainProblems(t *testing.T) {
 	}{
 		{"other-key bundle", "leaf", nil, chainFile(t, "bad/other-key-chain.pem"), "", []string{"does not match", "other-key-chain.pem", otherLeaf.Subject.String()}},
 		{"missing intermediate bundle", "leaf", nil, chainFile(t, "bad/missing-intermediate-chain.pem"), "", []string{"incomplete certificate chain", caInter.Subject.String(), okLeaf.Subject.String()}},
-		{"no certificate on token", "leaf", nil, "", "", []string{"certificate not found", "certificate_chain", "CKA_ID 0102", `"fake-token"`}},
+		{"no certificate on token", "leaf", nil, "", "", []string{"certificate not found", "certificate_chain", "(PEM, DER or PKCS#7 .p7b)", "CKA_ID 0102", `"fake-token"`}},
 		{"wrong certificate on token", "leaf", []*x509.Certificate{otherLeaf, caInter, caRoot}, "", "", []string{"does not match", otherLeaf.Subject.String()}},
 		{"intermediate missing on token", "leaf", []*x509.Certificate{okLeaf, caRoot}, "", "", []string{"incomplete certificate chain", caInter.Subject.String()}},
 		{"rsa-1024 key and chain", "rsa-1024", nil, chainFile(t, "bad/rsa-1024-chain.pem"), proto.KeySpecRSA2048, []string{"unsupported key", "RSA 1024 bits"}},

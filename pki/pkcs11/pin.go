@@ -166,7 +166,7 @@ func readPINFile(path string) (PIN, error) {
 		return PIN{}, pinFileError(path, FileOpen, err.Error(), err, "")
 	}
 	if !st.Mode().IsRegular() {
-		return PIN{}, pinFileError(path, FileNotRegular, fmt.Sprintf("not a regular file (%s)", fileKind(st.Mode())), nil, "")
+		return PIN{}, pinFileError(path, FileNotRegular, fmt.Sprintf("not a regular file (%s)", FileKind(st.Mode())), nil, "")
 	}
 	if err := checkPrivateFile(path, st); err != nil {
 		return PIN{}, err
@@ -228,7 +228,9 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-func fileKind(m os.FileMode) string {
+// FileKind names what a file that is not a regular one is: "a directory",
+// "a FIFO", "a socket", "a device", or the mode's type letters.
+func FileKind(m os.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"
