@@ -237,3 +237,23 @@ func TestVerifierLayout(t *testing.T) {
 		t.Errorf("missing layout record %+v", r)
 	}
 }
+
+// TestVerifierRequests: a signed artifact named by digest costs exactly
+// the four requests it must make (resolve, one referrers call, the
+// signature manifest, the envelope); by tag, the same four.
+func TestVerifierRequests(t *testing.T) {
+	w := newWorld(t)
+	w.reg.UseReferrersAPI()
+	d := w.artifact("app", "v1", "signed")
+	w.sign(t, "app", d)
+	for _, ref := range []string{w.reg.Ref("app@" + d.Digest.String()), w.reg.Ref("app:v1")} {
+		before := len(w.reg.Requests())
+		r := w.verifier("").Verify(t.Context(), bulk.Input{Reference: ref})
+		reqs := w.reg.Requests()[before:]
+		if r.Verdict != trustpolicy.VerdictVerified || len(reqs) != 4 ||
+			!strings.HasPrefix(reqs[0], "HEAD /v2/app/manifests/") || !strings.HasPrefix(reqs[1], "GET /v2/app/referrers/"+d.Digest.String()) ||
+			!strings.HasPrefix(reqs[2], "GET /v2/app/manifests/sha256:") || !strings.HasPrefix(reqs[3], "GET /v2/app/blobs/sha256:") {
+			t.Errorf("%s: %s after %q", ref, r.Verdict, reqs)
+		}
+	}
+}
