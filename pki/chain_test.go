@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -390,9 +391,11 @@ func crossSigned(t *testing.T, n int) (leaf *x509.Certificate, pool []*x509.Cert
 	bootA := &testCA{issue(t, caTmpl("Cross CA A"), &keyA.PublicKey, nil, keyA), keyA}
 	bootB := &testCA{issue(t, caTmpl("Cross CA B"), &keyB.PublicKey, nil, keyB), keyB}
 	for i := 0; i < n; i++ {
-		pool = append(pool,
-			issue(t, caTmpl("Cross CA A"), &keyA.PublicKey, bootB, nil),
-			issue(t, caTmpl("Cross CA B"), &keyB.PublicKey, bootA, nil))
+		// Distinct serials: testkit derives one from the template, which
+		// is the same for every copy.
+		a, b := caTmpl("Cross CA A"), caTmpl("Cross CA B")
+		a.SerialNumber, b.SerialNumber = big.NewInt(int64(2*i+1)), big.NewInt(int64(2*i+2))
+		pool = append(pool, issue(t, a, &keyA.PublicKey, bootB, nil), issue(t, b, &keyB.PublicKey, bootA, nil))
 	}
 	leaf, _ = newLeaf(t, "Cross Leaf", bootA, nil)
 	return leaf, pool

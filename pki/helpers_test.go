@@ -3,14 +3,12 @@ package pki_test
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"math/big"
 	"path/filepath"
 	"testing"
 
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testkit"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
 )
 
@@ -66,66 +64,36 @@ type testCA struct {
 	key  *ecdsa.PrivateKey
 }
 
-var testSerial int64 = 0x7000
-
+// newP256 is a new random P-256 key (testkit.NewECKey).
 func newP256(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+	return testkit.NewECKey(t)
 }
 
 func testName(cn string) pkix.Name {
 	return pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"Notation PKCS11 Unit Test"}, CommonName: cn}
 }
 
-// caTmpl is a valid Notary Project CA profile.
+// caTmpl is a valid Notary Project CA profile (testkit.CATemplate); the
+// serial number is derived when the certificate is made.
 func caTmpl(cn string) *x509.Certificate {
-	testSerial++
-	return &x509.Certificate{
-		SerialNumber:          big.NewInt(testSerial),
-		Subject:               testName(cn),
-		NotBefore:             epoch.AddDate(-1, 0, 0),
-		NotAfter:              epoch.AddDate(20, 0, 0),
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
+	return testkit.CATemplate(testName(cn), epoch.AddDate(-1, 0, 0), epoch.AddDate(20, 0, 0))
 }
 
-// leafTmpl is a valid Notary Project signing-certificate profile.
+// leafTmpl is a valid Notary Project signing-certificate profile
+// (testkit.LeafTemplate).
 func leafTmpl(cn string) *x509.Certificate {
-	testSerial++
-	return &x509.Certificate{
-		SerialNumber:          big.NewInt(testSerial),
-		Subject:               testName(cn),
-		NotBefore:             epoch.AddDate(-1, 0, 0),
-		NotAfter:              epoch.AddDate(10, 0, 0),
-		BasicConstraintsValid: true,
-		IsCA:                  false,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-	}
+	return testkit.LeafTemplate(testName(cn), epoch.AddDate(-1, 0, 0), epoch.AddDate(10, 0, 0))
 }
 
-// issue signs tmpl for pub with issuer (nil issuer: self-signed with selfKey).
+// issue signs tmpl for pub with issuer (nil issuer: self-signed with
+// selfKey), through testkit.Issue.
 func issue(t testing.TB, tmpl *x509.Certificate, pub crypto.PublicKey, issuer *testCA, selfKey crypto.Signer) *x509.Certificate {
 	t.Helper()
-	parent, signer := tmpl, selfKey
 	if issuer != nil {
-		parent, signer = issuer.cert, issuer.key
+		return testkit.Issue(t, tmpl, pub, issuer.cert, issuer.key)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-	if err != nil {
-		t.Fatalf("create %s: %v", tmpl.Subject.CommonName, err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testkit.Issue(t, tmpl, pub, nil, selfKey)
 }
 
 // newRoot returns a self-signed root CA without a path length constraint.

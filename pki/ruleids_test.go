@@ -1,7 +1,6 @@
 package pki_test
 
 import (
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testkit"
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 )
 
@@ -93,14 +93,7 @@ func ruleTriggers(t *testing.T) map[pki.RuleID]func() []pki.Finding {
 		pki.RuleCAWeakKey: func() []pki.Finding {
 			weak := loadSigner(t, "bad", "rsa-1024.key")
 			wr := issue(t, caTmpl("IDs Weak Root"), weak.Public(), nil, weak)
-			der, err := x509.CreateCertificate(rand.Reader, leafTmpl("IDs Under Weak Root"), wr, &newP256(t).PublicKey, weak)
-			if err != nil {
-				t.Fatal(err)
-			}
-			leaf, err := x509.ParseCertificate(der)
-			if err != nil {
-				t.Fatal(err)
-			}
+			leaf := testkit.Issue(t, leafTmpl("IDs Under Weak Root"), &newP256(t).PublicKey, wr, weak)
 			return pki.LintChain([]*x509.Certificate{leaf, wr}, epoch)
 		},
 		pki.RuleChainEmpty:         func() []pki.Finding { _, fs := pki.LintCertificates(nil, epoch); return fs },

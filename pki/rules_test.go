@@ -1,7 +1,6 @@
 package pki_test
 
 import (
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -15,6 +14,7 @@ import (
 
 	corex509 "github.com/notaryproject/notation-core-go/x509"
 
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testkit"
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 )
 
@@ -469,15 +469,7 @@ func TestLintRules(t *testing.T) {
 		tmpl.IsCA = false
 		notCA := &testCA{issue(t, tmpl, &k.PublicKey, root, nil), k}
 		// x509.CreateCertificate checks nothing about the parent's profile.
-		leafTmplNC := leafTmpl("Under Not A CA")
-		der, err := x509.CreateCertificate(rand.Reader, leafTmplNC, notCA.cert, &newP256(t).PublicKey, k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leaf, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
+		leaf := testkit.Issue(t, leafTmpl("Under Not A CA"), &newP256(t).PublicKey, notCA.cert, k)
 		cases = append(cases, chainCase{"intermediate with CA:FALSE", []*x509.Certificate{leaf, notCA.cert, root.cert},
 			[]want{{pki.SeverityError, 1, pki.RuleCABasicConstraints, "", "CA:TRUE"}}, false})
 	}
@@ -514,12 +506,7 @@ func TestLintRules(t *testing.T) {
 		rt := caTmpl("Weak RSA-1024 Root")
 		wr := issue(t, rt, weak.Public(), nil, weak)
 		leafKey := newP256(t)
-		lt := leafTmpl("Under Weak Root")
-		der, err := x509.CreateCertificate(rand.Reader, lt, wr, &leafKey.PublicKey, weak)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leaf, _ := x509.ParseCertificate(der)
+		leaf := testkit.Issue(t, leafTmpl("Under Weak Root"), &leafKey.PublicKey, wr, weak)
 		cases = append(cases, chainCase{"RSA-1024 root", []*x509.Certificate{leaf, wr}, []want{
 			{pki.SeverityWarning, 1, pki.RuleCAWeakKey, "RSA 1024 bits", "at least 2048 bits"}}, true})
 	}

@@ -1,7 +1,6 @@
 package pki_test
 
 import (
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testkit"
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 )
@@ -45,15 +45,7 @@ func leafWithSubject(t *testing.T, ca *testCA, raw []byte) *x509.Certificate {
 	t.Helper()
 	tmpl := leafTmpl("unused")
 	tmpl.RawSubject = raw
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &newP256(t).PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testkit.Issue(t, tmpl, &newP256(t).PublicKey, ca.cert, ca.key)
 }
 
 func atv(oid asn1.ObjectIdentifier, v string) pkix.AttributeTypeAndValue {

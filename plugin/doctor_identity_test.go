@@ -1,15 +1,14 @@
 package plugin
 
 import (
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
-	"math/big"
 	"strings"
 	"testing"
 
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testkit"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
@@ -20,24 +19,8 @@ import (
 func leafWithSubject(t *testing.T, subject pkix.Name) *x509.Certificate {
 	t.Helper()
 	chain := loadCerts(t, "ec-256/chain.pem")
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(0x5ab1ec7),
-		Subject:               subject,
-		NotBefore:             testpki.Epoch().AddDate(-1, 0, 0),
-		NotAfter:              testpki.Epoch().AddDate(5, 0, 0),
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, chain[1], loadSigner(t, "ec-256/leaf.key").Public(), loadSigner(t, "ec-256/intermediate.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return leaf
+	tmpl := testkit.LeafTemplate(subject, testpki.Epoch().AddDate(-1, 0, 0), testpki.Epoch().AddDate(5, 0, 0))
+	return testkit.Issue(t, tmpl, loadSigner(t, "ec-256/leaf.key").Public(), chain[1], loadSigner(t, "ec-256/intermediate.key"))
 }
 
 // verifierSuggestion is the verifier's IdentityError.Suggestion for leaf.
