@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testkit"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
-	"github.com/notation-pkcs11/notation-pkcs11/pki/testca"
 )
 
 const userPIN = "4711-test"
@@ -129,8 +129,13 @@ func TestImportedKeysSign(t *testing.T) {
 // and subject.
 func TestGenerateImportCertificate(t *testing.T) {
 	h := softHSM(t, "gen")
-	ca, err := testca.Load(filepath.Join("..", "..", "testdata", "pki", "ca"))
+	caDir := filepath.Join("..", "..", "testdata", "pki", "ca")
+	inters, err := testpki.LoadCertificates(filepath.Join(caDir, "intermediate.crt"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	ca := &testkit.CA{Cert: inters[0]}
+	if ca.Key, err = testpki.LoadSigner(filepath.Join(caDir, "intermediate.key")); err != nil {
 		t.Fatal(err)
 	}
 	for i, kt := range []pkcs11.KeyType{pkcs11.EC256, pkcs11.EC384, pkcs11.EC521, pkcs11.RSA2048} {
@@ -145,14 +150,12 @@ func TestGenerateImportCertificate(t *testing.T) {
 			if _, err := tok.GenerateKey(context.Background(), pkcs11.NewPIN(userPIN), kt); !errors.Is(err, pkcs11.ErrKeyExists) {
 				t.Fatalf("second key with the same id: got %v, want ErrKeyExists", err)
 			}
-			cert, err := ca.Issue(k.Public(), pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"Test"}, CommonName: string(kt)}, testpki.Epoch(), testpki.Epoch().AddDate(5, 0, 0))
-			if err != nil {
-				t.Fatal(err)
-			}
+			subject := pkix.Name{Country: []string{"US"}, Province: []string{"WA"}, Organization: []string{"Test"}, CommonName: string(kt)}
+			cert := ca.Issue(t, testkit.LeafTemplate(subject, testpki.Epoch(), testpki.Epoch().AddDate(5, 0, 0)), k.Public())
 			if err := tok.ImportCertificate(context.Background(), pkcs11.NewPIN(userPIN), k.ID(), string(kt), cert); err != nil {
 				t.Fatal(err)
 			}
-			if err := tok.ImportCertificate(context.Background(), pkcs11.NewPIN(userPIN), nil, "issuer-"+string(kt), ca.Intermediate); err != nil {
+			if err := tok.ImportCertificate(context.Background(), pkcs11.NewPIN(userPIN), nil, "issuer-"+string(kt), ca.Cert); err != nil {
 				t.Fatal(err)
 			}
 			byID, err := tok.CertificatesByID(context.Background(), k.ID())
@@ -160,7 +163,7 @@ func TestGenerateImportCertificate(t *testing.T) {
 				t.Fatalf("CertificatesByID = %d certs, %v", len(byID), err)
 			}
 			issuers, err := tok.CertificatesBySubject(context.Background(), cert.RawIssuer)
-			if err != nil || len(issuers) == 0 || !issuers[0].Equal(ca.Intermediate) {
+			if err != nil || len(issuers) == 0 || !issuers[0].Equal(ca.Cert) {
 				t.Fatalf("CertificatesBySubject = %d certs, %v", len(issuers), err)
 			}
 		})
