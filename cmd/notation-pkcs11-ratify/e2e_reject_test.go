@@ -13,7 +13,7 @@ import (
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
-	"github.com/notation-pkcs11/notation-pkcs11/pki/testca"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testca"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/cli/clitest"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
-	"github.com/notation-pkcs11/notation-pkcs11/pki/testca"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testca"
 )
 
 // binWorld is the built binary, a SoftHSM token and the environment to run

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
-	"github.com/notation-pkcs11/notation-pkcs11/pki/testca"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testca"
 )
 
 // p11-kit remoting end to end (issue 16): `p11-kit server` in front of a

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/notation-pkcs11/notation-pkcs11/pki/testca"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testca"
 	"github.com/notation-pkcs11/notation-pkcs11/plugin"
 )
 

@@ -18,7 +18,7 @@ import (
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/cli/clitest"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
-	"github.com/notation-pkcs11/notation-pkcs11/pki/testca"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testca"
 )
 
 // tokWorld runs the plugin binary against one token of a module other than

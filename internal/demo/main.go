@@ -44,7 +44,7 @@ import (
 	"time"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
-	"github.com/notation-pkcs11/notation-pkcs11/pki/testca"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testca"
 )
 
 const (

@@ -1,10 +1,10 @@
 // Command issue is the development-only test CA as a command: it issues a
 // Notation signing certificate for a PKCS#10 request (from
-// `notation-pkcs11 csr`) with pki/testca and writes the chain, leaf first,
+// `notation-pkcs11 csr`) with internal/testca and writes the chain, leaf first,
 // then the test intermediate and root. Never trust the test root outside
 // development: its private keys are public (testdata/pki/ca).
 //
-//	go run ./pki/testca/issue -csr req.pem -out chain.pem [-days 365] [-crl http://127.0.0.1:8080/ca.crl]
+//	go run ./internal/testca/issue -csr req.pem -out chain.pem [-days 365] [-crl http://127.0.0.1:8080/ca.crl]
 //
 // Exit codes: 0 issued, 1 failed, 2 usage error.
 package main
@@ -18,7 +18,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/notation-pkcs11/notation-pkcs11/pki/testca"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testca"
 )
 
 func main() {
@@ -34,7 +34,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	crl := fs.String("crl", "", "CRL distribution point URL to put in the certificate")
 	caDir := fs.String("ca", "", "CA folder (default: testdata/pki/ca of this module)")
 	if err := fs.Parse(args); err != nil || *csrPath == "" || *out == "" || *days < 1 || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: go run ./pki/testca/issue -csr req.pem -out chain.pem [-days 365] [-crl URL]")
+		fmt.Fprintln(stderr, "usage: go run ./internal/testca/issue -csr req.pem -out chain.pem [-days 365] [-crl URL]")
 		return 2
 	}
 	if err := issue(*csrPath, *out, *caDir, *crl, *days); err != nil {
