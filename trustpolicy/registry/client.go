@@ -107,6 +107,9 @@ type Client struct {
 	layout *layoutSource
 	// cache, when set, memoizes what is read (WithCache).
 	cache *cache
+	// referrersAPI remembers, per registry host, whether it serves the
+	// referrers API (source.go).
+	referrersAPI *sync.Map
 }
 
 // New returns a Client configured by opts.
@@ -126,6 +129,7 @@ func New(opts Options) (*Client, error) {
 		maxSignatures:    orDefault(opts.MaxSignatures, DefaultMaxSignatures),
 		maxManifestBytes: orDefault(opts.MaxManifestBytes, DefaultMaxManifestBytes),
 		maxEnvelopeBytes: orDefault(opts.MaxEnvelopeBytes, DefaultMaxEnvelopeBytes),
+		referrersAPI:     &sync.Map{},
 	}
 	if c.plainHTTPHint == "" {
 		c.plainHTTPHint = DefaultPlainHTTPHint

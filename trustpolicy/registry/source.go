@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"errors"
+	"sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -32,7 +34,13 @@ func (c *Client) source(r registry.Reference) source {
 	if c.layout != nil {
 		s = c.layout
 	} else {
-		s = remoteSource{c.repository(r)}
+		repo := c.repository(r)
+		if c.referrersAPI != nil {
+			if v, ok := c.referrersAPI.Load(r.Registry); ok {
+				_ = repo.SetReferrersCapability(v.(bool)) // a fresh repository: never set before
+			}
+		}
+		s = remoteSource{repo: repo, host: r.Registry, memo: c.referrersAPI}
 	}
 	if c.cache != nil {
 		s = c.cache.wrap(r, s)
@@ -41,7 +49,15 @@ func (c *Client) source(r registry.Reference) source {
 }
 
 // remoteSource is a repository of a remote registry, through oras-go.
-type remoteSource struct{ repo *remote.Repository }
+type remoteSource struct {
+	repo *remote.Repository
+	host string
+	// memo remembers per registry host whether it has the referrers API,
+	// so that only the first signature listing on a host probes it (a
+	// registry without it answers 404, and oras-go falls back to the
+	// referrers tag schema).
+	memo *sync.Map
+}
 
 func (s remoteSource) resolve(ctx context.Context, reference string) (ocispec.Descriptor, error) {
 	return s.repo.Resolve(ctx, reference)
@@ -51,5 +67,13 @@ func (s remoteSource) manifests() content.Fetcher { return s.repo.Manifests() }
 func (s remoteSource) blobs() content.Fetcher     { return s.repo.Blobs() }
 
 func (s remoteSource) referrers(ctx context.Context, desc ocispec.Descriptor, artifactType string, fn func([]ocispec.Descriptor) error) error {
-	return s.repo.Referrers(ctx, desc, artifactType, fn)
+	err := s.repo.Referrers(ctx, desc, artifactType, fn)
+	if s.memo != nil && (err == nil || errors.Is(err, errStop)) {
+		// The listing answered, so the capability is known: setting it to
+		// true again succeeds only when it is true (or was left unknown
+		// because the caller stopped on the API's first page).
+		capable := !errors.Is(s.repo.SetReferrersCapability(true), remote.ErrReferrersCapabilityAlreadySet)
+		s.memo.Store(s.host, capable)
+	}
+	return err
 }
