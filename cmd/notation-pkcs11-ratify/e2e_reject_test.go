@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
-	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testca"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 )
 

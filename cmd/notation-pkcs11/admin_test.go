@@ -14,8 +14,8 @@ import (
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/cli"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/cli/clitest"
-	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testca"
+	"github.com/notation-pkcs11/notation-pkcs11/pki"
 )
 
 // runCLI runs the command in process with an empty environment.

@@ -19,10 +19,10 @@ import (
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/cli"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testca"
 	"github.com/notation-pkcs11/notation-pkcs11/internal/testpki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
-	"github.com/notation-pkcs11/notation-pkcs11/internal/testca"
 	"github.com/notation-pkcs11/notation-pkcs11/plugin"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy"
 )

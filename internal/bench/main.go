@@ -37,9 +37,9 @@ import (
 	"time"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testca"
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
-	"github.com/notation-pkcs11/notation-pkcs11/internal/testca"
 )
 
 const (
