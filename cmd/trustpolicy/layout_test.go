@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/notation-pkcs11/notation-pkcs11/internal/cli/clitest"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/service/servicetest"
 )
 
@@ -89,7 +91,12 @@ func newLayoutWorld(t *testing.T, level string) *layoutWorld {
 func TestLayoutVerify(t *testing.T) {
 	w := newLayoutWorld(t, "permissive")
 	cache := t.TempDir()
-	for _, path := range []string{w.dir, w.tar} {
+	// The tar the guide makes: tar -cf release.tar -C release .
+	gnuTar := filepath.Join(t.TempDir(), "release.tar")
+	if out, err := exec.Command(e2e.LookPathT(t, "tar", "tar", "the guide's tar command is tried"), "-cf", gnuTar, "-C", w.dir, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	for _, path := range []string{w.dir, w.tar, gnuTar} {
 		for _, ref := range []string{"oci-layout:" + path + ":v1", "oci-layout:" + path + "@" + w.digest} {
 			args := []string{"verify", "--offline", "--crl-cache", cache, "--scope", w.scope, ref}
 			code, out, errOut := w.run(t, args...)

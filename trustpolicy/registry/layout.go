@@ -117,7 +117,10 @@ func NewLayout(ctx context.Context, path string, opts Options) (*Client, error) 
 	if st.IsDir() {
 		store, err = oci.NewFromFS(ctx, os.DirFS(path))
 	} else if st.Mode().IsRegular() {
-		store, err = oci.NewFromTar(ctx, path)
+		var tfs *tarFS
+		if tfs, err = newTarFS(path); err == nil {
+			store, err = oci.NewFromFS(ctx, tfs)
+		}
 	} else {
 		err = errors.New("neither a folder nor a regular file")
 	}

@@ -1,7 +1,10 @@
 package registry_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -204,5 +207,53 @@ func TestTags(t *testing.T) {
 	}
 	if _, err := c.Repository(w.Ref("app:v1")); err != nil {
 		t.Errorf("Repository: %v", err)
+	}
+}
+
+// TestLayoutTarNames: a tar whose members are named ./oci-layout and so on
+// (tar -cf l.tar -C layout .) opens like one without the prefix; members
+// that would leave the archive (../, absolute) are ignored.
+func TestLayoutTarNames(t *testing.T) {
+	w := newLayoutWorld(t)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	add := func(name string, data []byte) {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("../index.json", []byte(`{"manifests":[]}`))
+	add("/oci-layout", []byte(`garbage`))
+	err := filepath.WalkDir(w.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(w.dir, p)
+		data, err := os.ReadFile(p)
+		if err == nil {
+			add("./"+filepath.ToSlash(rel), data)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "dot.tar")
+	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := registry.NewLayout(t.Context(), p, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := resolve(t, c, "registry.example/app:v1")
+	if sigs, err := collect(t, c, tg); err != nil || len(sigs) != 1 || sigs[0].Err != nil {
+		t.Errorf("signatures in a ./ tar: %+v, %v", sigs, err)
 	}
 }
