@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/notation-pkcs11/notation-pkcs11/pki"
 	"github.com/notation-pkcs11/notation-pkcs11/pki/pkcs11"
@@ -82,9 +83,9 @@ func (d *doctorRun) sessionFailed(err error, r keyRequest, pluginConfig map[stri
 			if errors.As(cause, &me) {
 				d.rep.MissingMechanisms, d.rep.OfferedMechanisms = me.Missing, me.Offered
 			}
-			return d.fail(CheckKey, cause, fix{text: "this token cannot make the signature Notation needs with this key: generate a key of a type whose mechanisms the token offers (the message names the missing ones) with notation-pkcs11 key generate --token " + tok + " --type TYPE --label NEW-LABEL"})
+			return d.fail(CheckKey, cause, newKeyFix(tok, r.uri.Object, me))
 		}
-		return d.fail(CheckKey, cause, fix{text: "Notation cannot sign with this key type; generate a supported key under a new label: notation-pkcs11 key generate --token " + tok + " --type ec-256 --label NEW-LABEL"})
+		return d.fail(CheckKey, cause, newKeyFix(tok, r.uri.Object, nil))
 	case stepChain:
 		switch {
 		case errors.Is(cause, pkcs11.ErrCertificateNotFound):
@@ -98,4 +99,32 @@ func (d *doctorRun) sessionFailed(err error, r keyRequest, pluginConfig map[stri
 		return d.fail(CheckChain, cause, incompleteFix(r))
 	}
 	return d.fail(CheckModule, cause, moduleFix(r))
+}
+
+// newKeyFix is the fix for a key the token cannot sign with as Notation
+// needs: the exact key generate command for a key type whose mechanisms
+// the token offers (EC P-256 unless the token offers only RSA-PSS), under
+// a new label derived from the old one. A token that offers neither gets
+// advice without a command.
+func newKeyFix(tokenURI, label string, me *pkcs11.MechanismError) fix {
+	typ := "ec-256"
+	if me != nil {
+		var ec, pss bool
+		for _, m := range me.Offered {
+			ec = ec || strings.Contains(m, "ECDSA")
+			pss = pss || strings.Contains(m, "RSA_PKCS_PSS")
+		}
+		switch {
+		case ec:
+		case pss:
+			typ = "rsa-3072"
+		default:
+			return fix{text: "this token offers none of the mechanisms Notation needs (ECDSA or RSA-PSS; the message names them): sign with a key on another token"}
+		}
+	}
+	if label == "" {
+		label = "notation"
+	}
+	cmd := "notation-pkcs11 key generate --token " + tokenURI + " --type " + typ + " --label " + shellQuote(label+"-"+typ)
+	return fix{text: "generate a key this token can sign with as Notation needs, then issue and import its certificate: " + cmd, command: cmd}
 }
