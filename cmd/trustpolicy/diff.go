@@ -65,6 +65,13 @@ func runDiff(ctx context.Context, e env, f verifyFlags, candidatePath string, po
 	if candidatePath == "" {
 		return cli.Usagef("--candidate FILE is required: the trust policy to compare with the current one")
 	}
+	if _, err := f.in.check(); err != nil {
+		return err
+	}
+	listed, err := gatherListed(e, &f.in, f.scope, pos)
+	if err != nil {
+		return err
+	}
 	current, checker, err := prepareEngine(e, &f)
 	if err != nil {
 		return err
@@ -73,7 +80,7 @@ func runDiff(ctx context.Context, e env, f verifyFlags, candidatePath string, po
 	if err != nil {
 		return toCLI(fmt.Errorf("--candidate: %w", err))
 	}
-	inputs, src, platforms, err := gatherBulk(ctx, e, &f, current, pos)
+	inputs, src, platforms, err := gatherBulk(ctx, e, &f, current, listed)
 	if err != nil {
 		return err
 	}

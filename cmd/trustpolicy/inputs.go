@@ -83,10 +83,10 @@ func checkReference(ref, scope string) error {
 // errNoScope: a layout without --scope.
 var errNoScope = errors.New("an OCI layout needs --scope REGISTRY/REPO, the trust policy scope to verify it under (as notation verify --oci-layout --scope)")
 
-// gatherInputs collects the artifacts: REF arguments, then --from, then
-// --all-tags (whose tags are listed now, each resolved once later). Bad
-// input is a usage error naming the argument, or the file and line.
-func gatherInputs(ctx context.Context, e env, f *artifactFlags, scope string, pos []string, src *sources) ([]bulk.Input, error) {
+// gatherListed collects the artifacts named without any network: REF
+// arguments, then --from. Bad input is a usage error naming the argument,
+// or the file and line.
+func gatherListed(e env, f *artifactFlags, scope string, pos []string) ([]bulk.Input, error) {
 	var inputs []bulk.Input
 	for i, ref := range pos {
 		if err := checkReference(ref, scope); err != nil {
@@ -101,6 +101,12 @@ func gatherInputs(ctx context.Context, e env, f *artifactFlags, scope string, po
 		}
 		inputs = append(inputs, list...)
 	}
+	return inputs, nil
+}
+
+// gatherTags adds the tags of every --all-tags repository to inputs (each
+// tag is resolved once, later).
+func gatherTags(ctx context.Context, f *artifactFlags, scope string, inputs []bulk.Input, src *sources) ([]bulk.Input, error) {
 	for _, repo := range f.allTags {
 		tags, err := src.tags(ctx, repo, scope)
 		if err != nil {

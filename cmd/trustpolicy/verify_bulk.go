@@ -105,9 +105,10 @@ type bulkRun struct {
 	verify bulk.Func
 }
 
-// gatherBulk gathers the inputs and opens their sources. Every OCI layout
-// named is opened now, so that a missing one is bad input (exit 2).
-func gatherBulk(ctx context.Context, e env, f *verifyFlags, engine *trustpolicy.Engine, pos []string) ([]bulk.Input, *sources, *bulk.Platforms, error) {
+// gatherBulk completes the inputs listed (gatherListed) with --all-tags
+// and opens their sources. Every OCI layout named is opened now, so that a
+// missing one is bad input (exit 2).
+func gatherBulk(ctx context.Context, e env, f *verifyFlags, engine *trustpolicy.Engine, listed []bulk.Input) ([]bulk.Input, *sources, *bulk.Platforms, error) {
 	platforms, err := f.in.check()
 	if err != nil {
 		return nil, nil, nil, err
@@ -116,7 +117,7 @@ func gatherBulk(ctx context.Context, e env, f *verifyFlags, engine *trustpolicy.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	inputs, err := gatherInputs(ctx, e, &f.in, f.scope, pos, src)
+	inputs, err := gatherTags(ctx, &f.in, f.scope, listed, src)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -131,8 +132,8 @@ func gatherBulk(ctx context.Context, e env, f *verifyFlags, engine *trustpolicy.
 }
 
 // prepareBulk is gatherBulk with the Verifier of bulk verify.
-func prepareBulk(ctx context.Context, e env, f *verifyFlags, engine *trustpolicy.Engine, pos []string) (*bulkRun, error) {
-	inputs, src, platforms, err := gatherBulk(ctx, e, f, engine, pos)
+func prepareBulk(ctx context.Context, e env, f *verifyFlags, engine *trustpolicy.Engine, listed []bulk.Input) (*bulkRun, error) {
+	inputs, src, platforms, err := gatherBulk(ctx, e, f, engine, listed)
 	if err != nil {
 		return nil, err
 	}
@@ -161,11 +162,18 @@ func runBulk(ctx context.Context, e env, f verifyFlags, pos []string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := f.in.check(); err != nil {
+		return err
+	}
+	listed, err := gatherListed(e, &f.in, f.scope, pos)
+	if err != nil {
+		return err
+	}
 	engine, _, err := prepareEngine(e, &f)
 	if err != nil {
 		return err
 	}
-	run, err := prepareBulk(ctx, e, &f, engine, pos)
+	run, err := prepareBulk(ctx, e, &f, engine, listed)
 	if err != nil {
 		return err
 	}

@@ -133,6 +133,8 @@ func TestBulkInputs(t *testing.T) {
 		want string
 	}{
 		{[]string{"--from", bad}, bad + ":3: \"not-a-registry/app:v1\""},
+		// The list is checked before the policy is read.
+		{[]string{"--from", bad, "--policy", filepath.Join(dir, "missing")}, bad + ":3: "},
 		{[]string{"--from", filepath.Join(dir, "missing")}, "no such file"},
 		{[]string{"--from", dir}, "is a folder"},
 		{[]string{good, "app:v1"}, `argument 2 "app:v1"`},
