@@ -19,9 +19,11 @@ type cacheKey struct {
 type answer struct {
 	verdict string
 	// value is the encoded ItemValue; err the item's error ("" when the
-	// image is admitted).
-	value []byte
-	err   string
+	// image is admitted) and errJSON the same as a JSON string (nil when
+	// admitted). Both encodings are escaped for terminals.
+	value   []byte
+	err     string
+	errJSON []byte
 	// revHits and revMisses count the revocation evidence of a fresh
 	// verification that came from the revocation cache, or not.
 	revHits, revMisses int

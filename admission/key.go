@@ -62,9 +62,27 @@ type Key struct {
 // label), then an image reference as a Pod spec carries it. Errors are
 // *KeyError.
 func ParseKey(key string) (Key, error) {
-	k := Key{Image: key}
-	fail := func(format string, a ...any) (Key, error) {
-		return Key{}, &KeyError{Key: key, Err: fmt.Errorf(format, a...)}
+	k, _, err := normalizeKey(key)
+	if err != nil {
+		return Key{}, err
+	}
+	parsed, err := registry.ParseReference(k.Reference)
+	if err != nil {
+		return Key{}, &KeyError{Key: key, Err: err}
+	}
+	k.Digest = parsed.Digest
+	return k, nil
+}
+
+// normalizeKey is ParseKey without the final check of the reference's
+// grammar (registry.ParseReference): Reference is set, Digest is not;
+// byDigest reports whether Reference names a digest. A reference that a
+// full ParseKey accepted before normalizes to the same string, which is
+// how a cached verdict is found without parsing again.
+func normalizeKey(key string) (k Key, byDigest bool, err error) {
+	k = Key{Image: key}
+	fail := func(format string, a ...any) (Key, bool, error) {
+		return Key{}, false, &KeyError{Key: key, Err: fmt.Errorf(format, a...)}
 	}
 	if len(key) > MaxKeyLen {
 		return fail("longer than %d bytes", MaxKeyLen)
@@ -83,12 +101,8 @@ func ParseKey(key string) (Key, error) {
 	if err != nil {
 		return fail("%v", err)
 	}
-	parsed, err := registry.ParseReference(ref)
-	if err != nil {
-		return fail("%v", err)
-	}
-	k.Reference, k.Digest = ref, parsed.Digest
-	return k, nil
+	k.Reference = ref
+	return k, strings.Contains(ref, "@"), nil
 }
 
 // normalize is containerd's reference.ParseDockerRef, on the string level.

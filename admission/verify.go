@@ -19,7 +19,7 @@ const verdictError = "error"
 
 // answerKeys answers every key of a request, each distinct key once and
 // at most keyParallelism at a time, in request order.
-func (s *Server) answerKeys(ctx context.Context, g *generation, keys []string) []Item {
+func (s *Server) answerKeys(ctx context.Context, g *generation, keys []string) []*answer {
 	distinct := map[string]*answer{}
 	var order []string
 	for _, k := range keys {
@@ -32,6 +32,10 @@ func (s *Server) answerKeys(ctx context.Context, g *generation, keys []string) [
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, keyParallelism)
 	for i, k := range order {
+		if a := s.cached(g, k); a != nil { // no goroutine for a cached digest
+			answers[i] = a
+			continue
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
@@ -43,13 +47,28 @@ func (s *Server) answerKeys(ctx context.Context, g *generation, keys []string) [
 	for i, k := range order {
 		distinct[k] = answers[i]
 	}
-	items := make([]Item, len(keys))
+	out := make([]*answer, len(keys))
 	for i, k := range keys {
-		a := distinct[k]
-		s.m.keys.WithLabelValues(a.verdict).Inc()
-		items[i] = Item{Key: k, Value: a.value, Error: a.err}
+		out[i] = distinct[k]
+		s.m.keys.WithLabelValues(out[i].verdict).Inc()
 	}
-	return items
+	return out
+}
+
+// cached is the cached answer for a key by digest, found without parsing
+// the reference again, or nil.
+func (s *Server) cached(g *generation, key string) *answer {
+	k, byDigest, err := normalizeKey(key)
+	if err != nil || !byDigest {
+		return nil
+	}
+	a, ok := s.cache.lookup(cacheKey{ref: k.Reference, gen: g.n}, s.cfg.Now())
+	if !ok {
+		return nil
+	}
+	s.m.verdictCache.WithLabelValues("hit").Inc()
+	s.m.registry.WithLabelValues("hit").Inc()
+	return a
 }
 
 // answerKey answers one key: parse it, resolve a tag to its digest, then
@@ -129,16 +148,32 @@ func reportAnswer(r *trustpolicy.Report) (*answer, error) {
 		return nil, fmt.Errorf("encoding the report: %w", err)
 	}
 	brief := summary(r)
-	v := ItemValue{Verdict: string(r.Verdict), Digest: digestOf(r.Reference), Summary: brief, Result: result}
+	errText := ""
+	if r.Verdict != trustpolicy.VerdictVerified && r.Verdict != trustpolicy.VerdictSkipped {
+		errText = brief
+	}
+	return newAnswer(ItemValue{Verdict: string(r.Verdict), Digest: digestOf(r.Reference), Summary: brief, Result: result}, errText)
+}
+
+// newAnswer encodes v and errText once, escaped for terminals
+// (textsafe.EscapeJSON), so that a cached answer is copied into responses
+// as it is.
+func newAnswer(v ItemValue, errText string) (*answer, error) {
 	value, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("encoding the report: %w", err)
+		return nil, fmt.Errorf("encoding the answer: %w", err)
 	}
-	a := &answer{verdict: v.Verdict, value: value}
-	if r.Verdict != trustpolicy.VerdictVerified && r.Verdict != trustpolicy.VerdictSkipped {
-		a.err = brief
+	a := &answer{verdict: v.Verdict, value: textsafe.EscapeJSON(value), err: errText}
+	if errText != "" {
+		a.errJSON = jsonString(errText)
 	}
 	return a, nil
+}
+
+// jsonString is s as a JSON string, escaped for terminals.
+func jsonString(s string) []byte {
+	b, _ := json.Marshal(s) // a string always encodes
+	return textsafe.EscapeJSON(b)
 }
 
 // cutMarker ends a Brief that was cut to fit a terminal line.
@@ -170,8 +205,11 @@ func errorAnswer(key, ref string, err error) *answer {
 	if errors.Is(err, ErrInvalidKey) {
 		summary = fmt.Sprintf("%s: %s", verdictError, textsafe.Escape(err.Error()))
 	}
-	value, _ := json.Marshal(ItemValue{Verdict: verdictError, Digest: digestOf(ref), Summary: summary})
-	return &answer{verdict: verdictError, value: value, err: summary}
+	a, err := newAnswer(ItemValue{Verdict: verdictError, Digest: digestOf(ref), Summary: summary}, summary)
+	if err != nil { // strings always encode
+		panic(err)
+	}
+	return a
 }
 
 // digestOf is the digest of REGISTRY/REPOSITORY@DIGEST, "" otherwise.

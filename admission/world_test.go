@@ -101,7 +101,7 @@ type world struct {
 	rev       *fakeRevocation
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{
 		reg:       servicetest.NewRegistry(t),
@@ -127,7 +127,7 @@ func policyJSON(level, scope string) string {
 }
 
 // writeConfig writes dir/trustpolicy.json and dir/truststore/x509/ca/test/root.crt.
-func writeConfig(t *testing.T, dir, policy string, root *x509.Certificate) {
+func writeConfig(t testing.TB, dir, policy string, root *x509.Certificate) {
 	t.Helper()
 	store := filepath.Join(dir, "truststore", "x509", "ca", "test")
 	if err := os.MkdirAll(store, 0o755); err != nil {
@@ -148,7 +148,7 @@ func (w *world) artifact(repo, tag, content string) ocispec.Descriptor {
 
 // signed stores a manifest signed by the trusted signer and returns its
 // digest reference.
-func (w *world) signed(t *testing.T, repo, tag, content string) string {
+func (w *world) signed(t testing.TB, repo, tag, content string) string {
 	t.Helper()
 	d := w.artifact(repo, tag, content)
 	w.reg.AddSignature(repo, d, cose, w.signer.Sign(t, d, cose))
@@ -157,7 +157,7 @@ func (w *world) signed(t *testing.T, repo, tag, content string) string {
 
 // server starts a Server over the world (Reload done) and an HTTP test
 // server for its handler.
-func (w *world) server(t *testing.T, edit func(*Config)) (*Server, *httptest.Server) {
+func (w *world) server(t testing.TB, edit func(*Config)) (*Server, *httptest.Server) {
 	t.Helper()
 	client, err := registry.New(registry.Options{PlainHTTP: true})
 	if err != nil {
