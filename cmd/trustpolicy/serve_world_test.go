@@ -3,16 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +21,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/notation-pkcs11/notation-pkcs11/admission"
+	"github.com/notation-pkcs11/notation-pkcs11/internal/testkit"
 	"github.com/notation-pkcs11/notation-pkcs11/trustpolicy/service/servicetest"
 )
 
@@ -37,70 +34,44 @@ var serveNow = time.Date(2030, 6, 1, 0, 0, 0, 0, time.UTC)
 type servePKI struct {
 	caCert, serverCert, serverKey string
 	clientPair, otherClientPair   tls.Certificate
-	caPool                        *x509.CertPool
-	otherCACert, otherCAPool      string
-	otherPool                     *x509.CertPool
+	caPool, otherPool             *x509.CertPool
 }
 
 func newServePKI(t *testing.T) *servePKI {
 	t.Helper()
 	dir := t.TempDir()
 	p := &servePKI{}
-	caKey, ca := serveIssue(t, nil, nil, &x509.Certificate{Subject: pkix.Name{CommonName: "serve test CA"}, IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign})
-	srvKey, srv := serveIssue(t, ca, caKey, &x509.Certificate{Subject: pkix.Name{CommonName: "trustpolicy-serve"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames: []string{"localhost"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature})
-	cliKey, cli := serveIssue(t, ca, caKey, &x509.Certificate{Subject: pkix.Name{CommonName: "gatekeeper"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature})
-	otherKey, other := serveIssue(t, nil, nil, &x509.Certificate{Subject: pkix.Name{CommonName: "other CA"}, IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign})
-	ocliKey, ocli := serveIssue(t, other, otherKey, &x509.Certificate{Subject: pkix.Name{CommonName: "intruder"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature})
-	p.caCert = serveWritePEM(t, filepath.Join(dir, "ca.crt"), "CERTIFICATE", ca.Raw)
-	p.serverCert = serveWritePEM(t, filepath.Join(dir, "tls.crt"), "CERTIFICATE", srv.Raw)
-	p.serverKey = serveWritePEM(t, filepath.Join(dir, "tls.key"), "PRIVATE KEY", serveKeyDER(t, srvKey))
-	p.otherCACert = serveWritePEM(t, filepath.Join(dir, "other-ca.crt"), "CERTIFICATE", other.Raw)
+	now := time.Now()
+	nb, na := now.Add(-time.Hour), now.Add(24*time.Hour)
+	tlsLeaf := func(cn string, eku x509.ExtKeyUsage) *x509.Certificate {
+		return &x509.Certificate{Subject: pkix.Name{CommonName: cn}, NotBefore: nb, NotAfter: na, KeyUsage: x509.KeyUsageDigitalSignature,
+			ExtKeyUsage: []x509.ExtKeyUsage{eku}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}}
+	}
+	ca := testkit.NewRoot(t, testkit.CATemplate(pkix.Name{CommonName: "serve test CA"}, nb, na), testkit.ECKey(t, "serve-ca"))
+	other := testkit.NewRoot(t, testkit.CATemplate(pkix.Name{CommonName: "other CA"}, nb, na), testkit.ECKey(t, "serve-other-ca"))
+	srvKey, cliKey, ocliKey := testkit.ECKey(t, "serve-server"), testkit.ECKey(t, "serve-client"), testkit.ECKey(t, "serve-intruder")
+	srv := ca.Issue(t, tlsLeaf("trustpolicy-serve", x509.ExtKeyUsageServerAuth), srvKey.Public())
+	cli := ca.Issue(t, tlsLeaf("gatekeeper", x509.ExtKeyUsageClientAuth), cliKey.Public())
+	ocli := other.Issue(t, tlsLeaf("intruder", x509.ExtKeyUsageClientAuth), ocliKey.Public())
+	p.caCert = serveWriteFile(t, filepath.Join(dir, "ca.crt"), testkit.PEM(ca.Cert))
+	p.serverCert = serveWriteFile(t, filepath.Join(dir, "tls.crt"), testkit.PEM(srv))
+	keyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.serverKey = serveWriteFile(t, filepath.Join(dir, "tls.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
 	p.clientPair = tls.Certificate{Certificate: [][]byte{cli.Raw}, PrivateKey: cliKey}
 	p.otherClientPair = tls.Certificate{Certificate: [][]byte{ocli.Raw}, PrivateKey: ocliKey}
 	p.caPool = x509.NewCertPool()
-	p.caPool.AddCert(ca)
+	p.caPool.AddCert(ca.Cert)
 	p.otherPool = x509.NewCertPool()
-	p.otherPool.AddCert(other)
+	p.otherPool.AddCert(other.Cert)
 	return p
 }
 
-func serveIssue(t *testing.T, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, tmpl *x509.Certificate) (*ecdsa.PrivateKey, *x509.Certificate) {
+func serveWriteFile(t *testing.T, path string, data []byte) string {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl.SerialNumber = serial
-	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
-	signer, signerKey := tmpl, key
-	if parent != nil {
-		signer, signerKey = parent, parentKey
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, cert
-}
-
-func serveKeyDER(t *testing.T, k *ecdsa.PrivateKey) []byte {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
-}
-
-func serveWritePEM(t *testing.T, path, typ string, der []byte) string {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
