@@ -20,6 +20,9 @@ type Policy struct {
 	rules    []*Rule
 	byScope  map[string]*Rule
 	wildcard *Rule
+	// byRegistry holds the registry-host scopes (CompileOptions).
+	byRegistry     map[string]*Rule
+	registryScopes bool
 	// scopes lists the configured scopes for "no applicable policy" errors.
 	scopes string
 }
@@ -119,7 +122,10 @@ func (p *Policy) Rules() []*Rule {
 // scope; the digest is not checked), a statement listing that exact
 // repository wins over the "*" statement, and otherwise the error wraps
 // ErrNoApplicablePolicy. An invalid reference gives an error wrapping
-// ErrInvalidReference. Matching is exact and case-sensitive.
+// ErrInvalidReference. Matching is exact and case-sensitive. With
+// registry-level scopes on (CompileOptions), a statement listing the
+// reference's registry host applies when none lists the repository, before
+// the "*" statement.
 func (p *Policy) Select(reference string) (*Rule, error) {
 	at := strings.LastIndexByte(reference, '@')
 	if at < 0 {
@@ -135,6 +141,9 @@ func (p *Policy) Select(reference string) (*Rule, error) {
 	if r, ok := p.byScope[repo]; ok {
 		return r, nil
 	}
+	if r, ok := p.byRegistry[registryOf(repo)]; ok {
+		return r, nil
+	}
 	if p.wildcard != nil {
 		return p.wildcard, nil
 	}
@@ -145,12 +154,16 @@ func (p *Policy) Select(reference string) (*Rule, error) {
 // exactly when notation-go v1.3.2's Document.Validate does; otherwise it
 // returns the first problem in notation's checking order as a *PolicyError.
 // The document is copied: changing it later does not change the Policy.
-func Compile(doc *Document) (*Policy, error) {
-	v := validate(doc)
+func Compile(doc *Document) (*Policy, error) { return CompileWithOptions(doc, CompileOptions{}) }
+
+// CompileWithOptions is Compile with extensions turned on by opts (or by
+// the document's "extensions"). Without any, it is Compile.
+func CompileWithOptions(doc *Document, opts CompileOptions) (*Policy, error) {
+	v := validate(doc, opts)
 	if len(v.probs) > 0 {
 		return nil, v.probs[0].err
 	}
-	p := &Policy{rules: v.rules, byScope: make(map[string]*Rule, len(v.rules))}
+	p := &Policy{rules: v.rules, byScope: make(map[string]*Rule, len(v.rules)), registryScopes: v.registryScopes}
 	// The first few scopes, for "no applicable policy" errors.
 	const show = 10
 	var shown []string
@@ -161,9 +174,15 @@ func Compile(doc *Document) (*Policy, error) {
 				shown = append(shown, strconv.Quote(s))
 			}
 			total++
-			if s == "*" {
+			switch {
+			case s == "*":
 				p.wildcard = r
-			} else {
+			case v.registryScopes && isRegistryScope(s):
+				if p.byRegistry == nil {
+					p.byRegistry = map[string]*Rule{}
+				}
+				p.byRegistry[s] = r
+			default:
 				p.byScope[s] = r
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -162,6 +163,9 @@ func policyMatch(rule *Rule, reference string) *PolicyMatch {
 	if rule.Wildcard {
 		m.Scope = "*"
 		m.Why = fmt.Sprintf("no statement lists %q in registryScopes, so the wildcard statement %q applies", repo, rule.Name)
+	} else if host := registryOf(repo); !slices.Contains(rule.Statement.RegistryScopes, repo) && slices.Contains(rule.Statement.RegistryScopes, host) {
+		m.Scope = host
+		m.Why = fmt.Sprintf("no statement lists %q in registryScopes; statement %q lists its registry %q (a registry-level scope)", repo, rule.Name, host)
 	} else {
 		m.Scope = repo
 		m.Why = fmt.Sprintf("statement %q lists %q in registryScopes", rule.Name, repo)

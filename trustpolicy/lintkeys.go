@@ -62,17 +62,20 @@ const (
 	kindVerification
 	kindOverride
 	kindStatementList
+	kindExtensions
 )
 
 // knownKeys are the keys of each object, in the order people write them.
 func knownKeys(k objectKind) []string {
 	switch k {
 	case kindRoot:
-		return []string{"version", "trustPolicies"}
+		return []string{"version", "trustPolicies", "extensions"}
 	case kindStatement:
 		return []string{"name", "registryScopes", "signatureVerification", "trustStores", "trustedIdentities"}
 	case kindVerification:
 		return []string{"level", "override", "verifyTimestamp"}
+	case kindExtensions:
+		return []string{"registryScopes"}
 	}
 	return nil
 }
@@ -86,6 +89,8 @@ func childKind(k objectKind, key string) objectKind {
 		return kindVerification
 	case k == kindVerification && key == "override":
 		return kindOverride
+	case k == kindRoot && key == "extensions":
+		return kindExtensions
 	}
 	return kindNone
 }
@@ -98,6 +103,8 @@ func kindName(k objectKind) string {
 		return "a trust policy statement"
 	case kindVerification:
 		return "signatureVerification"
+	case kindExtensions:
+		return "extensions"
 	}
 	return "this object"
 }

@@ -47,11 +47,16 @@ func DefaultPaths(getenv func(string) string) (Paths, error) {
 // returns an Engine. A store that fails to load does not fail Load: as in
 // notation, its error is reported by the verifications that use it.
 func Load(p Paths, rev revocation.Checker) (*Engine, error) {
+	return LoadWithOptions(p, rev, CompileOptions{})
+}
+
+// LoadWithOptions is Load with the policy compiled by CompileWithOptions.
+func LoadWithOptions(p Paths, rev revocation.Checker, opts CompileOptions) (*Engine, error) {
 	doc, err := LoadDocument(p.Policy)
 	if err != nil {
 		return nil, err
 	}
-	pol, err := Compile(doc)
+	pol, err := CompileWithOptions(doc, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,18 @@ const (
 type Document struct {
 	Version       string      `json:"version"`
 	TrustPolicies []Statement `json:"trustPolicies"`
+	// Extensions turns on this project's extensions to notation v1.3.2's
+	// trust policy. notation ignores the key (and rejects a policy that
+	// uses an extension).
+	Extensions *Extensions `json:"extensions,omitempty"`
+}
+
+// Extensions are opt-in extensions of the trust policy; each is off unless
+// set here or by the caller (CompileOptions).
+type Extensions struct {
+	// RegistryScopes allows a registry host as a registry scope
+	// (notaryproject/specifications PR #330): see CompileOptions.
+	RegistryScopes bool `json:"registryScopes,omitempty"`
 }
 
 // Statement is one entry of trustPolicies.

@@ -15,8 +15,11 @@ import (
 
 // Lint returns every problem in the document, in document order. It returns
 // nothing exactly when Compile accepts the document.
-func Lint(doc *Document) []*PolicyError {
-	v := validate(doc)
+func Lint(doc *Document) []*PolicyError { return LintWithOptions(doc, CompileOptions{}) }
+
+// LintWithOptions is Lint for CompileWithOptions.
+func LintWithOptions(doc *Document, opts CompileOptions) []*PolicyError {
+	v := validate(doc, opts)
 	probs := slices.Clone(v.probs)
 	sort.SliceStable(probs, func(i, j int) bool { return lessKey(probs[i].key, probs[j].key) })
 	out := make([]*PolicyError, len(probs))
@@ -58,8 +61,10 @@ const (
 // validator collects problems in notation's checking order and builds the
 // rules along the way.
 type validator struct {
-	probs []problem
-	rules []*Rule
+	// registryScopes allows registry-host scopes (the extension).
+	registryScopes bool
+	probs          []problem
+	rules          []*Rule
 	// dns caches parsed identities: large policies repeat the same ones.
 	dns map[string]parsedIdentity
 }
@@ -99,8 +104,8 @@ const levelChoices = `use one of "strict", "permissive", "audit" or "skip" (lowe
 // scopes; then scopes used twice. Unlike notation it goes on after a
 // problem, so Lint can report them all; every problem it reports is one
 // notation rejects.
-func validate(doc *Document) *validator {
-	v := &validator{}
+func validate(doc *Document, opts CompileOptions) *validator {
+	v := &validator{registryScopes: opts.RegistryScopes || doc != nil && doc.Extensions != nil && doc.Extensions.RegistryScopes}
 	if doc == nil {
 		v.add(problemKey{}, "", "", `the trust policy document is missing; it needs "version": "1.0" and at least one entry in "trustPolicies"`)
 		return v

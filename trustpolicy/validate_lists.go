@@ -134,6 +134,12 @@ func (v *validator) scopes(i int, st *Statement) {
 		case scopeWildcard:
 			v.add(key, jp, s, `wildcards are not supported in registry scopes; use "*" alone or an exact REGISTRY/REPOSITORY scope`)
 		case scopeInvalid:
+			if isRegistryScope(s) {
+				if !v.registryScopes {
+					v.add(key, jp, s, registryScopeOff)
+				}
+				continue
+			}
 			msg := `not a valid registry scope; use REGISTRY[:PORT]/REPOSITORY with a lower-case repository and no scheme, tag or digest, e.g. "registry.example.com/team/app"`
 			if h := scopeHint(s); h != "" {
 				msg += " (" + h + ")"

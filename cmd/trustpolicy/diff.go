@@ -76,7 +76,7 @@ func runDiff(ctx context.Context, e env, f verifyFlags, candidatePath string, po
 	if err != nil {
 		return err
 	}
-	candidate, err := loadEngine(candidatePath, f.truststore, checker, e)
+	candidate, err := loadEngineWith(candidatePath, f.truststore, checker, e, f.compileOptions())
 	if err != nil {
 		return toCLI(fmt.Errorf("--candidate: %w", err))
 	}

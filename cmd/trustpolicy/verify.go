@@ -50,6 +50,8 @@ type verifyFlags struct {
 	rev                   revocationFlags
 	// scope is the trust policy scope of an OCI layout reference.
 	scope string
+	// registryScopes turns on registry-level scopes (an extension).
+	registryScopes bool
 	// in and report are bulk verification's (verify only).
 	in     artifactFlags
 	report string
@@ -136,6 +138,7 @@ func (f *verifyFlags) registerRemote(cmd *cobra.Command) {
 	fs.IntVar(&f.maxSignatures, "max-signatures", 100, "verify at most `N` signatures of the artifact, as notation's --max-signatures")
 	fs.Var(f.metadata, "user-metadata", "require the signed annotation `KEY=VALUE` (repeatable)")
 	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up on an artifact after this `duration`")
+	fs.BoolVar(&f.registryScopes, "registry-scopes", false, "allow registry-level scopes (a registry host in registryScopes: repository > registry > \"*\"), an extension notation lacks; the policy can also set \"extensions\": {\"registryScopes\": true}")
 	f.rev.register(cmd, true)
 }
 
@@ -200,11 +203,17 @@ func runVerify(ctx context.Context, e env, f verifyFlags, pos []string, explain 
 // loadEngine loads the policy and trust stores; rev checks the signing and
 // timestamping chains.
 func loadEngine(policy, store string, rev revocation.Checker, e env) (*trustpolicy.Engine, error) {
+	return loadEngineWith(policy, store, rev, e, trustpolicy.CompileOptions{})
+}
+
+// loadEngineWith is loadEngine with the policy's extensions turned on by
+// opts.
+func loadEngineWith(policy, store string, rev revocation.Checker, e env, opts trustpolicy.CompileOptions) (*trustpolicy.Engine, error) {
 	paths, err := resolvePaths(policy, store, e)
 	if err != nil {
 		return nil, err
 	}
-	engine, err := trustpolicy.Load(paths, rev)
+	engine, err := trustpolicy.LoadWithOptions(paths, rev, opts)
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -88,11 +88,16 @@ func prepareEngine(e env, f *verifyFlags) (*trustpolicy.Engine, revocation.Check
 	if err != nil {
 		return nil, nil, toCLI(err)
 	}
-	engine, err := loadEngine(f.policy, f.truststore, checker, e)
+	engine, err := loadEngineWith(f.policy, f.truststore, checker, e, f.compileOptions())
 	if err != nil {
 		return nil, nil, toCLI(err)
 	}
 	return engine, checker, nil
+}
+
+// compileOptions are the policy extensions the flags turn on.
+func (f *verifyFlags) compileOptions() trustpolicy.CompileOptions {
+	return trustpolicy.CompileOptions{RegistryScopes: f.registryScopes}
 }
 
 // bulkRun is what bulk verify and diff share: the artifacts, where they
