@@ -221,12 +221,19 @@ func runBulk(ctx context.Context, e env, f verifyFlags, pos []string) error {
 			runErr = fmt.Errorf("--report junit=%s: %w", junitPath, err)
 		}
 	}
-	switch {
-	case runErr != nil && errors.Is(runErr, context.Canceled):
-		return fmt.Errorf("interrupted: %d of %d artifacts not verified", summary.NotRun, summary.Total)
-	case runErr != nil:
+	if errors.Is(runErr, context.Canceled) {
+		runErr = fmt.Errorf("interrupted: %d of %d artifacts not verified", summary.NotRun, summary.Total)
+	}
+	if runErr != nil {
+		// The records and the summary are out: under --output json stdout
+		// stays JSON Lines, and the error is one line on stderr.
+		if f.output.JSON() {
+			fmt.Fprintf(e.stderr, "trustpolicy verify: error: %s\n", textsafe.Escape(runErr.Error()))
+			return &cli.ExitError{Code: exitFailed}
+		}
 		return runErr
-	case summary.ExitCode != exitVerified:
+	}
+	if summary.ExitCode != exitVerified {
 		return &cli.ExitError{Code: summary.ExitCode}
 	}
 	return nil

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/xml"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -220,5 +223,33 @@ func TestBulkPlatforms(t *testing.T) {
 	recs, _ := jsonLines(t, r.stdout)
 	if r.code != exitFailed || len(recs) != 1 || len(recs[0].Platforms) != 2 || recs[0].Platforms[1].CoveredBy != bulk.CoveredByNone {
 		t.Errorf("all platforms: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestBulkInterrupted: a run whose context ends (Ctrl-C) reports what was
+// not verified and exits 1; under --output json stdout stays JSON Lines
+// (the summary says notRun) and the error is one line on stderr.
+func TestBulkInterrupted(t *testing.T) {
+	w := newBulkWorld(t)
+	refs := []string{w.signed(t, "app", "v1", "one"), w.signed(t, "app", "v2", "two")}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, json := range []bool{false, true} {
+		args := append([]string{"verify", "--plain-http"}, refs...)
+		if json {
+			args = append(args, "--output", "json")
+		}
+		var out, errOut bytes.Buffer
+		code := run(ctx, args, env{stdout: &out, stderr: &errOut, getenv: configOnly(w.config), now: time.Now})
+		r := runResult{code, out.String(), errOut.String()}
+		r.check(t, args, clitest.Want{Code: exitFailed, ErrorLine: true, JSONLines: json})
+		if !strings.Contains(r.stderr, "interrupted: 2 of 2 artifacts not verified") {
+			t.Errorf("stderr %q", r.stderr)
+		}
+		if json {
+			if _, sum := jsonLines(t, r.stdout); sum.NotRun != 2 || sum.ExitCode != exitFailed {
+				t.Errorf("summary %+v", sum)
+			}
+		}
 	}
 }
