@@ -23,6 +23,18 @@
 //     under the same rules. [ParseReference] checks a reference as Resolve
 //     does, without any network, and [Client.WithMaxSignatures] gives one
 //     caller its own signature limit on a shared client.
+//   - [NewLayout] gives a Client that reads an OCI image layout (a folder,
+//     or a tar of one, as oras copy --to-oci-layout writes it) instead of a
+//     registry, with no network: the same Resolve, Signatures and
+//     FetchSignature, signatures found among the layout's manifests whose
+//     subject is the artifact (oras-go's OCI store and its predecessors).
+//   - [Client.WithCache] keeps what a Client read in memory, so a second
+//     verification of one artifact (under another policy) asks nothing;
+//     [Client.Tags], [Client.IndexManifests] and [Client.Repository] serve
+//     bulk verification, multi-platform checks and promotion.
+//   - The first signature listing on a registry host learns whether it has
+//     the referrers API; later ones on that host go straight to the API or
+//     to the referrers tag schema.
 //   - At most [Options.MaxSignatures] signature manifests (default 100, the
 //     default of notation's --max-signatures) are processed. Like notation's
 //     MaxSignatureAttempts, every listed signature manifest counts, including
