@@ -111,14 +111,14 @@ func encodeItems(apiVersion string, keys []string, answers []*answer) []byte {
 	}
 	b := make([]byte, 0, n)
 	b = append(b, `{"apiVersion":`...)
-	b = append(b, jsonString(apiVersion)...)
+	b = appendJSONString(b, apiVersion)
 	b = append(b, `,"kind":"`+KindProviderResponse+`","response":{"idempotent":true,"items":[`...)
 	for i, a := range answers {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"key":`...)
-		b = append(b, jsonString(keys[i])...)
+		b = appendJSONString(b, keys[i])
 		b = append(b, `,"value":`...)
 		b = append(b, a.value...)
 		if a.errJSON != nil {

@@ -136,8 +136,10 @@ func normalize(s string) (string, error) {
 	ref := domain + "/" + name
 	switch {
 	case hasDigest:
-		if _, err := digest.Parse(dgst); err != nil {
-			return "", fmt.Errorf("digest %q: %v", dgst, err)
+		if !isSHA256(dgst) {
+			if _, err := digest.Parse(dgst); err != nil {
+				return "", fmt.Errorf("digest %q: %v", dgst, err)
+			}
 		}
 		// A tag beside a digest is ignored: the digest is what is pulled.
 		return ref + "@" + dgst, nil
@@ -166,6 +168,13 @@ func splitDockerDomain(name string) (domain, remainder string) {
 		remainder = officialPrefix + remainder
 	}
 	return domain, remainder
+}
+
+// isSHA256 reports whether s is "sha256:" and 64 lowercase hex digits, a
+// valid digest (digest.Parse decides the others).
+func isSHA256(s string) bool {
+	h, ok := strings.CutPrefix(s, "sha256:")
+	return ok && isHex64(h)
 }
 
 func isHex64(s string) bool {

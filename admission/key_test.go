@@ -1,9 +1,12 @@
 package admission
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/notation-pkcs11/notation-pkcs11/internal/textsafe"
 )
 
 // TestParseKey: keys as Pods carry them, normalised as containerd's
@@ -81,4 +84,19 @@ func FuzzParseKey(f *testing.F) {
 			t.Fatalf("%q: %+v", key, k)
 		}
 	})
+}
+
+// TestAppendJSONString: the fast path for plain references and the escaped
+// path for the rest both decode to the string.
+func TestAppendJSONString(t *testing.T) {
+	for _, s := range []string{"", "docker.io/library/nginx:latest", `a"b\c`, "x\x1b[2Jy", "bidi\u202e", "caf\u00e9"} {
+		b := appendJSONString(nil, s)
+		var got string
+		if err := json.Unmarshal(b, &got); err != nil || got != s {
+			t.Errorf("%q: %s decodes to %q (%v)", s, b, got, err)
+		}
+		if textsafe.Has(string(b)) {
+			t.Errorf("%q: %s is not escaped", s, b)
+		}
+	}
 }

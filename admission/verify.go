@@ -172,8 +172,22 @@ func newAnswer(v ItemValue, errText string) (*answer, error) {
 
 // jsonString is s as a JSON string, escaped for terminals.
 func jsonString(s string) []byte {
-	b, _ := json.Marshal(s) // a string always encodes
-	return textsafe.EscapeJSON(b)
+	return appendJSONString(nil, s)
+}
+
+// appendJSONString appends s as a JSON string, escaped for terminals. A
+// string of printable ASCII without quote or backslash (an image
+// reference) is copied as it is.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, textsafe.EscapeJSON(q)...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // cutMarker ends a Brief that was cut to fit a terminal line.

@@ -12,11 +12,16 @@
 //   - two regimes: warm (both caches on and filled by one pass over every
 //     artifact, then -requests requests), and cold (a fresh server, every
 //     key an artifact it has not seen: one pass over the artifacts).
+//     Every answer of the warm-up and the cold regime is decoded and must
+//     admit every key; in the warm regime every 16th is (and every one
+//     must be HTTP 200), so that decoding on the load generator's side,
+//     which shares the CPUs, weighs little.
 //
 // Each run starts fresh server processes (loopback only) and stops them;
 // each run ends after its requests or -limit, whichever is first. It
-// prints throughput, p50 and p99 latency, errors and peak RSS (VmHWM) per
-// server, and the ratios, as a markdown table:
+// prints throughput, p50 and p99 latency, errors, peak RSS (VmHWM) and the
+// server's CPU time per request (from /proc, which a busy machine disturbs
+// less than wall time) per server, and the ratios, as a markdown table:
 //
 //	NOTATION_PKCS11_TOOLS_BIN=$HOME/.cache/notation-pkcs11/tools/bin go run ./internal/bench/serve
 //
@@ -53,6 +58,7 @@ type row struct {
 	server  string
 	res     result
 	rss     int64
+	cpu     time.Duration // the server's CPU time during the run
 }
 
 func run() error {
@@ -125,6 +131,8 @@ func run() error {
 	return nil
 }
 
+func (r row) cpuPerRequest() time.Duration { return r.cpu / time.Duration(max(r.res.requests, 1)) }
+
 // measure starts a fresh server, warms it up in the warm regime, runs the
 // stream and stops it.
 func measure(which, regime string, clients int, ratifyBin, tpBin string, w *e2e.AdmissionWorld, p *pki, dir string, requests int, limit time.Duration) (row, error) {
@@ -143,19 +151,28 @@ func measure(which, regime string, clients int, ratifyBin, tpBin string, w *e2e.
 	if err := s.ready(client); err != nil {
 		return row{}, err
 	}
-	stream := requestKeys(w.Bench, 0, true)
+	stream, check := requestKeys(w.Bench, 0, true), 1
 	if regime == "warm" {
-		if warm := load(client, s.url, stream, 8, 5*time.Minute); warm.errors > 0 {
+		if warm := load(client, s.url, stream, 8, 5*time.Minute, 1); warm.errors > 0 {
 			return row{}, fmt.Errorf("%s: warm-up: %d errors, first: %s", which, warm.errors, warm.firstErr)
 		}
 		stream = requestKeys(w.Bench, requests, false)
+		check = 16
 	}
-	res := load(client, s.url, stream, clients, limit)
+	cpu0, err := s.cpu()
+	if err != nil {
+		return row{}, err
+	}
+	res := load(client, s.url, stream, clients, limit, check)
+	cpu1, err := s.cpu()
+	if err != nil {
+		return row{}, err
+	}
 	rss, err := s.peakRSS()
 	if err != nil {
 		return row{}, err
 	}
-	return row{regime: regime, clients: clients, server: which, res: res, rss: rss}, nil
+	return row{regime: regime, clients: clients, server: which, res: res, rss: rss, cpu: cpu1 - cpu0}, nil
 }
 
 // printTable writes the markdown table, with ratios trustpolicy / ratify.
@@ -163,16 +180,17 @@ func printTable(rows []row, artifacts, signers int) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
 	fmt.Printf("`trustpolicy serve` vs `ratify serve` v1.4.6 (built-in notation verifier, --cache-enabled), %d artifacts from %d signers, TLS 1.3 with client certificates, 1-10 keys per request; %s/%s, %d CPUs, %s\n\n",
 		artifacts, signers, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
-	fmt.Println("| regime | clients | server | requests/s | p50 ms | p99 ms | errors | peak RSS MB | KB/response | throughput ratio |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| regime | clients | server | requests/s | p50 ms | p99 ms | errors | peak RSS MB | server CPU ms/request | KB/response | throughput ratio | CPU ratio |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for i, r := range rows {
-		ratio := ""
+		ratio, cpuRatio := "", ""
 		if r.server == "trustpolicy serve" && i > 0 && rows[i-1].server == "ratify serve" {
 			ratio = fmt.Sprintf("%.1fx", r.res.throughput()/rows[i-1].res.throughput())
+			cpuRatio = fmt.Sprintf("%.1fx", float64(rows[i-1].cpuPerRequest())/float64(max(r.cpuPerRequest(), 1)))
 		}
-		fmt.Printf("| %s | %d | %s | %.0f | %s | %s | %d/%d | %.0f | %.1f | %s |\n", r.regime, r.clients, r.server, r.res.throughput(),
+		fmt.Printf("| %s | %d | %s | %.0f | %s | %s | %d/%d | %.0f | %s | %.1f | %s | %s |\n", r.regime, r.clients, r.server, r.res.throughput(),
 			ms(r.res.percentile(50)), ms(r.res.percentile(99)), r.res.errors, r.res.requests, float64(r.rss)/(1<<20),
-			float64(r.res.bytes)/float64(max(r.res.requests, 1))/1024, ratio)
+			fmt.Sprintf("%.2f", float64(r.cpuPerRequest().Microseconds())/1000), float64(r.res.bytes)/float64(max(r.res.requests, 1))/1024, ratio, cpuRatio)
 	}
 	for _, r := range rows {
 		if r.res.errors > 0 {

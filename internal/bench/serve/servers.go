@@ -123,6 +123,26 @@ func (s *server) peakRSS() (int64, error) {
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", s.cmd.Process.Pid)
 }
 
+// cpu is the CPU time the process has used (user and system), from
+// /proc/PID/stat, in clock ticks of 1/100 s (USER_HZ on Linux).
+func (s *server) cpu() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", s.cmd.Process.Pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %v %v", s.cmd.Process.Pid, err1, err2)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
 // stop sends SIGTERM and waits (SIGKILL after 10 s).
 func (s *server) stop() {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
@@ -153,7 +173,7 @@ func (s *server) ready(client *http.Client) error {
 			return fmt.Errorf("%s exited: %v\n%s", s.name, err, s.log)
 		default:
 		}
-		if _, err := post(client, s.url, nil); err == nil {
+		if _, err := post(client, s.url, nil, true); err == nil {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -172,7 +192,7 @@ func startTrustpolicy(bin string, w *e2e.AdmissionWorld, p *pki, dir string) (*s
 		"--tls-cert", filepath.Join(p.dir, "tls.crt"), "--tls-key", filepath.Join(p.dir, "tls.key"), "--client-ca", p.caPath,
 		"--policy", w.Policy, "--truststore", w.TrustStore, "--plain-http", "--crl-cache", filepath.Join(dir, "crl"),
 		"--max-in-flight", "64", "--max-queue", "256")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "DOCKER_CONFIG=" + filepath.Join(dir, "docker")}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "DOCKER_CONFIG=" + filepath.Join(dir, "docker")}, goRuntimeEnv()...)
 	s, err := start("trustpolicy serve", cmd)
 	if err != nil {
 		return nil, err
@@ -214,7 +234,7 @@ func startRatify(bin string, w *e2e.AdmissionWorld, p *pki, dir string) (*server
 	}
 	cmd := exec.Command(bin, "serve", "-c", path, "--http", fmt.Sprintf("127.0.0.1:%d", port), "--health-port", fmt.Sprintf("127.0.0.1:%d", health),
 		"--cert-dir", p.dir, "--ca-cert-file", p.caPath, "--cache-enabled", "--cache-type", "ristretto", "--cache-ttl", "5m")
-	cmd.Env = r.Env()
+	cmd.Env = append(r.Env(), goRuntimeEnv()...)
 	cmd.Dir = dir
 	s, err := start("ratify serve", cmd)
 	if err != nil {
@@ -222,6 +242,18 @@ func startRatify(bin string, w *e2e.AdmissionWorld, p *pki, dir string) (*server
 	}
 	s.url = fmt.Sprintf("https://127.0.0.1:%d/ratify/gatekeeper/v1/verify", port)
 	return s, nil
+}
+
+// goRuntimeEnv passes GOGC, GOMEMLIMIT and GOMAXPROCS, when set, to both
+// servers alike (both are Go programs).
+func goRuntimeEnv() []string {
+	var env []string
+	for _, k := range []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }
 
 // buildTrustpolicy builds cmd/trustpolicy into dir.
