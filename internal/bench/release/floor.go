@@ -20,10 +20,9 @@ import (
 	"github.com/notation-pkcs11/notation-pkcs11/internal/e2e"
 )
 
-// perRepo is how many artifacts share a repository. The distribution
-// registry answers a referrers call by reading every manifest of the
-// repository, so one repository of thousands of signed artifacts would
-// measure that scan, not verification; a release is many repositories.
+// perRepo is how many artifacts share a repository: a release spans many
+// repositories, and bulk verification keeps one registry client (and its
+// learned referrers capability) for all of them.
 const perRepo = 10
 
 func repoName(i int) string { return fmt.Sprintf("bench/app-%04d", i/perRepo) }
