@@ -17,7 +17,7 @@ TESTENV  = NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) NOTATION_PKCS11_E2E=required
 E2E_PKGS  := ./cmd/... ./internal/e2e/... ./internal/demo/...
 UNIT_PKGS  = $(shell $(GO) list ./... | grep -v -e /cmd/ -e /internal/e2e -e /internal/demo -e /internal/bench)
 
-.PHONY: all build deps tools tools-ratify tools-containerd test e2e-ratify e2e-containerd unit demo bench fuzz clean
+.PHONY: all build deps tools tools-ratify tools-containerd test e2e-ratify e2e-containerd e2e-kyverno unit demo bench fuzz clean
 
 all: build
 
@@ -54,6 +54,12 @@ e2e-ratify: deps tools-ratify
 # Only the containerd verifier: unit tests and end to end with real containerd.
 e2e-containerd: deps tools-containerd
 	$(TESTENV) $(GO) test -count=1 ./containerdverifier/ ./cmd/notation-pkcs11-containerd/
+
+# Kyverno's notary verifyImages against the plugin's signatures (opt-in: the
+# Kyverno CLI is a 16-minute cold build, see docs/containerd.md).
+e2e-kyverno: deps tools
+	@scripts/tools.sh kyverno >/dev/null
+	$(TESTENV) NOTATION_PKCS11_KYVERNO=$(TOOLS)/kyverno $(GO) test -count=1 -run TestE2EKyvernoNotary ./cmd/notation-pkcs11-containerd/
 
 # Unit tests only: no HSM, no peer tools.
 unit:

@@ -5,11 +5,12 @@
 # never upgrades one tool's dependencies for another. A tool already built at
 # the pinned version is reused, so a warm run costs nothing.
 #
-# usage: scripts/tools.sh [ratify] [containerd]   -> prints the bin directory on stdout
+# usage: scripts/tools.sh [ratify] [containerd] [kyverno]   -> prints the bin directory on stdout
 #
 # containerd builds containerd v2 and its ctr client from one throw-away
 # module (they share the build), with -tags no_btrfs: the btrfs snapshotter
-# needs cgo.
+# needs cgo. kyverno (the Kyverno CLI, for the opt-in `make e2e-kyverno`) is
+# a 16-minute cold build, so `make test` does not build it.
 set -euo pipefail
 
 cache="${NOTATION_PKCS11_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/notation-pkcs11/tools}"
@@ -26,7 +27,8 @@ for arg in "$@"; do
   case "$arg" in
   ratify) tools+=("ratify github.com/ratify-project/ratify/cmd/ratify v1.4.6") ;;
   containerd) tools+=("containerd github.com/containerd/containerd/v2/cmd/containerd v2.4.2") ;;
-  *) echo "tools: unknown tool set '$arg' (want ratify or containerd)" >&2; exit 2 ;;
+  kyverno) tools+=("kyverno github.com/kyverno/kyverno/cmd/cli/kubectl-kyverno v1.19.1") ;;
+  *) echo "tools: unknown tool set '$arg' (want ratify, containerd or kyverno)" >&2; exit 2 ;;
   esac
 done
 
@@ -61,7 +63,14 @@ build() {
       gosum=$(sed -n 's/.*"GoSum": "\(.*\)".*/\1/p' "$dir/dl.json")
       [ -f "$gosum" ] && cat "$gosum" >>go.sum
     fi
-    go get -tool "$pkg@$version" >&2
+    if [ "$name" = kyverno ]; then
+      # Kyverno's own go.mod has one replace directive a consumer must copy.
+      GOFLAGS=-mod=mod go get -tool "$pkg@$version" >&2
+      go mod edit -replace k8s.io/pod-security-admission=github.com/kyverno/pod-security-admission@v0.0.0-20251031094455-46f20778634f
+      go mod tidy >&2
+    else
+      go get -tool "$pkg@$version" >&2
+    fi
     for e in "${extra[@]}"; do
       go get -tool "${e#* }@$version" >&2
     done
