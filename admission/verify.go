@@ -220,8 +220,9 @@ func errorAnswer(key, ref string, err error) *answer {
 		summary = fmt.Sprintf("%s: %s", verdictError, textsafe.Escape(err.Error()))
 	}
 	a, err := newAnswer(ItemValue{Verdict: verdictError, Digest: digestOf(ref), Summary: summary}, summary)
-	if err != nil { // strings always encode
-		panic(err)
+	if err != nil { // strings always encode; never reached
+		const msg = "error: the answer could not be encoded"
+		return &answer{verdict: verdictError, value: []byte(`{"verdict":"error","summary":"` + msg + `"}`), err: msg, errJSON: []byte(`"` + msg + `"`)}
 	}
 	return a
 }
