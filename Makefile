@@ -78,6 +78,7 @@ bench: deps tools tools-ratify tools-containerd build
 	$(TESTENV) $(GO) test -run '^$$' -bench RatifyLatency -benchtime 30x ./cmd/notation-pkcs11-ratify/
 	$(TESTENV) $(GO) test -run '^$$' -bench ContainerdVerifierLatency -benchtime 30x ./cmd/notation-pkcs11-containerd/
 	$(TESTENV) $(GO) test -run '^$$' -bench TokenSign -benchtime 20x ./cmd/notation-pkcs11/
+	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) $(GO) run ./internal/bench/release -trustpolicy bin/trustpolicy
 
 # Short fuzz runs of every parser; the seed corpora under testdata/fuzz run
 # as regression tests in `make test`.

@@ -13,6 +13,8 @@ command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v p11-kit >/dev/null || missing+=(p11-kit)
 [ -e /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so ] || [ -e "/usr/lib/$(uname -m)-linux-gnu/pkcs11/p11-kit-client.so" ] || missing+=(p11-kit-modules)
 command -v jq >/dev/null || missing+=(jq)
+# a JUnit consumer for the bulk verify report's test
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import junitparser' 2>/dev/null || missing+=(python3-junitparser)
 # TPM 2.0: a software TPM behind the resource manager on a private D-Bus, tpm2-pkcs11
 command -v swtpm >/dev/null || missing+=(swtpm)
 command -v dbus-daemon >/dev/null || missing+=(dbus)
