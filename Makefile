@@ -41,11 +41,13 @@ tools-containerd: deps
 	@scripts/tools.sh containerd >/dev/null
 
 # Everything: unit, SoftHSM integration and end-to-end tests with the real
-# notation CLI. End-to-end tests are required here (they fail, not skip,
+# notation CLI, then the Gatekeeper interop tests, a nested module so the main
+# module never inherits Gatekeeper's and Kubernetes' dependencies. End-to-end tests are required here (they fail, not skip,
 # when a tool is missing).
 test: deps tools tools-ratify tools-containerd
 	$(TESTENV) $(GO) test -count=1 -race $(UNIT_PKGS)
 	$(TESTENV) $(GO) test -count=1 $(E2E_PKGS)
+	cd interop/gatekeeper && $(TESTENV) $(GO) test -count=1 ./...
 
 # Only the Ratify verifier: unit tests and end to end with the real Ratify CLI.
 e2e-ratify: deps tools-ratify
@@ -79,6 +81,7 @@ bench: deps tools tools-ratify tools-containerd build
 	$(TESTENV) $(GO) test -run '^$$' -bench ContainerdVerifierLatency -benchtime 30x ./cmd/notation-pkcs11-containerd/
 	$(TESTENV) $(GO) test -run '^$$' -bench TokenSign -benchtime 20x ./cmd/notation-pkcs11/
 	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) $(GO) run ./internal/bench/release -trustpolicy bin/trustpolicy
+	NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) $(GO) run ./internal/bench/serve -trustpolicy bin/trustpolicy
 
 # Short fuzz runs of every parser; the seed corpora under testdata/fuzz run
 # as regression tests in `make test`.
@@ -100,6 +103,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzParseRequest -fuzztime 30s ./ratifyverifier/
 	$(GO) test -run XXX -fuzz FuzzParseConfig -fuzztime 30s ./containerdverifier/
 	$(GO) test -run XXX -fuzz FuzzReadDescriptor -fuzztime 30s ./containerdverifier/
+	$(GO) test -run XXX -fuzz FuzzParseKey -fuzztime 30s ./admission/
 
 clean:
 	rm -rf bin .demo
