@@ -12,12 +12,15 @@ BIN     := bin/notation-pkcs11
 CMDS    := notation-pkcs11 trustpolicy notation-pkcs11-ratify notation-pkcs11-containerd
 TOOLS    = $(shell scripts/tools.sh)
 TESTENV  = NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) NOTATION_PKCS11_E2E=required
-# End-to-end packages (real peers and processes) run without the race
-# detector; every other package is a unit package and runs under it.
-E2E_PKGS  := ./cmd/... ./internal/e2e/... ./internal/demo/...
-UNIT_PKGS  = $(shell $(GO) list ./... | grep -v -e /cmd/ -e /internal/e2e -e /internal/demo -e /internal/bench)
+# Unit packages run under the race detector. End-to-end packages (real
+# peers and processes) run without it, and so does the differential suite
+# against notation-go (trustpolicy/difftest): it is pure computation at 4x
+# the cost under -race, and the engine's concurrent use is raced by
+# trustpolicy's and trustpolicy/service's own concurrency tests.
+E2E_PKGS  := ./cmd/... ./internal/e2e/... ./internal/demo/... ./trustpolicy/difftest/
+UNIT_PKGS  = $(shell $(GO) list ./... | grep -v -e /cmd/ -e /internal/e2e -e /internal/demo -e /internal/bench -e /trustpolicy/difftest)
 
-.PHONY: all build deps tools tools-ratify tools-containerd test e2e-ratify e2e-containerd e2e-kyverno unit demo bench fuzz clean
+.PHONY: all build deps tools tools-ratify tools-containerd test test-unit test-e2e e2e-ratify e2e-containerd e2e-kyverno unit demo bench fuzz clean
 
 all: build
 
@@ -44,10 +47,18 @@ tools-containerd: deps
 # notation CLI, then the Gatekeeper interop tests, a nested module so the main
 # module never inherits Gatekeeper's and Kubernetes' dependencies. End-to-end tests are required here (they fail, not skip,
 # when a tool is missing).
+# The race-detector pass and the end-to-end pass run side by side (the
+# end-to-end tests mostly wait on peer processes), each printed whole when
+# it ends.
 test: deps tools tools-ratify tools-containerd
-	$(TESTENV) $(GO) test -count=1 -race $(UNIT_PKGS)
-	$(TESTENV) $(GO) test -count=1 $(E2E_PKGS)
+	@$(MAKE) --no-print-directory -j2 -Otarget test-unit test-e2e
 	cd interop/gatekeeper && $(TESTENV) $(GO) test -count=1 ./...
+
+test-unit:
+	$(TESTENV) $(GO) test -count=1 -race $(UNIT_PKGS)
+
+test-e2e:
+	$(TESTENV) $(GO) test -count=1 $(E2E_PKGS)
 
 # Only the Ratify verifier: unit tests and end to end with the real Ratify CLI.
 e2e-ratify: deps tools-ratify

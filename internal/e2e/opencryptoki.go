@@ -105,10 +105,20 @@ func StartOpencryptoki(ctx context.Context, slotd, module, dir, userPIN string) 
 	// closes without reading the slot table it writes: never probe the
 	// socket; the module's C_Initialize is the probe.
 	if !slotdRunning() {
+		_ = os.Remove(opencryptokiSocket) // a stale one would end the wait below at once
 		o.slotd, err = startDaemon("pkcsslotd", dir, filepath.Join(dir, "pkcsslotd.log"), baseEnv(), slotd, "-f")
 		if err != nil {
 			_ = o.Stop()
 			return nil, fmt.Errorf("e2e: pkcsslotd: %w", err)
+		}
+		// pkcsslotd makes its socket after its shared memory. A client whose
+		// C_Initialize runs before that can crash inside the module (seen
+		// under load: SIGSEGV in C_Initialize), so wait for the socket to
+		// exist, without connecting to it.
+		if err := waitForSocket(ctx, opencryptokiSocket, 30*time.Second); err != nil {
+			err = fmt.Errorf("e2e: pkcsslotd: %w; log: %s", err, o.slotd.logTail())
+			_ = o.Stop()
+			return nil, err
 		}
 	}
 	if o.slot, err = o.initToken(ctx, userPIN); err != nil {
@@ -312,4 +322,25 @@ func StartOpencryptokiT(t testing.TB, userPIN string) *Opencryptoki {
 		}
 	})
 	return o
+}
+
+// opencryptokiSocket is the socket pkcsslotd 3.8 makes once it is ready.
+const opencryptokiSocket = "/var/run/pkcsslotd.socket"
+
+// waitForSocket waits until path is a socket, for at most limit or ctx.
+func waitForSocket(ctx context.Context, path string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if st, err := os.Stat(path); err == nil && st.Mode()&os.ModeSocket != 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not appear: %w", path, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
