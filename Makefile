@@ -47,11 +47,11 @@ tools-containerd: deps
 # notation CLI, then the Gatekeeper interop tests, a nested module so the main
 # module never inherits Gatekeeper's and Kubernetes' dependencies. End-to-end tests are required here (they fail, not skip,
 # when a tool is missing).
-# The race-detector pass and the end-to-end pass run side by side (the
-# end-to-end tests mostly wait on peer processes), each printed whole when
-# it ends.
+# The race-detector pass, then the end-to-end pass. (Side by side they were
+# 16 % faster, but opencryptoki 3.8's C_Initialize crashed under that load.)
 test: deps tools tools-ratify tools-containerd
-	@$(MAKE) --no-print-directory -j2 -Otarget test-unit test-e2e
+	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-e2e
 	cd interop/gatekeeper && $(TESTENV) $(GO) test -count=1 ./...
 
 test-unit:
