@@ -13,12 +13,14 @@ CMDS    := notation-pkcs11 trustpolicy notation-pkcs11-ratify notation-pkcs11-co
 TOOLS    = $(shell scripts/tools.sh)
 TESTENV  = NOTATION_PKCS11_TOOLS_BIN=$(TOOLS) NOTATION_PKCS11_E2E=required
 # Unit packages run under the race detector. End-to-end packages (real
-# peers and processes) run without it, and so does the differential suite
-# against notation-go (trustpolicy/difftest): it is pure computation at 4x
-# the cost under -race, and the engine's concurrent use is raced by
-# trustpolicy's and trustpolicy/service's own concurrency tests.
-E2E_PKGS  := ./cmd/... ./internal/e2e/... ./internal/demo/... ./trustpolicy/difftest/
-UNIT_PKGS  = $(shell $(GO) list ./... | grep -v -e /cmd/ -e /internal/e2e -e /internal/demo -e /internal/bench -e /trustpolicy/difftest)
+# peers and processes) run without it, and so do two single-goroutine
+# packages where it can find nothing at 4x the cost: pki (no goroutine, no
+# parallel test) and the differential suite against notation-go
+# (trustpolicy/difftest; the engine's concurrent use is raced by
+# trustpolicy's and trustpolicy/service's own concurrency tests).
+PLAIN     := ./pki/ ./trustpolicy/difftest/
+E2E_PKGS  := ./cmd/... ./internal/e2e/... ./internal/demo/... $(PLAIN)
+UNIT_PKGS  = $(shell $(GO) list ./... | grep -v -e /cmd/ -e /internal/e2e -e /internal/demo -e /internal/bench -e /trustpolicy/difftest -e '/pki$$')
 
 .PHONY: all build deps tools tools-ratify tools-containerd test test-unit test-e2e e2e-ratify e2e-containerd e2e-kyverno unit demo bench fuzz clean
 
