@@ -41,7 +41,7 @@ type binWorld struct {
 
 func newBinWorld(t *testing.T, opts e2e.CAOptions) *binWorld {
 	t.Helper()
-	if testing.Short() {
+	if testing.Short() && !e2e.Required() {
 		t.Skip("builds the trustpolicy binary and an OpenSSL CA; skipped with -short")
 	}
 	ca := e2e.NewOpenSSLCAT(t, opts)
